@@ -1,0 +1,47 @@
+"""Create Auto Scaling groups for the demo and the tests (in moto, or any AWS-compatible endpoint)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+
+
+def create_asg(
+    autoscaling: Any,
+    ec2: Any,
+    name: str,
+    instances: int,
+    zones: tuple[str, ...] = DEFAULT_ZONES,
+    max_size: int | None = None,
+    tags: dict[str, str] | None = None,
+) -> list[str]:
+    """An ASG of ``instances`` InService instances; returns their ids."""
+    template = f"{name}-lt"
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    existing = ec2.describe_launch_templates(
+        Filters=[{"Name": "launch-template-name", "Values": [template]}]
+    )["LaunchTemplates"]
+    if not existing:
+        ec2.create_launch_template(
+            LaunchTemplateName=template,
+            LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"},
+        )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": template, "Version": "$Latest"},
+        MinSize=0,
+        MaxSize=max_size if max_size is not None else max(instances * 2, 1),
+        DesiredCapacity=instances,
+        AvailabilityZones=list(zones),
+        Tags=[
+            {"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": name, "ResourceType": "auto-scaling-group"}
+            for k, v in (tags or {}).items()
+        ],
+    )
+    return instance_ids(autoscaling, name)
+
+
+def instance_ids(autoscaling: Any, name: str) -> list[str]:
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    return [i["InstanceId"] for g in groups for i in g.get("Instances", [])]

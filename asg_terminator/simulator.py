@@ -1,0 +1,228 @@
+"""A simulated fleet: serves ``GET /{InstanceId}/version`` on loopback for every instance of the ASGs.
+
+Instances that existed before a build was published keep serving the build they booted with;
+instances that appear later (the ASG's replacements) serve the newest published build once their
+boot time has passed, and HTTP 503 until then. Faults can be injected per share of replacements
+or per instance. The simulator never connects anywhere: it only answers on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+HEALTHY = "healthy"
+NEVER_BOOTS = "never-boots"  # HTTP 503 forever
+HANGS = "hangs"  # accepts, never answers within any probe timeout
+DEAD = "dead"  # closes the connection without a response
+SLOW = "slow"  # answers correctly after `slow_seconds`
+WRONG_VERSION = "wrong-version"  # boots with `wrong_version`
+GARBAGE = "garbage"  # answers 200 with a body that is no version
+HUGE = "huge"  # answers 200 with a body far over the cap
+FAULTS = (HEALTHY, NEVER_BOOTS, HANGS, DEAD, SLOW, WRONG_VERSION, GARBAGE, HUGE)
+
+
+@dataclass(frozen=True)
+class SimInstance:
+    version: str
+    ready_at: float
+    fault: str = HEALTHY
+
+
+@dataclass
+class FaultPlan:
+    """Shares (0..1) of new instances that get each fault, drawn from a seeded generator."""
+
+    shares: dict[str, float] = field(default_factory=dict)
+    slow_seconds: float = 1.0
+    wrong_version: str = "0.0.0"
+    seed: int = 0
+
+    def draw(self, rng: random.Random) -> str:
+        roll = rng.random()
+        for fault, share in self.shares.items():
+            if roll < share:
+                return fault
+            roll -= share
+        return HEALTHY
+
+
+class FleetSimulator:
+    def __init__(
+        self,
+        list_instances: Callable[[], Iterable[str]],
+        build: str,
+        boot_seconds: float = 3.0,
+        faults: FaultPlan | None = None,
+        watch_interval: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._list_instances = list_instances
+        self.build = build
+        self.boot_seconds = boot_seconds
+        self.faults = faults or FaultPlan()
+        self._rng = random.Random(self.faults.seed)
+        self._clock = clock
+        self._interval = watch_interval
+        self._instances: dict[str, SimInstance] = {}
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._request_handler())
+        self._httpd.daemon_threads = True
+        self._threads: list[threading.Thread] = []
+
+    # -- the operator's view ---------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url_template(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{{InstanceId}}/version"
+
+    def adopt(self, instance_ids: Iterable[str], version: str) -> None:
+        """Instances already running ``version`` (booted long ago)."""
+        with self._lock:
+            for instance_id in instance_ids:
+                self._instances[instance_id] = SimInstance(version, ready_at=0.0)
+
+    def publish(self, version: str) -> None:
+        """A new build is uploaded: instances launched from now on boot with it."""
+        with self._lock:
+            self.build = version
+
+    def set_fault(self, instance_id: str, fault: str) -> None:
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; faults: {', '.join(FAULTS)}")
+        with self._lock:
+            known = self._instances.get(instance_id) or self._new_instance()
+            self._instances[instance_id] = replace(known, fault=fault)
+
+    def sync(self) -> None:
+        """Register instances the ASGs launched since the last look: they start booting now."""
+        ids = list(self._list_instances())
+        with self._lock:
+            for instance_id in ids:
+                if instance_id not in self._instances:
+                    self._instances[instance_id] = self._new_instance()
+
+    def instance(self, instance_id: str) -> SimInstance | None:
+        with self._lock:
+            return self._instances.get(instance_id)
+
+    def reads(self, instance_id: str) -> str | None:
+        """The version a probe of this instance would read right now, without any network."""
+        sim = self.instance(instance_id)
+        if sim is None or self._clock() < sim.ready_at:
+            return None
+        if sim.fault in (NEVER_BOOTS, HANGS, DEAD, GARBAGE, HUGE):
+            return None
+        return sim.version
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> FleetSimulator:
+        serve = threading.Thread(target=self._httpd.serve_forever, name="fleet-sim", daemon=True)
+        watch = threading.Thread(target=self._watch, name="fleet-sim-watch", daemon=True)
+        self._threads = [serve, watch]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> FleetSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- internals -------------------------------------------------------------------------
+    def _new_instance(self) -> SimInstance:
+        fault = self.faults.draw(self._rng)
+        version = self.faults.wrong_version if fault == WRONG_VERSION else self.build
+        return SimInstance(version, ready_at=self._clock() + self.boot_seconds, fault=fault)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self._interval):
+            try:
+                self.sync()
+            except Exception:  # the AWS endpoint may be going away; keep serving what we know
+                continue
+
+    def _answer(self, instance_id: str) -> tuple[int, bytes] | None:
+        """(status, body) for a probe, or None to drop the connection; may sleep for faults."""
+        sim = self.instance(instance_id)
+        if sim is None:
+            self.sync()
+            sim = self.instance(instance_id)
+        if sim is None:
+            return 404, b"no such instance"
+        if sim.fault == DEAD:
+            return None
+        if sim.fault == HANGS:
+            self._stopping.wait(3600)
+            return None
+        if self._clock() < sim.ready_at or sim.fault == NEVER_BOOTS:
+            return 503, b"booting"
+        if sim.fault == SLOW:
+            self._stopping.wait(self.faults.slow_seconds)
+        if sim.fault == GARBAGE:
+            return 200, b"<html>It works!</html>"
+        if sim.fault == HUGE:
+            return 200, b"1" * (1 << 20)
+        return 200, sim.version.encode()
+
+    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+        simulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                parts = self.path.strip("/").split("/")
+                if len(parts) != 2 or parts[1] != "version":
+                    self.send_error(404)
+                    return
+                answer = simulator._answer(parts[0])
+                if answer is None:
+                    self.close_connection = True
+                    return
+                status, body = answer
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+        return Handler
+
+
+def asg_instance_lister(autoscaling: Any, asg_names: Iterable[str] | None = None) -> Callable[[], list[str]]:
+    """List every instance id of the named ASGs (all ASGs when None) through a boto3 client."""
+    names = list(asg_names) if asg_names is not None else None
+
+    def list_ids() -> list[str]:
+        paginator = autoscaling.get_paginator("describe_auto_scaling_groups")
+        kwargs: dict[str, Any] = {"AutoScalingGroupNames": names} if names else {}
+        return [
+            i["InstanceId"]
+            for page in paginator.paginate(**kwargs)
+            for group in page["AutoScalingGroups"]
+            for i in group.get("Instances", [])
+        ]
+
+    return list_ids

@@ -1,0 +1,31 @@
+"""The release state machine as the local stack and the tests deploy it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from asg_terminator.paths import RELEASE_ASL
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/asg-terminator-release"
+_SUBSTITUTION = re.compile(r"\$\{(\w+)\}")
+
+
+def definition(values: Mapping[str, str]) -> str:
+    """The ASL with every ``${Name}`` substituted, as SAM's DefinitionSubstitutions would."""
+    text = RELEASE_ASL.read_text(encoding="utf-8")
+    missing = sorted(set(_SUBSTITUTION.findall(text)) - set(values))
+    if missing:
+        raise KeyError(f"no substitution for {', '.join(missing)}")
+    return _SUBSTITUTION.sub(lambda m: values[m.group(1)], text)
+
+
+def create_release_state_machine(sfn: Any, values: Mapping[str, str], name: str = "asg-terminator-release") -> str:
+    """Create (or find) the state machine; returns its ARN."""
+    for machine in sfn.list_state_machines().get("stateMachines", []):
+        if machine["name"] == name:
+            return str(machine["stateMachineArn"])
+    created = sfn.create_state_machine(name=name, definition=definition(values), roleArn=ROLE_ARN)
+    return str(created["stateMachineArn"])
+

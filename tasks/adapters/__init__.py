@@ -1,0 +1,1 @@
+"""Honest wrappers around AWS and HTTP: injected clients in, domain objects and errors.py types out."""

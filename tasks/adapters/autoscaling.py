@@ -1,0 +1,64 @@
+"""EC2 Auto Scaling: read a group, terminate an instance so that the group replaces it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tasks.adapters.aws_errors import code_of, translate
+from tasks.errors import AsgNotFoundError
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
+else:
+    AutoScalingClient = Any
+
+
+class AutoScaling:
+    def __init__(self, client: AutoScalingClient) -> None:
+        self._client = client
+
+    def describe_group(self, name: str) -> dict[str, Any]:
+        """The group with every instance (DescribeAutoScalingGroups lists a group's instances whole)."""
+        try:
+            groups = self._client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"DescribeAutoScalingGroups {name}") from e
+        found = groups.get("AutoScalingGroups", [])
+        if not found:
+            raise AsgNotFoundError(f"{name}: no Auto Scaling group of that name in this account and region")
+        return dict(found[0])
+
+    def terminate_batch(self, name: str, instance_ids: tuple[str, ...] | list[str]) -> list[str]:
+        """Terminate each instance still in the group; returns the ids actually terminated."""
+        present = {i["InstanceId"] for i in self.describe_group(name).get("Instances", [])}
+        return [i for i in instance_ids if i in present and self.terminate_in_group(i)]
+
+    def terminate_in_group(self, instance_id: str) -> bool:
+        """Terminate through Auto Scaling, keeping desired capacity so a replacement launches.
+
+        Returns False when the instance already left the group (terminated by someone else, or an
+        earlier attempt of this same step that was retried): the outcome we asked for holds.
+        Never ec2:TerminateInstances, which would fight the group instead of using it.
+        """
+        try:
+            self._client.terminate_instance_in_auto_scaling_group(
+                InstanceId=instance_id, ShouldDecrementDesiredCapacity=False
+            )
+        except ClientError as e:
+            if code_of(e) == "ValidationError" and _already_gone(e):
+                return False
+            raise translate(e, f"TerminateInstanceInAutoScalingGroup {instance_id}") from e
+        except BotoCoreError as e:
+            raise translate(e, f"TerminateInstanceInAutoScalingGroup {instance_id}") from e
+        return True
+
+
+def _already_gone(error: ClientError) -> bool:
+    message = str(error.response.get("Error", {}).get("Message", "")).lower()
+    return (
+        "not found" in message
+        or "terminat" in message
+        or "not part of" in message
+    )

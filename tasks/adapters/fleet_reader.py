@@ -1,0 +1,62 @@
+"""One read of an ASG: Auto Scaling's view of its instances joined with EC2's attributes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from tasks.adapters.autoscaling import AutoScaling
+from tasks.adapters.ec2 import Ec2, InstanceFacts
+from tasks.adapters.version_probe import VersionProber
+from tasks.domain import urls
+from tasks.domain.fleet import Fleet, Instance
+
+
+class FleetReader:
+    def __init__(self, autoscaling: AutoScaling, ec2: Ec2) -> None:
+        self._autoscaling = autoscaling
+        self._ec2 = ec2
+
+    def discover(self, asg_name: str, version_url: str) -> Fleet:
+        group = self._autoscaling.describe_group(asg_name)
+        members = group.get("Instances", [])
+        facts = self._ec2.describe(m["InstanceId"] for m in members)
+        instances = (_instance(m, facts.get(m["InstanceId"]), version_url) for m in members)
+        return Fleet(
+            asg_name=asg_name,
+            desired=int(group["DesiredCapacity"]),
+            min_size=int(group["MinSize"]),
+            max_size=int(group["MaxSize"]),
+            instances=tuple(sorted(instances, key=lambda i: i.id)),
+        )
+
+
+def read_versions(fleet: Fleet, prober: VersionProber) -> Fleet:
+    """The same fleet with every InService instance's version, or why it has none."""
+    targets = {i.id: i.url for i in fleet.instances if i.in_service and i.url}
+    readings = prober.read_all(targets)
+    instances = tuple(
+        replace(i, version=readings[i.id].version, reason=readings[i.id].reason) if i.id in readings else i
+        for i in fleet.instances
+    )
+    return replace(fleet, instances=instances)
+
+
+def _instance(member: dict[str, Any], facts: InstanceFacts | None, template: str) -> Instance:
+    url, reason = None, None
+    if facts is None:
+        reason = "not yet described by EC2"
+    else:
+        try:
+            url = urls.render(template, facts.placeholders)
+        except KeyError as e:
+            reason = f"no {e.args[0]} for the version URL"
+    return Instance(
+        id=member["InstanceId"],
+        lifecycle=member["LifecycleState"],
+        health=member["HealthStatus"],
+        az=member.get("AvailabilityZone", ""),
+        launched=facts.launched if facts else "",
+        url=url,
+        reason=reason,
+    )

@@ -1,0 +1,167 @@
+"""The fleet as one read sees it, and the per-ASG release ledger carried from step to step.
+
+Records (the dicts that travel between states) are converted here, so the domain works on frozen
+dataclasses and the step payloads stay a plain, schema-checked JSON shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from tasks.domain import versions
+
+IN_SERVICE = "InService"
+HEALTHY = "Healthy"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: str
+    lifecycle: str
+    health: str
+    az: str
+    launched: str
+    url: str | None = None
+    version: str | None = None
+    reason: str | None = None
+
+    @property
+    def in_service(self) -> bool:
+        return self.lifecycle == IN_SERVICE
+
+    @property
+    def healthy(self) -> bool:
+        return self.in_service and self.health == HEALTHY
+
+    @property
+    def serving(self) -> bool:
+        """InService, Healthy and its version read: the only instances the floor counts."""
+        return self.healthy and self.version is not None
+
+    def serves(self, target: str) -> bool:
+        return self.serving and versions.same(self.version or "", target)
+
+    def why_not_serving(self) -> str:
+        if not self.in_service:
+            return self.lifecycle
+        if not self.healthy:
+            return self.health
+        return self.reason or "version not read"
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Instance:
+        return cls(**record)
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    asg_name: str
+    desired: int
+    min_size: int
+    max_size: int
+    instances: tuple[Instance, ...]
+
+    @property
+    def in_service(self) -> tuple[Instance, ...]:
+        return tuple(i for i in self.instances if i.in_service)
+
+    def census(self) -> dict[str, int]:
+        """How many InService instances run each version (``unknown`` when unread)."""
+        counts: dict[str, int] = {}
+        for instance in self.in_service:
+            key = instance.version or versions.UNKNOWN
+            counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Fleet:
+        instances = tuple(Instance.from_record(i) for i in record["instances"])
+        return cls(**{**record, "instances": instances})
+
+    def to_record(self) -> dict[str, Any]:
+        return {**asdict(self), "instances": [i.to_record() for i in self.instances]}
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # terminate | wait | converged
+    message: str
+    batch: tuple[str, ...] = ()
+    known_ids: tuple[str, ...] = ()  # every instance id the decision saw: replacements are the others
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A terminated batch whose replacements are awaited."""
+
+    instance_ids: tuple[str, ...]
+    known_ids: tuple[str, ...]
+    since: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    target_version: str | None = None
+    versions_before: dict[str, int] | None = None
+    versions_after: dict[str, int] | None = None
+    batches: tuple[tuple[str, ...], ...] = ()
+    started_at: str | None = None
+    finished_at: str | None = None
+    waiting_since: str | None = None
+    pending: Pending | None = None
+    decision: Decision | None = None
+
+    def update(self, **changes: Any) -> Progress:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Progress:
+        pending = record.get("pending")
+        decision = record.get("decision")
+        return cls(
+            target_version=record.get("target_version"),
+            versions_before=record.get("versions_before"),
+            versions_after=record.get("versions_after"),
+            batches=tuple(tuple(b) for b in record.get("batches", ())),
+            started_at=record.get("started_at"),
+            finished_at=record.get("finished_at"),
+            waiting_since=record.get("waiting_since"),
+            pending=None
+            if pending is None
+            else Pending(
+                instance_ids=tuple(pending["instance_ids"]),
+                known_ids=tuple(pending["known_ids"]),
+                since=pending["since"],
+                status=pending["status"],
+            ),
+            decision=None
+            if decision is None
+            else Decision(
+                action=decision["action"],
+                message=decision["message"],
+                batch=tuple(decision["batch"]),
+                known_ids=tuple(decision["known_ids"]),
+            ),
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["batches"] = [list(b) for b in self.batches]
+        for key in ("pending", "decision"):
+            if record[key] is not None:
+                record[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in record[key].items()}
+        return record

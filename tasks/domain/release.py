@@ -1,0 +1,219 @@
+"""Release decisions for one ASG: the healthy floor, the next batch, and when a batch is replaced.
+
+Everything here is pure: it takes what a read saw and the clock's reading, and returns the next
+ledger (``Progress``) or raises the named error the state machine reports.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tasks.domain import versions
+from tasks.domain.fleet import Decision, Fleet, Instance, Pending, Progress, iso, parse_iso
+from tasks.errors import (
+    FloorBlocksReleaseError,
+    InvalidStepInputError,
+    ReleaseStalledError,
+    ReplacementTimeoutError,
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The release settings that shape decisions (a subset of the execution input)."""
+
+    target_version: str | None = None
+    min_healthy: int = 1
+    min_healthy_percent: int = 0
+    max_batch: int | None = None
+    replace_unreadable: bool = False
+    replacement_timeout_seconds: int = 900
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> Policy:
+        return cls(**{k: settings[k] for k in cls.__dataclass_fields__ if k in settings})
+
+
+def healthy_floor(desired: int, min_healthy: int, min_healthy_percent: int) -> int:
+    """max(min_healthy, ceil(min_healthy_percent x desired / 100)), in integers."""
+    return max(min_healthy, -(-min_healthy_percent * desired // 100))
+
+
+def _age_key(instance: Instance) -> tuple[int, Any, str, str]:
+    """Oldest first: unreadable versions before any version, then by version, then by launch."""
+    if instance.version is None:
+        return (0, None, instance.launched, instance.id)
+    return (1, versions.parse(instance.version), instance.launched, instance.id)
+
+
+def spread_over_zones(candidates: list[Instance]) -> list[Instance]:
+    """Oldest first, but take one per zone in turn, so a batch never empties one zone first."""
+    queues: dict[str, deque[Instance]] = {}
+    for instance in sorted(candidates, key=_age_key):
+        queues.setdefault(instance.az, deque()).append(instance)
+    ordered: list[Instance] = []
+    while queues:
+        heads = sorted((q[0] for q in queues.values()), key=_age_key)
+        for head in heads:
+            ordered.append(queues[head.az].popleft())
+            if not queues[head.az]:
+                del queues[head.az]
+    return ordered
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One read of an ASG judged against the target."""
+
+    target: str
+    serving: int
+    floor: int
+    candidates: list[Instance]
+    converged: bool
+
+    @property
+    def headroom(self) -> int:
+        return self.serving - self.floor
+
+
+def assess(fleet: Fleet, target: str, policy: Policy) -> Assessment:
+    in_service = fleet.in_service
+    serving = [i for i in in_service if i.serving]
+    outdated = [i for i in serving if not i.serves(target)]
+    unreadable = [i for i in in_service if i.healthy and i.version is None]
+    candidates = outdated + (unreadable if policy.replace_unreadable else [])
+    counted = len(serving) + (len(unreadable) if policy.replace_unreadable else 0)
+    converged = all(i.serves(target) for i in in_service) and len(serving) >= fleet.desired
+    return Assessment(
+        target=target,
+        serving=counted,
+        floor=healthy_floor(fleet.desired, policy.min_healthy, policy.min_healthy_percent),
+        candidates=candidates,
+        converged=converged,
+    )
+
+
+def _elapsed(since: str, now: datetime) -> float:
+    return (now - parse_iso(since)).total_seconds()
+
+
+def decision_line(fleet: Fleet, count: int) -> str:
+    """The original tool's readable log line."""
+    read = [i.version for i in fleet.in_service if i.version is not None]
+    return (
+        f"{fleet.asg_name} => lowest version {versions.lowest(read)}, "
+        f"highest version {versions.highest(read)}, {count} instances to terminate"
+    )
+
+
+def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> Progress:
+    """Choose the next batch, declare convergence, or wait; fail when no progress is possible."""
+    readable = [i.version for i in fleet.in_service if i.version is not None]
+    target = progress.target_version or policy.target_version or versions.highest(readable)
+    progress = progress.update(
+        started_at=progress.started_at or iso(now),
+        versions_before=progress.versions_before or fleet.census(),
+        target_version=target,
+    )
+    if target is None:
+        return _wait(fleet, progress, policy, now, "no InService instance's version could be read yet")
+
+    view = assess(fleet, target, policy)
+    if view.converged:
+        message = f"{fleet.asg_name} => converged: {view.serving} instances serve {target}"
+        return progress.update(
+            decision=Decision("converged", message),
+            versions_after=fleet.census(),
+            finished_at=iso(now),
+            waiting_since=None,
+        )
+
+    limit = view.headroom if policy.max_batch is None else min(view.headroom, policy.max_batch)
+    batch = spread_over_zones(view.candidates)[: max(limit, 0)]
+    if batch:
+        known = tuple(sorted(i.id for i in fleet.instances))
+        decision = Decision(
+            "terminate", decision_line(fleet, len(batch)), tuple(i.id for i in batch), known
+        )
+        return progress.update(decision=decision, waiting_since=None)
+
+    if view.candidates and view.serving >= fleet.desired and view.headroom <= 0:
+        raise FloorBlocksReleaseError(
+            f"{fleet.asg_name}: healthy floor {view.floor} leaves no headroom at desired capacity "
+            f"{fleet.desired} ({view.serving} serving), so none of the {len(view.candidates)} outdated "
+            f"instances can be terminated; lower min_healthy/min_healthy_percent or raise desired capacity"
+        )
+    return _wait(fleet, progress, policy, now, _blockers(fleet, view))
+
+
+def _blockers(fleet: Fleet, view: Assessment) -> str:
+    waiting = [i for i in fleet.in_service if not i.serves(view.target) and i not in view.candidates]
+    parts = [f"{i.id} {i.why_not_serving()}" for i in waiting]
+    if view.serving < fleet.desired:
+        parts.append(f"serving {view.serving} of desired {fleet.desired}")
+    if view.candidates and view.headroom <= 0:
+        parts.append(f"floor {view.floor} leaves no headroom")
+    return "; ".join(parts) or "waiting for the fleet to settle"
+
+
+def _wait(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, why: str) -> Progress:
+    since = progress.waiting_since or iso(now)
+    waited = _elapsed(since, now)
+    if waited > policy.replacement_timeout_seconds:
+        raise ReleaseStalledError(
+            f"{fleet.asg_name}: not converged on {progress.target_version} and nothing could be "
+            f"terminated for {waited:.0f} s (timeout {policy.replacement_timeout_seconds} s): {why}"
+        )
+    message = f"{fleet.asg_name} => waiting: {why}"
+    return progress.update(decision=Decision("wait", message), waiting_since=since)
+
+
+def begin_replacement(progress: Progress, terminated: list[str], now: datetime) -> Progress:
+    """Record a terminated batch; its replacements are checked by ``check_replacement``."""
+    decision = progress.decision
+    if decision is None or decision.action != "terminate":
+        raise InvalidStepInputError("Terminate: progress.decision is not a terminate decision")
+    pending = Pending(
+        instance_ids=decision.batch,
+        known_ids=decision.known_ids,
+        since=iso(now),
+        status=f"terminated {len(terminated)} of {len(decision.batch)}; waiting for replacements",
+    )
+    return progress.update(
+        pending=pending,
+        batches=(*progress.batches, tuple(terminated)),
+        decision=None,
+    )
+
+
+def check_replacement(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> Progress:
+    """Done when the batch has left, InService+Healthy >= desired and every newcomer serves the target."""
+    pending = progress.pending
+    target = progress.target_version
+    if pending is None or target is None:
+        return progress
+    known = set(pending.known_ids)
+    lingering = [i for i in fleet.instances if i.id in pending.instance_ids]
+    newcomers = [i for i in fleet.instances if i.id not in known]
+    not_ready = [i for i in newcomers if not i.serves(target)]
+    healthy = sum(1 for i in fleet.instances if i.healthy)
+    if not lingering and not not_ready and healthy >= fleet.desired:
+        return progress.update(pending=None)
+
+    expected = max(len(pending.instance_ids), len(newcomers))
+    problems = [f"{i.id} {i.why_not_serving()}" for i in not_ready]
+    problems += [f"{i.id} still {i.lifecycle}" for i in lingering]
+    missing = len(pending.instance_ids) - len(newcomers)
+    if missing > 0:
+        problems.append(f"{missing} not launched yet (InService+Healthy {healthy} of desired {fleet.desired})")
+    waited = _elapsed(pending.since, now)
+    status = (
+        f"{fleet.asg_name}: {len(not_ready) + max(missing, 0)} of {expected} replacements "
+        f"not serving {target} after {waited:.0f} s: " + ", ".join(problems)
+    )
+    if waited > policy.replacement_timeout_seconds:
+        raise ReplacementTimeoutError(status)
+    return progress.update(pending=Pending(pending.instance_ids, pending.known_ids, pending.since, status))

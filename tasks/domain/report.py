@@ -1,0 +1,64 @@
+"""The release's closing report: one outcome per ASG, and the failure that lists them all."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from tasks.domain.fleet import parse_iso
+from tasks.errors import ReleaseFailedError
+
+
+def _cause_message(cause: str) -> str:
+    """A Lambda error's cause is its JSON payload; keep only the message an operator reads."""
+    try:
+        payload = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(payload, dict) and "errorMessage" in payload:
+        return str(payload["errorMessage"])
+    return cause
+
+
+def asg_report(outcome: dict[str, Any], now: datetime) -> dict[str, Any]:
+    progress = outcome["progress"]
+    started = progress.get("started_at")
+    ended = progress.get("finished_at")
+    duration = None
+    if started:
+        duration = round(((parse_iso(ended) if ended else now) - parse_iso(started)).total_seconds(), 3)
+    batches = progress.get("batches", [])
+    report: dict[str, Any] = {
+        "asg_name": outcome["asg_name"],
+        "status": outcome["status"],
+        "target_version": progress.get("target_version"),
+        "versions_before": progress.get("versions_before"),
+        "versions_after": progress.get("versions_after"),
+        "batches": batches,
+        "batch_count": len(batches),
+        "terminated_count": sum(len(b) for b in batches),
+        "duration_seconds": duration,
+    }
+    if outcome["status"] == "FAILED":
+        report["error"] = outcome["error"]
+        report["cause"] = _cause_message(outcome["cause"])
+    return report
+
+
+def _line(report: dict[str, Any]) -> str:
+    done = f"{report['terminated_count']} terminated in {report['batch_count']} batches"
+    if report["status"] == "FAILED":
+        return f"{report['asg_name']} FAILED {report['error']} after {done}: {report['cause']}"
+    return f"{report['asg_name']} CONVERGED on {report['target_version']} ({done})"
+
+
+def summarize(outcomes: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """The execution's output; raises ReleaseFailedError naming every ASG when any failed."""
+    reports = [asg_report(o, now) for o in outcomes]
+    failed = [r for r in reports if r["status"] == "FAILED"]
+    if failed:
+        raise ReleaseFailedError(
+            f"{len(failed)} of {len(reports)} ASGs failed: " + "; ".join(_line(r) for r in reports)
+        )
+    return {"status": "SUCCEEDED", "asgs": reports}

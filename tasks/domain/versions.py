@@ -1,0 +1,61 @@
+"""Reading and ordering the builds that instances report on ``GET /version``.
+
+Ordering is delegated to ``packaging`` (PEP 440): ``1.0.99 < 1.0.100`` and ``1.0.274 == 1.0.274.0``.
+"""
+
+from __future__ import annotations
+
+from packaging.version import InvalidVersion, Version
+
+MAX_BODY_BYTES = 1024
+UNKNOWN = "unknown"
+
+
+def normalize(text: str) -> str:
+    """Strip what servers commonly wrap a version in: whitespace, quotes and a leading ``v``."""
+    text = text.strip().strip("\"'").strip()
+    if text[:1] in ("v", "V"):
+        text = text[1:]
+    return text
+
+
+def parse(text: str) -> Version:
+    """Parse a version string; raises ValueError when it is not a version."""
+    try:
+        return Version(normalize(text))
+    except InvalidVersion as e:
+        raise ValueError(f"not a version: {text[:40]!r}") from e
+
+
+def is_version(text: str) -> bool:
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_body(body: bytes) -> tuple[str | None, str | None]:
+    """Turn a ``/version`` response body into (version, None) or (None, reason)."""
+    if len(body) > MAX_BODY_BYTES:
+        return None, f"body over {MAX_BODY_BYTES} bytes"
+    try:
+        text = normalize(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "body is not UTF-8"
+    if not is_version(text):
+        shown = text[:40] + ("..." if len(text) > 40 else "")
+        return None, f"unparsable body {shown!r}"
+    return text, None
+
+
+def same(a: str, b: str) -> bool:
+    return parse(a) == parse(b)
+
+
+def highest(versions: list[str]) -> str | None:
+    return max(versions, key=parse, default=None)
+
+
+def lowest(versions: list[str]) -> str | None:
+    return min(versions, key=parse, default=None)

@@ -1,0 +1,61 @@
+"""Every error a task can raise.
+
+For a Python Lambda, Step Functions names the error after the exception's class and matches
+``ErrorEquals`` exactly (no subclass matching), so these class names are the state machine's
+vocabulary: the ASL only ever names leaf classes from this module, and a test checks that.
+The two bases only group the leaves for Python callers; they never appear in the ASL.
+"""
+
+from __future__ import annotations
+
+
+class RetryableError(Exception):
+    """A fault that may pass: the ASL retries these leaf names with backoff and jitter."""
+
+
+class TerminalError(Exception):
+    """A fault that retrying cannot fix: the ASG's release fails with this name."""
+
+
+class AwsThrottledError(RetryableError):
+    """An AWS API refused the call for its rate (Throttling, RequestLimitExceeded, ...)."""
+
+
+class AwsUnavailableError(RetryableError):
+    """An AWS API answered with a server-side fault (HTTP 5xx) or could not be reached."""
+
+
+class InvalidExecutionInputError(TerminalError):
+    """The execution input breaks the public input contract; nothing was touched."""
+
+
+class InvalidStepInputError(TerminalError):
+    """A task received input that breaks its step's schema: a defect in the ASL or a hand-made call."""
+
+
+class InvalidStepOutputError(TerminalError):
+    """A task produced output that breaks its step's schema: a defect in the task."""
+
+
+class AsgNotFoundError(TerminalError):
+    """The named Auto Scaling group does not exist (or was deleted mid-release)."""
+
+
+class AwsRequestError(TerminalError):
+    """An AWS API rejected the request for a reason other than rate or availability."""
+
+
+class FloorBlocksReleaseError(TerminalError):
+    """The healthy floor leaves no headroom, so no outdated instance can ever be terminated."""
+
+
+class ReleaseStalledError(TerminalError):
+    """Nothing could be terminated and the ASG did not converge within the replacement timeout."""
+
+
+class ReplacementTimeoutError(TerminalError):
+    """A terminated batch was not replaced by instances serving the target within the timeout."""
+
+
+class ReleaseFailedError(TerminalError):
+    """At least one ASG of the release failed; the message lists every ASG's outcome."""

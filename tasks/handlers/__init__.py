@@ -1,0 +1,31 @@
+"""One module per Task state: state ``ReadVersions`` runs ``tasks.handlers.read_versions.handler``."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+STEPS = (
+    "ValidateInput",
+    "Discover",
+    "ReadVersions",
+    "SelectBatch",
+    "Terminate",
+    "CheckReplacement",
+    "Summarize",
+)
+
+
+def module_name(step: str) -> str:
+    """``ReadVersions`` -> ``read_versions``: the one name a step has everywhere."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", step).lower()
+
+
+def handler_for(step: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    if step not in STEPS:
+        raise KeyError(f"no task step named {step!r}; steps: {', '.join(STEPS)}")
+    module = importlib.import_module(f"tasks.handlers.{module_name(step)}")
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = module.handler
+    return handler

@@ -1,0 +1,21 @@
+"""Terminate: terminate the selected batch through Auto Scaling, which launches replacements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasks import contracts, runtime
+from tasks.domain.fleet import Progress
+from tasks.domain.release import begin_replacement
+
+
+@contracts.step("terminate")
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    progress = Progress.from_record(event["progress"])
+    batch = progress.decision.batch if progress.decision else ()
+    terminated = runtime.autoscaling().terminate_batch(event["asg_name"], batch)
+    runtime.logger.info(
+        f"{event['asg_name']} => terminating instance ids [{' '.join(terminated)}]",
+        extra={"step": "Terminate", "asg_name": event["asg_name"], "terminated": terminated},
+    )
+    return begin_replacement(progress, terminated, runtime.now()).to_record()

@@ -1,0 +1,62 @@
+"""What a handler needs from its Lambda environment, built once per cold start."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import boto3
+from botocore.config import Config
+
+from tasks.adapters.autoscaling import AutoScaling
+from tasks.adapters.ec2 import Ec2
+from tasks.adapters.fleet_reader import FleetReader
+from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, VersionProber
+
+# botocore retries a little; the state machine's Retry (with backoff and jitter) does the rest,
+# visibly, in the execution history.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=20)
+
+logger = logging.getLogger("asg_terminator")
+
+
+@dataclass(frozen=True)
+class Settings:
+    probe_concurrency: int = DEFAULT_CONCURRENCY
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        return cls(
+            probe_concurrency=int(environ.get("PROBE_CONCURRENCY", DEFAULT_CONCURRENCY)),
+            log_level=environ.get("LOG_LEVEL", "INFO"),
+        )
+
+
+@functools.cache
+def settings() -> Settings:
+    loaded = Settings.from_env(os.environ)
+    logger.setLevel(loaded.log_level)
+    return loaded
+
+
+@functools.cache
+def autoscaling() -> AutoScaling:
+    return AutoScaling(boto3.client("autoscaling", config=_CLIENT_CONFIG))
+
+
+@functools.cache
+def fleet_reader() -> FleetReader:
+    return FleetReader(autoscaling(), Ec2(boto3.client("ec2", config=_CLIENT_CONFIG)))
+
+
+def prober(timeout_seconds: float) -> VersionProber:
+    return VersionProber(timeout_seconds, concurrency=settings().probe_concurrency)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,92 @@
+"""Fixtures for workflow tests: the real ASL on moto's interpreter, the real handlers behind a
+loopback Lambda Invoke server, and a simulated fleet on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from asg_terminator import stack
+from asg_terminator.fleet import create_asg
+from asg_terminator.lambda_server import LambdaInvokeServer, substitutions
+from asg_terminator.simulator import FaultPlan, FleetSimulator, asg_instance_lister
+from tests.workflow.harness import Execution, FloorWatch, run_execution
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield
+
+
+@pytest.fixture
+def lambdas(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaInvokeServer]:
+    """Every Task state reaches our real handlers through the Lambda Invoke HTTP API."""
+    with LambdaInvokeServer() as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", server.url)
+        yield server
+
+
+@dataclass
+class World:
+    sfn: Any
+    autoscaling: Any
+    ec2: Any
+    machine_arn: str
+    lambdas: LambdaInvokeServer
+    simulator: FleetSimulator | None = None
+
+    def fleet(self, build: str, boot_seconds: float = 0.3, faults: FaultPlan | None = None) -> FleetSimulator:
+        self.simulator = FleetSimulator(
+            asg_instance_lister(self.autoscaling), build=build, boot_seconds=boot_seconds, faults=faults
+        ).start()
+        return self.simulator
+
+    def asg(self, name: str, instances: int, version: str, **kwargs: Any) -> list[str]:
+        assert self.simulator is not None, "start the fleet simulator first"
+        ids = create_asg(self.autoscaling, self.ec2, name, instances, **kwargs)
+        self.simulator.adopt(ids, version)
+        return ids
+
+    def release(self, execution_input: dict[str, Any], timeout: float = 120) -> tuple[Execution, FloorWatch]:
+        assert self.simulator is not None
+        names = execution_input.get("asg_names") or []
+        defaults = {"version_url": self.simulator.url_template, "poll_seconds": 1}
+        full = {**defaults, **execution_input}
+        with FloorWatch(self.autoscaling, self.simulator, list(names)) as watch:
+            execution = run_execution(self.sfn, self.machine_arn, full, timeout=timeout)
+        return execution, watch
+
+    def versions(self, name: str) -> list[str | None]:
+        assert self.simulator is not None
+        group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+        return sorted((self.simulator.reads(i["InstanceId"]) or "unreadable") for i in group["Instances"])
+
+
+@pytest.fixture
+def world(lambdas: LambdaInvokeServer) -> Iterator[World]:
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine_arn = stack.create_release_state_machine(sfn, substitutions(REGION))
+    w = World(
+        sfn=sfn,
+        autoscaling=boto3.client("autoscaling", region_name=REGION),
+        ec2=boto3.client("ec2", region_name=REGION),
+        machine_arn=machine_arn,
+        lambdas=lambdas,
+    )
+    yield w
+    if w.simulator is not None:
+        w.simulator.stop()

@@ -1,0 +1,140 @@
+"""Run the real release state machine on moto's interpreter and watch the fleet while it runs."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from asg_terminator.simulator import FleetSimulator
+
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+@dataclass
+class Sample:
+    at: float
+    asg_name: str
+    desired: int
+    serving: int
+
+
+@dataclass
+class FloorWatch:
+    """Samples every ASG's serving count (InService, Healthy, version readable) as the release runs.
+
+    Also remembers what each instance read at the last sample before it left its ASG, so a test can
+    tell whether an instance that was serving the target got terminated.
+    """
+
+    autoscaling: Any
+    simulator: FleetSimulator
+    asg_names: list[str]
+    interval: float = 0.02
+    samples: list[Sample] = field(default_factory=list)
+    last_read: dict[str, str | None] = field(default_factory=dict)
+    gone: dict[str, str | None] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def sample(self) -> None:
+        present: set[str] = set()
+        groups = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=self.asg_names)
+        now = time.monotonic()
+        for group in groups["AutoScalingGroups"]:
+            serving = 0
+            for instance in group["Instances"]:
+                present.add(instance["InstanceId"])
+                read = self.simulator.reads(instance["InstanceId"])
+                self.last_read[instance["InstanceId"]] = read
+                if instance["LifecycleState"] == "InService" and instance["HealthStatus"] == "Healthy" and read:
+                    serving += 1
+            self.samples.append(Sample(now, group["AutoScalingGroupName"], group["DesiredCapacity"], serving))
+        for instance_id, read in self.last_read.items():
+            if instance_id not in present and instance_id not in self.gone:
+                self.gone[instance_id] = read
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sample()
+            except Exception:  # moto's structures may be mid-update; the next sample will do
+                pass
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> FloorWatch:
+        self.sample()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        self.sample()
+
+    def lowest(self, asg_name: str) -> Sample:
+        return min((s for s in self.samples if s.asg_name == asg_name), key=lambda s: s.serving)
+
+    def floor_breaches(self, asg_name: str, min_healthy: int, min_healthy_percent: int = 0) -> list[Sample]:
+        def floor(desired: int) -> int:
+            return max(min_healthy, math.ceil(min_healthy_percent * desired / 100))
+
+        return [s for s in self.samples if s.asg_name == asg_name and s.serving < floor(s.desired)]
+
+
+@dataclass
+class Execution:
+    arn: str
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+    history: list[dict[str, Any]]
+
+    def states_entered(self) -> list[str]:
+        return [e["stateEnteredEventDetails"]["name"] for e in self.history if "stateEnteredEventDetails" in e]
+
+    def task_outputs(self, state: str) -> list[Any]:
+        """Outputs of a Task state, in order (read from the history, as the console does)."""
+        outputs, current = [], None
+        for event in self.history:
+            if "stateEnteredEventDetails" in event:
+                current = event["stateEnteredEventDetails"]["name"]
+            if event["type"] == "TaskStateExited" and event["stateExitedEventDetails"]["name"] == state:
+                outputs.append(json.loads(event["stateExitedEventDetails"]["output"]))
+        return outputs
+
+    def terminated(self) -> list[str]:
+        batches = [o["progress"]["batches"][-1] for o in self.task_outputs("Terminate")]
+        return [i for batch in batches for i in batch]
+
+    def cause_message(self) -> str:
+        payload = json.loads(self.cause or "{}")
+        return str(payload.get("errorMessage", self.cause))
+
+
+def run_execution(sfn: Any, machine_arn: str, execution_input: Any, timeout: float = 120) -> Execution:
+    raw = execution_input if isinstance(execution_input, str) else json.dumps(execution_input)
+    arn = sfn.start_execution(stateMachineArn=machine_arn, input=raw)["executionArn"]
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] in TERMINAL:
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"execution still {described['status']} after {timeout} s")
+        time.sleep(0.05)
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return Execution(
+        arn=arn,
+        status=described["status"],
+        output=json.loads(described["output"]) if described.get("output") else None,
+        error=described.get("error"),
+        cause=described.get("cause"),
+        history=history,
+    )
