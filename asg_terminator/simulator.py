@@ -61,8 +61,11 @@ class FleetSimulator:
         faults: FaultPlan | None = None,
         watch_interval: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
+        build_source: Callable[[], str | None] | None = None,
+        port: int = 0,
     ) -> None:
         self._list_instances = list_instances
+        self._build_source = build_source
         self.build = build
         self.boot_seconds = boot_seconds
         self.faults = faults or FaultPlan()
@@ -72,7 +75,7 @@ class FleetSimulator:
         self._instances: dict[str, SimInstance] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._request_handler())
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._request_handler())
         self._httpd.daemon_threads = True
         self._threads: list[threading.Thread] = []
 
@@ -104,7 +107,12 @@ class FleetSimulator:
             self._instances[instance_id] = replace(known, fault=fault)
 
     def sync(self) -> None:
-        """Register instances the ASGs launched since the last look: they start booting now."""
+        """Pick up a newly uploaded build, then register instances the ASGs launched since the
+        last look: they start booting now, with the newest build."""
+        if self._build_source is not None:
+            uploaded = self._build_source()
+            if uploaded and uploaded != self.build:
+                self.publish(uploaded)
         ids = list(self._list_instances())
         with self._lock:
             for instance_id in ids:

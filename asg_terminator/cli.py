@@ -1,0 +1,135 @@
+"""The operator's command line: ``asg-terminator --help``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import boto3
+import click
+from rich.console import Console
+
+from asg_terminator import history, history_html
+from asg_terminator.progress import states_table
+
+console = Console()
+
+
+@click.group()
+def main() -> None:
+    """Roll a new build across EC2 Auto Scaling groups by replacing instances."""
+
+
+def _sfn(endpoint_url: str | None, region: str | None) -> Any:
+    return boto3.client("stepfunctions", endpoint_url=endpoint_url, region_name=region)
+
+
+def _wait_for_interrupt() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+
+
+@main.group()
+def local() -> None:
+    """The local stack: an AWS-compatible endpoint where releases really run."""
+
+
+@local.command("up")
+@click.option("--port", default=4566, show_default=True, help="Port on 127.0.0.1.")
+def local_up(port: int) -> None:
+    """Serve the endpoint until Ctrl-C."""
+    import logging
+
+    from asg_terminator.localstack import LocalStack
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    stack = LocalStack(port=port)
+    endpoint = stack.start()
+    try:
+        click.echo(f"endpoint:      {endpoint.url}")
+        click.echo(f"region:        {endpoint.region}")
+        click.echo(f"state machine: {endpoint.state_machine_arn}")
+        click.echo("credentials:   any (e.g. AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing)")
+        click.echo("Ctrl-C to stop.", err=True)
+        sys.stdout.flush()
+        _wait_for_interrupt()
+    finally:
+        stack.stop()
+
+
+@main.command()
+@click.option("--endpoint-url", required=True, help="The AWS-compatible endpoint holding the ASGs.")
+@click.option("--region", default="us-east-1", show_default=True)
+@click.option("--version", "initial", default="1.0.266", show_default=True, help="Build of the instances already running.")
+@click.option("--bucket", default=None, help="Instances launched later boot the newest build uploaded here.")
+@click.option("--new-version", default=None, help="Build of instances launched later (without --bucket).")
+@click.option("--boot-seconds", default=3.0, show_default=True)
+@click.option("--port", default=0, help="Port on 127.0.0.1 (default: any free one).")
+def simulate(endpoint_url: str, region: str, initial: str, bucket: str | None, new_version: str | None,
+             boot_seconds: float, port: int) -> None:
+    """Serve /version for every instance of the endpoint's ASGs, on loopback, until Ctrl-C."""
+    from asg_terminator.demo import bucket_build_source
+    from asg_terminator.simulator import FleetSimulator, asg_instance_lister
+
+    def client(service: str) -> Any:
+        return boto3.client(service, endpoint_url=endpoint_url, region_name=region)
+
+    lister = asg_instance_lister(client("autoscaling"))
+    source = bucket_build_source(client("s3"), bucket) if bucket else None
+    simulator = FleetSimulator(lister, build=new_version or initial, boot_seconds=boot_seconds,
+                               build_source=source, port=port)
+    simulator.adopt(lister(), initial)
+    with simulator:
+        click.echo(f"version_url: {simulator.url_template}")
+        sys.stdout.flush()
+        _wait_for_interrupt()
+
+
+@main.command()
+@click.option("--asgs", default="web,api", show_default=True, help="Comma-separated ASG names.")
+@click.option("--instances", default=3, show_default=True, type=click.IntRange(1, 200))
+@click.option("--boot-seconds", default=3.0, show_default=True, type=click.FloatRange(0, 120))
+@click.option("--min-healthy", default=2, show_default=True, type=click.IntRange(0))
+@click.option("--html", "html_path", default="artifacts/demo-history.html", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary only.")
+def demo(asgs: str, instances: int, boot_seconds: float, min_healthy: int, html_path: Path, as_json: bool) -> None:
+    """Release build 1.0.274 over simulated ASGs on 1.0.266, on the local stack."""
+    from asg_terminator.demo import DemoOptions, run
+
+    names = [n.strip() for n in asgs.split(",") if n.strip()]
+    options = DemoOptions(names, instances, boot_seconds, min_healthy, html_path)
+    sys.exit(run(options, Console(stderr=as_json), as_json=as_json))
+
+
+@main.command("history")
+@click.argument("execution_arn")
+@click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS).")
+@click.option("--region", default=None)
+@click.option("--html", "html_path", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Also write the visual history here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the state runs as JSON.")
+def history_command(execution_arn: str, endpoint_url: str | None, region: str | None, html_path: Path | None, as_json: bool) -> None:
+    """Show an execution's states (and write its visual history page)."""
+    view = history.load(_sfn(endpoint_url, region), execution_arn)
+    if as_json:
+        runs = [
+            {"name": r.name, "type": r.type, "asg_name": r.asg_name, "status": r.status,
+             "start": (r.entered - view.started).total_seconds(), "duration": r.duration(), "error": r.error}
+            for r in view.runs
+        ]
+        click.echo(json.dumps({"status": view.status, "runs": runs}, indent=2))
+    else:
+        console.print(states_table(view))
+    if html_path:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(history_html.render(view), encoding="utf-8")
+        console.print(f"wrote {html_path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""``asg-terminator demo``: a whole release on the local stack with a simulated fleet."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from asg_terminator import history, history_html
+from asg_terminator.fleet import create_asg
+from asg_terminator.localstack import LocalStack
+from asg_terminator.progress import FleetCounts, follow, summary_table
+from asg_terminator.simulator import FleetSimulator, asg_instance_lister
+from tasks.domain import artifacts
+
+OLD_BUILD, NEW_BUILD = "1.0.266", "1.0.274"
+BUCKET = "asg-terminator-artifacts"
+APP = "app"
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    asgs: list[str]
+    instances: int = 3
+    boot_seconds: float = 3.0
+    min_healthy: int = 2
+    html: Path = Path("artifacts/demo-history.html")
+    port: int = 0
+
+
+def bucket_build_source(s3: Any, bucket: str) -> Any:
+    """The newest build uploaded to the bucket: what a freshly launched instance downloads."""
+
+    def newest() -> str | None:
+        keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in page.get("Contents", [])]
+        return artifacts.newest(keys)
+
+    return newest
+
+
+def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    with LocalStack(port=options.port) as endpoint:
+        autoscaling, ec2, s3, sfn = (endpoint.client(s) for s in ("autoscaling", "ec2", "s3", "stepfunctions"))
+        s3.create_bucket(Bucket=BUCKET)
+        simulator = FleetSimulator(
+            asg_instance_lister(autoscaling, options.asgs),
+            build=OLD_BUILD,
+            boot_seconds=options.boot_seconds,
+            build_source=bucket_build_source(s3, BUCKET),
+        )
+        with simulator:
+            for name in options.asgs:
+                simulator.adopt(create_asg(autoscaling, ec2, name, options.instances), OLD_BUILD)
+            say(console, as_json, f"local stack {endpoint.url}: {len(options.asgs)} ASGs of {options.instances} instances on {OLD_BUILD}")
+            key = f"{APP}/{NEW_BUILD}/{APP}.zip"
+            s3.put_object(Bucket=BUCKET, Key=key, Body=b"build " + NEW_BUILD.encode())
+            simulator.sync()
+            _, target = artifacts.parse_key(key) or (APP, NEW_BUILD)
+            say(console, as_json, f"uploaded s3://{BUCKET}/{key}: releasing {target}")
+            execution_input = {
+                "asg_names": options.asgs,
+                "target_version": target,
+                "version_url": simulator.url_template,
+                "min_healthy": options.min_healthy,
+                "poll_seconds": 1,
+                "probe_timeout_seconds": 1,
+                "replacement_timeout_seconds": max(60, int(options.boot_seconds * 10)),
+            }
+            arn = sfn.start_execution(
+                stateMachineArn=endpoint.state_machine_arn, name=f"{APP}-{target.replace('.', '-')}",
+                input=json.dumps(execution_input),
+            )["executionArn"]
+
+            def counts(view: history.ExecutionView, name: str) -> FleetCounts | None:
+                group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+                reads = [simulator.reads(i["InstanceId"]) for i in group["Instances"]]
+                new = sum(1 for r in reads if r == target)
+                old = sum(1 for r in reads if r is not None and r != target)
+                return FleetCounts(group["DesiredCapacity"], old, len(reads) - new - old, new)
+
+            view = follow(sfn, arn, options.asgs, counts=counts, console=console, live=not as_json)
+        options.html.parent.mkdir(parents=True, exist_ok=True)
+        options.html.write_text(history_html.render(view), encoding="utf-8")
+    if as_json:
+        print(json.dumps(_summary(view, options.html), indent=2))
+    else:
+        console.print(summary_table(view))
+        if view.status != "SUCCEEDED":
+            console.print(f"[red]{view.error}[/red]: {progress_cause(view)}")
+        console.print(f"execution history: {options.html}  (open it in a browser)")
+    return 0 if view.status == "SUCCEEDED" else 1
+
+
+def progress_cause(view: history.ExecutionView) -> str:
+    try:
+        return str(json.loads(view.cause or "{}").get("errorMessage", view.cause))
+    except ValueError:
+        return view.cause or ""
+
+
+def say(console: Console, quiet: bool, text: str) -> None:
+    if not quiet:
+        console.print(text)
+
+
+def _summary(view: history.ExecutionView, html: Path) -> dict[str, Any]:
+    output = json.loads(view.output) if view.output else None
+    return {
+        "execution_arn": view.arn,
+        "status": view.status,
+        "error": view.error,
+        "cause": progress_cause(view) if view.error else None,
+        "output": output,
+        "history_html": str(html),
+        "duration_seconds": round((view.end - view.started).total_seconds(), 3),
+        "state_transitions": len(view.runs),
+    }

@@ -1,0 +1,190 @@
+"""An execution's history as the Step Functions console shows it: states run, path taken, timings.
+
+Works on any endpoint that speaks the Step Functions API (AWS, the local stack, Step Functions
+Local). State runs are paired from the event chain (``previousEventId``), so parallel Map
+iterations that run the same state at the same time are told apart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+SUCCEEDED, CAUGHT, FAILED, RUNNING = "SUCCEEDED", "CAUGHT", "FAILED", "RUNNING"
+
+
+@dataclass
+class StateRun:
+    name: str
+    type: str
+    entered: datetime
+    input: str
+    entered_id: int
+    exited: datetime | None = None
+    output: str | None = None
+    status: str = RUNNING
+    error: str | None = None
+    cause: str | None = None
+    previous: str | None = None  # the state this run came from, for the path taken
+
+    @property
+    def asg_name(self) -> str | None:
+        try:
+            value = json.loads(self.input)
+        except ValueError:
+            return None
+        name = value.get("asg_name") if isinstance(value, dict) else None
+        return name if isinstance(name, str) else None
+
+    def duration(self, until: datetime | None = None) -> float | None:
+        end = self.exited or until
+        return None if end is None else (end - self.entered).total_seconds()
+
+
+@dataclass
+class ExecutionView:
+    arn: str
+    name: str
+    status: str
+    started: datetime
+    stopped: datetime | None
+    input: str | None
+    output: str | None
+    error: str | None
+    cause: str | None
+    definition: dict[str, Any]
+    events: list[dict[str, Any]]
+    runs: list[StateRun] = field(default_factory=list)
+
+    @property
+    def end(self) -> datetime:
+        if self.stopped:
+            return self.stopped
+        return max((e["timestamp"] for e in self.events), default=self.started)
+
+    def state_outcomes(self) -> dict[str, str]:
+        """Per state name, the worst outcome of its runs (what the console's graph colours)."""
+        rank = {SUCCEEDED: 0, RUNNING: 1, CAUGHT: 2, FAILED: 3}
+        outcomes: dict[str, str] = {}
+        for run in self.runs:
+            if rank[run.status] >= rank.get(outcomes.get(run.name, SUCCEEDED), 0):
+                outcomes[run.name] = run.status
+        return outcomes
+
+    def transitions(self) -> dict[tuple[str, str], int]:
+        taken: dict[tuple[str, str], int] = {}
+        for run in self.runs:
+            if run.previous:
+                key = (run.previous, run.name)
+                taken[key] = taken.get(key, 0) + 1
+        return taken
+
+
+def _details(event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            return value
+    return {}
+
+
+def _is_state_event(event: dict[str, Any], suffix: str) -> bool:
+    return str(event["type"]).endswith(suffix) and str(event["type"]) != "ExecutionStarted"
+
+
+def build_runs(events: list[dict[str, Any]], execution_failed: bool) -> list[StateRun]:
+    by_id = {e["id"]: e for e in events}
+    runs: dict[int, StateRun] = {}
+
+    def chain(event: dict[str, Any]) -> Any:
+        previous = by_id.get(event.get("previousEventId", 0))
+        while previous is not None:
+            yield previous
+            previous = by_id.get(previous.get("previousEventId", 0))
+
+    def walk_to_entry(event: dict[str, Any], name: str | None) -> tuple[StateRun | None, dict[str, Any] | None]:
+        """The run this event belongs to, and the last failure event inside that run."""
+        failure, inside = None, True
+        for earlier in chain(event):
+            kind = str(earlier["type"])
+            if kind.endswith("StateEntered"):
+                run = runs.get(earlier["id"])
+                if run is not None and (name is None or run.name == name):
+                    return run, failure
+                inside = False
+            elif kind.endswith("StateExited"):
+                inside = False
+            elif inside and failure is None and (kind.endswith("Failed") or kind.endswith("TimedOut")):
+                failure = earlier
+        return None, None
+
+    for event in events:
+        kind = str(event["type"])
+        details = _details(event)
+        if kind.endswith("StateEntered"):
+            previous = next((e for e in chain(event) if str(e["type"]).endswith("StateExited")), None)
+            runs[event["id"]] = StateRun(
+                name=details.get("name", "?"),
+                type=kind[: -len("StateEntered")],
+                entered=event["timestamp"],
+                input=details.get("input", ""),
+                entered_id=event["id"],
+                previous=_details(previous).get("name") if previous else None,
+            )
+        elif kind.endswith("StateExited"):
+            run, failure = walk_to_entry(event, details.get("name"))
+            if run is None:
+                continue
+            run.exited, run.output = event["timestamp"], details.get("output")
+            run.status = SUCCEEDED
+            if failure is not None and run.type not in ("Map", "Parallel"):
+                run.status = CAUGHT
+                run.error, run.cause = _details(failure).get("error"), _details(failure).get("cause")
+        elif kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+            run, failure = walk_to_entry(event, None)
+            source = failure or event
+            if run is not None:
+                run.status = FAILED
+                run.error = run.error or _details(source).get("error") or _details(event).get("error")
+                run.cause = run.cause or _details(source).get("cause") or _details(event).get("cause")
+        elif kind in ("MapStateFailed", "ParallelStateFailed"):
+            run, _ = walk_to_entry(event, None)
+            if run is not None:
+                run.status = FAILED
+    if execution_failed:
+        for run in runs.values():
+            if run.status == RUNNING and run.type in ("Map", "Parallel"):
+                run.status = FAILED
+    return sorted(runs.values(), key=lambda r: r.entered_id)
+
+
+def load(sfn: Any, execution_arn: str) -> ExecutionView:
+    described = sfn.describe_execution(executionArn=execution_arn)
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            break
+        kwargs["nextToken"] = page["nextToken"]
+    try:
+        definition = sfn.describe_state_machine_for_execution(executionArn=execution_arn)["definition"]
+    except Exception:  # older endpoints: fall back to the machine's current definition
+        definition = sfn.describe_state_machine(stateMachineArn=described["stateMachineArn"])["definition"]
+    view = ExecutionView(
+        arn=execution_arn,
+        name=described.get("name", execution_arn.rsplit(":", 1)[-1]),
+        status=described["status"],
+        started=described["startDate"],
+        stopped=described.get("stopDate"),
+        input=described.get("input"),
+        output=described.get("output"),
+        error=described.get("error"),
+        cause=described.get("cause"),
+        definition=json.loads(definition),
+        events=events,
+    )
+    view.runs = build_runs(events, execution_failed=view.status in ("FAILED", "TIMED_OUT", "ABORTED"))
+    return view

@@ -1,0 +1,226 @@
+"""The execution history as one self-contained HTML page: graph, path taken, events, timeline.
+
+No network at view time: styles are inline and the graph is an inline SVG laid out by Graphviz
+(``dot``) when it is installed; without it the page lists the states in the same colours.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+from asg_terminator.history import CAUGHT, FAILED, RUNNING, SUCCEEDED, ExecutionView, StateRun
+
+COLOURS = {SUCCEEDED: "#2e7d32", CAUGHT: "#ef6c00", FAILED: "#c62828", RUNNING: "#1565c0", None: "#9e9e9e"}
+FILLS = {SUCCEEDED: "#e8f5e9", CAUGHT: "#fff3e0", FAILED: "#ffebee", RUNNING: "#e3f2fd", None: "#f5f5f5"}
+
+
+def _states(machine: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    for name, state in machine.get("States", {}).items():
+        yield name, state, machine
+
+
+def _edges(state: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    if "Next" in state:
+        yield state["Next"], ""
+    for choice in state.get("Choices", []):
+        yield choice["Next"], ""
+    if "Default" in state:
+        yield state["Default"], "default"
+    for catch in state.get("Catch", []):
+        yield catch["Next"], "catch " + ",".join(catch["ErrorEquals"])
+
+
+def _dot_id(name: str) -> str:
+    return json.dumps(name)
+
+
+def to_dot(view: ExecutionView) -> str:
+    outcomes = view.state_outcomes()
+    taken = view.transitions()
+    lines = [
+        "digraph release {",
+        '  graph [rankdir=TB, fontname="Helvetica", fontsize=11, bgcolor="transparent"];',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, penwidth=2];',
+        '  edge [fontname="Helvetica", fontsize=9, color="#9e9e9e"];',
+        '  "__start" [label="Start", shape=circle, fillcolor="#eeeeee", width=0.4];',
+    ]
+
+    def add_machine(machine: dict[str, Any], depth: int) -> None:
+        for name, state, _ in _states(machine):
+            status = outcomes.get(name)
+            label = f"{name}\\n({state['Type']})"
+            attrs = f'label="{label}", color="{COLOURS[status]}", fillcolor="{FILLS[status]}", id="state-{name}"'
+            processor = state.get("ItemProcessor") or state.get("Iterator")
+            if processor:
+                lines.append(f"  subgraph {_dot_id('cluster_' + name)} {{")
+                lines.append(f'    label="{name} (Map: each ASG)"; style="rounded,dashed"; color="{COLOURS[status]}";')
+                lines.append(f"    {_dot_id(name)} [{attrs}, shape=component];")
+                add_machine(processor, depth + 1)
+                lines.append(f"    {_dot_id(name)} -> {_dot_id(processor['StartAt'])} [style=dashed];")
+                lines.append("  }")
+            else:
+                lines.append(f"  {_dot_id(name)} [{attrs}];")
+        for name, state, _ in _states(machine):
+            for target, label in _edges(state):
+                count = taken.get((name, target), 0)
+                style = f'color="#37474f", penwidth=2.2, label="{label} ×{count}"' if count else f'label="{label}"'
+                lines.append(f"  {_dot_id(name)} -> {_dot_id(target)} [{style}];")
+
+    add_machine(view.definition, 0)
+    lines.append(f'  "__start" -> {_dot_id(view.definition["StartAt"])};')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def graph_svg(view: ExecutionView) -> str | None:
+    dot = shutil.which("dot")
+    if dot is None:
+        return None
+    result = subprocess.run([dot, "-Tsvg"], input=to_dot(view), capture_output=True, text=True, timeout=30, check=False)
+    if result.returncode != 0:
+        return None
+    svg = result.stdout
+    return svg[svg.index("<svg") :] if "<svg" in svg else None
+
+
+def _pretty(text: str | None) -> str:
+    if not text:
+        return ""
+    try:
+        return json.dumps(json.loads(text), indent=2)
+    except ValueError:
+        return text
+
+
+def _fmt_seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f} s"
+
+
+def _state_list(view: ExecutionView) -> str:
+    outcomes = view.state_outcomes()
+    items = []
+
+    def add(machine: dict[str, Any], depth: int) -> None:
+        for name, state, _ in _states(machine):
+            status = outcomes.get(name)
+            items.append(
+                f'<li class="state" style="margin-left:{depth * 24}px;border-color:{COLOURS[status]};'
+                f'background:{FILLS[status]}" id="state-{html.escape(name)}">{html.escape(name)} '
+                f"<small>({state['Type']}) {status or 'not run'}</small></li>"
+            )
+            processor = state.get("ItemProcessor") or state.get("Iterator")
+            if processor:
+                add(processor, depth + 1)
+
+    add(view.definition, 0)
+    return '<p class="note">Graphviz (dot) is not installed: states listed in definition order.</p><ul>' + "".join(items) + "</ul>"
+
+
+def _timeline(view: ExecutionView) -> str:
+    start, end = view.started, view.end
+    total = max((end - start).total_seconds(), 0.001)
+    lanes: dict[str, list[StateRun]] = {}
+    for run in view.runs:
+        lanes.setdefault(run.asg_name or "release", []).append(run)
+    rows = []
+    for lane, runs in lanes.items():
+        bars = []
+        for run in runs:
+            left = (run.entered - start).total_seconds() / total * 100
+            width = max((run.duration(end) or 0) / total * 100, 0.3)
+            title = f"{run.name} {run.status} {_fmt_seconds(run.duration(end))}"
+            bars.append(
+                f'<div class="bar" title="{html.escape(title)}" style="left:{left:.3f}%;width:{width:.3f}%;'
+                f'background:{COLOURS[run.status]}"></div>'
+            )
+        rows.append(f'<div class="lane"><div class="lane-name">{html.escape(lane)}</div><div class="track">{"".join(bars)}</div></div>')
+    return f'<div class="timeline">{"".join(rows)}</div><p class="note">0 s … {total:.1f} s; hover a bar for the state.</p>'
+
+
+def _runs_table(view: ExecutionView) -> str:
+    rows = []
+    for run in view.runs:
+        error = f"{run.error}: {run.cause}" if run.error else ""
+        rows.append(
+            f'<tr class="run {run.status.lower()}"><td>{html.escape(run.name)}</td><td>{run.type}</td>'
+            f"<td>{html.escape(run.asg_name or '')}</td>"
+            f'<td style="color:{COLOURS[run.status]}">{run.status}</td>'
+            f"<td>{(run.entered - view.started).total_seconds():.2f} s</td><td>{_fmt_seconds(run.duration())}</td>"
+            f"<td>{html.escape(error[:300])}</td>"
+            f"<td><details><summary>input</summary><pre>{html.escape(_pretty(run.input))}</pre></details>"
+            f"<details><summary>output</summary><pre>{html.escape(_pretty(run.output))}</pre></details></td></tr>"
+        )
+    return (
+        '<table id="states"><thead><tr><th>State</th><th>Type</th><th>ASG</th><th>Status</th><th>Start</th>'
+        "<th>Duration</th><th>Error</th><th>Data</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
+def _events_table(view: ExecutionView) -> str:
+    rows = []
+    for event in view.events:
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), None)
+        name = details.get("name", "") if isinstance(details, dict) else ""
+        body = html.escape(json.dumps(details, indent=2, default=str)) if details else ""
+        rows.append(
+            f'<tr class="event"><td>{event["id"]}</td><td>{html.escape(str(event["type"]))}</td><td>{html.escape(name)}</td>'
+            f"<td>{(event['timestamp'] - view.started).total_seconds():.3f} s</td>"
+            f"<td>{f'<details><summary>details</summary><pre>{body}</pre></details>' if body else ''}</td></tr>"
+        )
+    return (
+        '<table id="events"><thead><tr><th>ID</th><th>Type</th><th>Step</th><th>Elapsed</th><th></th></tr></thead>'
+        "<tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
+STYLE = """
+body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#212121}
+h1{font-size:20px;margin-bottom:4px} h2{font-size:16px;margin-top:28px;border-bottom:1px solid #ddd}
+.status{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:bold}
+.meta td{padding:2px 12px 2px 0} pre{background:#fafafa;border:1px solid #eee;padding:8px;max-height:360px;overflow:auto;font-size:12px}
+table#states,table#events{border-collapse:collapse;width:100%;font-size:13px}
+table#states td,table#states th,table#events td,table#events th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;vertical-align:top}
+.graph{border:1px solid #eee;border-radius:6px;padding:8px;overflow:auto;max-height:900px}
+.graph svg{max-width:100%;height:auto} .legend span{margin-right:14px} .legend i{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:4px;vertical-align:middle}
+.timeline{border:1px solid #eee;border-radius:6px;padding:8px} .lane{display:flex;align-items:center;height:22px}
+.lane-name{width:160px;font-size:12px;overflow:hidden} .track{position:relative;flex:1;height:14px;background:#fafafa}
+.bar{position:absolute;top:0;height:14px;border-radius:2px;opacity:.85} .note{color:#757575;font-size:12px}
+li.state{list-style:none;border-left:4px solid;padding:4px 8px;margin:3px 0}
+"""
+
+
+def render(view: ExecutionView) -> str:
+    svg = graph_svg(view)
+    graph = f'<div class="graph" id="graph">{svg}</div>' if svg else f'<div class="graph" id="graph">{_state_list(view)}</div>'
+    status_colour = {"SUCCEEDED": COLOURS[SUCCEEDED], "FAILED": COLOURS[FAILED]}.get(view.status, COLOURS[RUNNING])
+    duration = (view.end - view.started).total_seconds()
+    legend = "".join(
+        f'<span><i style="background:{COLOURS[s]}"></i>{label}</span>'
+        for s, label in ((SUCCEEDED, "succeeded"), (CAUGHT, "failed, caught"), (FAILED, "failed"), (RUNNING, "running"), (None, "not run"))
+    )
+    failure = (
+        f"<h2>Error</h2><p><b>{html.escape(view.error or '')}</b></p><pre>{html.escape(_pretty(view.cause))}</pre>"
+        if view.error
+        else ""
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(view.name)}: execution history</title>
+<style>{STYLE}</style></head><body>
+<h1>{html.escape(view.name)} <span class="status" style="background:{status_colour}">{view.status}</span></h1>
+<table class="meta"><tr><td>Execution</td><td><code>{html.escape(view.arn)}</code></td></tr>
+<tr><td>Started</td><td>{view.started.isoformat()}</td></tr><tr><td>Duration</td><td>{duration:.2f} s</td></tr>
+<tr><td>States run</td><td>{len(view.runs)}</td></tr><tr><td>Events</td><td>{len(view.events)}</td></tr></table>
+{failure}
+<h2>Graph: the path taken</h2><p class="legend">{legend}</p>{graph}
+<h2>Timeline</h2>{_timeline(view)}
+<h2>States</h2>{_runs_table(view)}
+<h2>Input and output</h2><details open><summary>execution input</summary><pre>{html.escape(_pretty(view.input))}</pre></details>
+<details><summary>execution output</summary><pre>{html.escape(_pretty(view.output))}</pre></details>
+<h2>Events</h2>{_events_table(view)}
+</body></html>
+"""

@@ -1,0 +1,178 @@
+"""Live progress of a release in the terminal, and the summary when it ends."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from asg_terminator import history
+
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+@dataclass(frozen=True)
+class FleetCounts:
+    desired: int
+    old: int
+    booting: int
+    new: int
+
+
+@dataclass
+class AsgView:
+    name: str
+    state: str = "pending"
+    batch: str = ""
+    note: str = ""
+    target: str | None = None
+
+
+def asg_views(view: history.ExecutionView, asg_names: list[str]) -> dict[str, AsgView]:
+    """Per ASG: its current state, last batch and what it waits for, read from the history."""
+    views = {name: AsgView(name) for name in asg_names}
+    for run in view.runs:
+        asg = views.get(run.asg_name or "")
+        if asg is None:
+            continue
+        asg.state = run.name if run.status != history.FAILED else f"{run.name} (failed)"
+        output = _json(run.output)
+        progress = output.get("progress", output) if isinstance(output, dict) else {}
+        if isinstance(progress, dict):
+            asg.target = progress.get("target_version") or asg.target
+            if run.name == "Terminate" and progress.get("batches"):
+                asg.batch = " ".join(progress["batches"][-1])
+            pending = progress.get("pending")
+            decision = progress.get("decision")
+            if isinstance(pending, dict):
+                asg.note = pending.get("status", "")
+            elif isinstance(decision, dict):
+                asg.note = decision.get("message", "")
+        if run.name == "AsgFailed":
+            asg.note = _cause(_json(run.output).get("cause", ""))
+    return views
+
+
+def history_counts(view: history.ExecutionView, asg_name: str) -> FleetCounts | None:
+    """Fleet counts from the last fleet read in the history (for releases on real AWS)."""
+    for run in reversed(view.runs):
+        if run.asg_name == asg_name and run.name == "ReadVersions" and run.output:
+            output = _json(run.output)
+            fleet, target = output.get("fleet", {}), output.get("progress", {}).get("target_version")
+            instances = [i for i in fleet.get("instances", []) if i["lifecycle"] == "InService"]
+            new = sum(1 for i in instances if target and i["version"] == target)
+            old = sum(1 for i in instances if i["version"] and i["version"] != target)
+            return FleetCounts(fleet.get("desired", 0), old, len(fleet.get("instances", [])) - new - old, new)
+    return None
+
+
+def _json(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return {}
+
+
+def _cause(cause: str) -> str:
+    payload = _json(cause)
+    return str(payload.get("errorMessage", cause)) if isinstance(payload, dict) else cause
+
+
+def follow(
+    sfn: Any,
+    execution_arn: str,
+    asg_names: list[str],
+    counts: Callable[[history.ExecutionView, str], FleetCounts | None] = history_counts,
+    console: Console | None = None,
+    interval: float = 0.5,
+    live: bool = True,
+) -> history.ExecutionView:
+    """Show per-ASG progress until the execution ends; returns its final history."""
+    console = console or Console()
+    bars = Progress(
+        TextColumn("[bold]{task.description:<16}"),
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        TextColumn("old {task.fields[old]}  booting {task.fields[booting]}  new {task.fields[new]}"),
+        TextColumn("[cyan]{task.fields[state]}"),
+        TimeElapsedColumn(),
+        console=console,
+        auto_refresh=False,
+    )
+    tasks = {name: bars.add_task(name, total=1, old=0, booting=0, new=0, state="pending") for name in asg_names}
+    notes = Table.grid(padding=(0, 2))
+
+    def refresh() -> tuple[history.ExecutionView, Group]:
+        view = history.load(sfn, execution_arn)
+        notes.columns.clear()
+        notes.rows.clear()
+        for name, asg in asg_views(view, asg_names).items():
+            found = counts(view, name)
+            if found is not None:
+                bars.update(tasks[name], total=max(found.desired, 1), completed=found.new, old=found.old,
+                            booting=found.booting, new=found.new, state=asg.state)
+            else:
+                bars.update(tasks[name], state=asg.state)
+            notes.add_row(f"[bold]{name}", f"batch: {asg.batch or '-'}", asg.note[:140])
+        return view, Group(bars, notes)
+
+    view, group = refresh()
+    with Live(group, console=console, refresh_per_second=4, transient=False, auto_refresh=live) as display:
+        while view.status not in TERMINAL:
+            time.sleep(interval)
+            view, group = refresh()
+            bars.refresh()
+            display.update(group, refresh=True)
+    return view
+
+
+def summary_table(view: history.ExecutionView) -> Table:
+    table = Table(title=f"{view.name}: {view.status}", show_lines=False)
+    for column in ("ASG", "status", "target", "before", "after", "batches", "terminated", "duration"):
+        table.add_column(column)
+    output = _json(view.output)
+    reports = output.get("asgs", []) if isinstance(output, dict) else []
+    for report in reports:
+        table.add_row(
+            report["asg_name"],
+            report["status"],
+            report["target_version"],
+            _census(report["versions_before"]),
+            _census(report["versions_after"]),
+            str(report["batch_count"]),
+            str(report["terminated_count"]),
+            f"{report['duration_seconds']:.1f} s",
+        )
+    return table
+
+
+def _census(census: dict[str, int] | None) -> str:
+    return ", ".join(f"{v} x{n}" for v, n in (census or {}).items())
+
+
+def states_table(view: history.ExecutionView) -> Table:
+    """The terminal view of a history: one row per state run."""
+    table = Table(title=f"{view.name}: {view.status}")
+    for column in ("#", "state", "type", "ASG", "status", "start", "duration", "error"):
+        table.add_column(column, overflow="fold")
+    colours = {history.SUCCEEDED: "green", history.CAUGHT: "yellow", history.FAILED: "red", history.RUNNING: "cyan"}
+    for number, run in enumerate(view.runs, 1):
+        duration = run.duration()
+        table.add_row(
+            str(number),
+            run.name,
+            run.type,
+            run.asg_name or "",
+            f"[{colours[run.status]}]{run.status}",
+            f"+{(run.entered - view.started).total_seconds():.2f} s",
+            "" if duration is None else f"{duration:.2f} s",
+            f"{run.error}: {_cause(run.cause or '')}"[:200] if run.error else "",
+        )
+    return table

@@ -1,0 +1,24 @@
+"""Build artifacts in S3: which app and version an uploaded key names."""
+
+from __future__ import annotations
+
+import re
+
+from tasks.domain import versions
+
+DEFAULT_KEY_PATTERN = r"^(?P<app>[^/]+)/(?P<version>[^/]+)/[^/]+$"
+
+
+def parse_key(key: str, pattern: str = DEFAULT_KEY_PATTERN) -> tuple[str, str] | None:
+    """(app, version) from a key such as ``web/1.0.274/app.zip``; None when the key names no build."""
+    match = re.match(pattern, key)
+    if not match:
+        return None
+    app, version = match.group("app"), match.group("version")
+    return (app, version) if versions.is_version(version) else None
+
+
+def newest(keys: list[str], app: str | None = None, pattern: str = DEFAULT_KEY_PATTERN) -> str | None:
+    """The highest version uploaded (for one app, or any)."""
+    builds = [b for b in (parse_key(k, pattern) for k in keys) if b and (app is None or b[0] == app)]
+    return versions.highest([version for _, version in builds])

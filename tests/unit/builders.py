@@ -1,0 +1,82 @@
+"""Builders for domain values: one fixed clock, instances and fleets with readable defaults."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from tasks.domain.fleet import Fleet, Instance, iso
+from tasks.domain.release import Policy
+
+ASG = "live_asg_web"
+TARGET = "1.0.274"
+OLD = "1.0.273"
+T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+_UNSET: Any = object()
+
+
+def at(seconds: float) -> datetime:
+    """The fixed clock, ``seconds`` after T0."""
+    return T0 + timedelta(seconds=seconds)
+
+
+def stamp(seconds: float) -> str:
+    """``at(seconds)`` as the ISO text the ledger stores."""
+    return iso(at(seconds))
+
+
+def launched(minutes: int) -> str:
+    """A launch time ``minutes`` after midnight of T0's day, as EC2's adapter renders it."""
+    return iso(T0.replace(hour=0) + timedelta(minutes=minutes))
+
+
+def instance(
+    id: str,
+    version: str | None = TARGET,
+    *,
+    lifecycle: str = "InService",
+    health: str = "Healthy",
+    az: str = "us-east-1a",
+    launched_at: str | None = None,
+    reason: str | None = _UNSET,
+) -> Instance:
+    """An instance; an unread version gets a probe-like reason unless one is given."""
+    if reason is _UNSET:
+        reason = None if version is not None else "HTTP 503"
+    return Instance(
+        id=id,
+        lifecycle=lifecycle,
+        health=health,
+        az=az,
+        launched=launched_at if launched_at is not None else launched(0),
+        url=f"http://10.0.0.{sum(map(ord, id)) % 250 + 1}:80/version",
+        version=version,
+        reason=reason,
+    )
+
+
+def fleet(*instances: Instance, desired: int | None = None, name: str = ASG) -> Fleet:
+    """A fleet whose desired capacity defaults to the number of InService instances."""
+    if desired is None:
+        desired = sum(1 for i in instances if i.in_service)
+    return Fleet(asg_name=name, desired=desired, min_size=0, max_size=max(desired * 2, 1), instances=tuple(instances))
+
+
+def policy(**changes: Any) -> Policy:
+    return Policy(**changes)
+
+
+def settings(**changes: Any) -> dict[str, Any]:
+    """A complete settings record (the execution input with every default applied)."""
+    base: dict[str, Any] = {
+        "target_version": None,
+        "version_url": "http://{PrivateIpAddress}:80/version",
+        "min_healthy": 1,
+        "min_healthy_percent": 0,
+        "max_batch": None,
+        "poll_seconds": 15,
+        "replacement_timeout_seconds": 900,
+        "probe_timeout_seconds": 2,
+        "replace_unreadable": False,
+    }
+    return {**base, **changes}

@@ -1,0 +1,93 @@
+"""What can't be exercised on the local interpreter is checked by reading the ASL itself."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import pytest
+
+from asg_terminator.paths import RELEASE_ASL
+from tasks import errors
+from tasks.handlers import STEPS, module_name
+
+LAMBDA_SERVICE_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+def _states(machine: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in machine["States"].items():
+        yield name, state
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            yield from _states(processor)
+        for branch in state.get("Branches", []):
+            yield from _states(branch)
+
+
+@pytest.fixture(scope="module")
+def asl() -> dict[str, Any]:
+    return json.loads(RELEASE_ASL.read_text())
+
+
+@pytest.fixture(scope="module")
+def tasks_(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: state for name, state in _states(asl) if state["Type"] == "Task"}
+
+
+def test_one_name_per_step_across_asl_handlers_and_schemas(tasks_: dict[str, dict[str, Any]]) -> None:
+    assert sorted(tasks_) == sorted(STEPS)
+    schemas = {p.name for p in resources.files("tasks").joinpath("schemas").iterdir()}
+    for step, state in tasks_.items():
+        assert state["Resource"] == "${%sFunctionArn}" % step
+        module = module_name(step)
+        assert resources.files("tasks").joinpath("handlers", f"{module}.py").is_file()
+        assert {f"{module}.input.json", f"{module}.output.json"} <= schemas
+
+
+def test_every_task_has_a_timeout_and_retries_lambda_service_errors(tasks_: dict[str, dict[str, Any]]) -> None:
+    for name, state in tasks_.items():
+        assert isinstance(state.get("TimeoutSeconds"), int), name
+        retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
+        assert LAMBDA_SERVICE_ERRORS <= retried, name
+
+
+def test_retries_name_only_retryable_errors_with_backoff(tasks_: dict[str, dict[str, Any]]) -> None:
+    retryable = {c.__name__ for c in vars(errors).values() if inspect.isclass(c) and issubclass(c, errors.RetryableError)}
+    for name, state in tasks_.items():
+        for retrier in state.get("Retry", []):
+            for error in retrier["ErrorEquals"]:
+                assert error in LAMBDA_SERVICE_ERRORS or error in retryable, f"{name} retries {error}"
+                assert not error.startswith("States."), f"{name} retries {error}"
+            assert retrier["BackoffRate"] > 1 and retrier["JitterStrategy"] == "FULL", name
+
+
+def test_every_custom_error_name_is_a_leaf_class_in_errors_py(asl: dict[str, Any]) -> None:
+    classes = {c.__name__: c for c in vars(errors).values() if inspect.isclass(c) and issubclass(c, Exception)}
+    for name, state in _states(asl):
+        for clause in state.get("Retry", []) + state.get("Catch", []):
+            for error in clause["ErrorEquals"]:
+                if error.startswith(("States.", "Lambda.")):
+                    continue
+                assert error in classes, f"{name}: {error} is not in tasks/errors.py"
+                assert not classes[error].__subclasses__(), f"{name}: {error} is not a leaf class"
+        for clause in state.get("Catch", []):
+            if "States.ALL" in clause["ErrorEquals"]:
+                assert clause["ErrorEquals"] == ["States.ALL"] and clause is state["Catch"][-1], name
+
+
+def test_portable_asl(asl: dict[str, Any]) -> None:
+    text = RELEASE_ASL.read_text()
+    assert "$$.State" not in text and "$$.Task" not in text
+    assert "arn:aws:states:::lambda:invoke" not in text
+    for name, state in _states(asl):
+        assert state.get("ResultPath") != "$", name
+        for choice in state.get("Choices", []):
+            assert choice.get("IsPresent") is not False, name
