@@ -1,12 +1,23 @@
-PY ?= .venv/bin/python
+VENV := .venv
+PY := $(VENV)/bin/python
 
-.PHONY: check test demo
+.PHONY: setup demo check test
 
-# Everything CI runs; the README's test command.
+# A virtual environment with the project and its dev tools, rebuilt when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+# The main job: a whole release on the local stack with a simulated fleet.
+demo: setup
+	$(VENV)/bin/asg-terminator demo
+
+# Everything CI runs (the README's test command).
 check: test
 
-test:
+test: setup
 	$(PY) -m pytest -q
-
-demo:
-	$(PY) -m asg_terminator.cli demo

@@ -16,6 +16,7 @@ from typing import Any
 from asg_terminator.history import CAUGHT, FAILED, RUNNING, SUCCEEDED, ExecutionView, StateRun
 
 COLOURS = {SUCCEEDED: "#2e7d32", CAUGHT: "#ef6c00", FAILED: "#c62828", RUNNING: "#1565c0", None: "#9e9e9e"}
+TYPE_COLOURS = {"Task": "#43a047", "Wait": "#90a4ae", "Map": "#2e7d32"}
 FILLS = {SUCCEEDED: "#e8f5e9", CAUGHT: "#fff3e0", FAILED: "#ffebee", RUNNING: "#e3f2fd", None: "#f5f5f5"}
 
 
@@ -134,12 +135,17 @@ def _timeline(view: ExecutionView) -> str:
             left = (run.entered - start).total_seconds() / total * 100
             width = max((run.duration(end) or 0) / total * 100, 0.3)
             title = f"{run.name} {run.status} {_fmt_seconds(run.duration(end))}"
+            colour = TYPE_COLOURS.get(run.type, "#b0bec5") if run.status == SUCCEEDED else COLOURS[run.status]
             bars.append(
                 f'<div class="bar" title="{html.escape(title)}" style="left:{left:.3f}%;width:{width:.3f}%;'
-                f'background:{COLOURS[run.status]}"></div>'
+                f'background:{colour}"></div>'
             )
         rows.append(f'<div class="lane"><div class="lane-name">{html.escape(lane)}</div><div class="track">{"".join(bars)}</div></div>')
-    return f'<div class="timeline">{"".join(rows)}</div><p class="note">0 s … {total:.1f} s; hover a bar for the state.</p>'
+    key = "".join(f'<span><i style="background:{c}"></i>{t}</span>' for t, c in TYPE_COLOURS.items())
+    return (
+        f'<p class="legend">{key}<span><i style="background:#b0bec5"></i>Choice/Pass</span></p>'
+        f'<div class="timeline">{"".join(rows)}</div><p class="note">0 s … {total:.1f} s; hover a bar for the state.</p>'
+    )
 
 
 def _runs_table(view: ExecutionView) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tasks.domain.fleet import Fleet, Instance, iso
+from tasks.domain.fleet import Decision, Fleet, Instance, Progress, iso
 from tasks.domain.release import Policy
 
 ASG = "live_asg_web"
@@ -80,3 +80,8 @@ def settings(**changes: Any) -> dict[str, Any]:
         "replace_unreadable": False,
     }
     return {**base, **changes}
+
+
+def decision_of(progress: Progress) -> Decision:
+    assert progress.decision is not None, "decide() returned no decision"
+    return progress.decision

@@ -117,7 +117,7 @@ def _instance_problems(version: str | None, reason: str | None) -> list[str]:
     strict=True,
     reason="read_body accepts a PEP 440 version of any length, but the step schema caps a version at 64 "
     "characters: one endpoint answering a long version fails ReadVersions for the whole ASG with "
-    "InvalidStepOutputError instead of marking that instance unreadable (versions.py:46)",
+    "InvalidStepOutputError instead of marking that instance unreadable (versions.py:46-49)",
 )
 def test_a_version_read_from_a_body_always_fits_the_step_schema() -> None:
     long_version = "1" + ".0" * 40  # 81 characters, a valid PEP 440 version

@@ -1,0 +1,229 @@
+"""Helpers for functional tests: step records with real shapes, and tiny HTTP servers on loopback.
+
+Every server here binds 127.0.0.1:0 and nothing in this package connects anywhere else.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tasks import contracts
+from tasks.domain.fleet import iso
+
+REGION = "us-east-1"
+OLD = "1.0.266"
+NEW = "1.0.274"
+
+# ---------------------------------------------------------------------------------------------
+# Step records
+# ---------------------------------------------------------------------------------------------
+
+
+def empty_progress() -> dict[str, Any]:
+    """The ledger a release starts each ASG with (every key present, as the ASL builds it)."""
+    return {
+        "target_version": None,
+        "versions_before": None,
+        "versions_after": None,
+        "batches": [],
+        "started_at": None,
+        "finished_at": None,
+        "waiting_since": None,
+        "pending": None,
+        "decision": None,
+    }
+
+
+def settings(**overrides: Any) -> dict[str, Any]:
+    """The settings ValidateInput produces: every schema default, then the overrides."""
+    return {**contracts.defaults("validate_input.input"), **overrides}
+
+
+def ago(seconds: float) -> str:
+    return iso(datetime.now(timezone.utc) - timedelta(seconds=seconds))
+
+
+def instance_record(
+    instance_id: str,
+    version: str | None,
+    *,
+    az: str = "us-east-1a",
+    lifecycle: str = "InService",
+    health: str = "Healthy",
+    launched: str = "2025-01-01T00:00:00.000Z",
+    reason: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": instance_id,
+        "lifecycle": lifecycle,
+        "health": health,
+        "az": az,
+        "launched": launched,
+        "url": f"http://127.0.0.1:9/{instance_id}/version",
+        "version": version,
+        "reason": reason,
+    }
+
+
+def fleet_record(instances: list[dict[str, Any]], desired: int | None = None, name: str = "web") -> dict[str, Any]:
+    count = len(instances) if desired is None else desired
+    return {"asg_name": name, "desired": count, "min_size": 0, "max_size": count * 2, "instances": instances}
+
+
+def group(autoscaling: Any, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ][0]
+    return found
+
+
+def group_ids(autoscaling: Any, name: str) -> set[str]:
+    return {i["InstanceId"] for i in group(autoscaling, name)["Instances"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Loopback HTTP servers
+# ---------------------------------------------------------------------------------------------
+
+Behaviour = Callable[[BaseHTTPRequestHandler, threading.Event], None]
+
+
+def _write(handler: BaseHTTPRequestHandler, data: bytes) -> bool:
+    try:
+        handler.wfile.write(data)
+        handler.wfile.flush()
+    except (BrokenPipeError, ConnectionResetError):
+        return False
+    return True
+
+
+def answer(status: int, body: bytes, headers: dict[str, str] | None = None) -> Behaviour:
+    def behave(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "text/plain")
+        handler.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        _write(handler, body)
+
+    return behave
+
+
+def redirect(status: int, location: str) -> Behaviour:
+    return answer(status, b"moved", {"Location": location})
+
+
+def delayed(seconds: float, then: Behaviour) -> Behaviour:
+    def behave(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+        if stop.wait(seconds):
+            return
+        then(handler, stop)
+
+    return behave
+
+
+def drip(raw: bytes, every: float = 0.2, at_most: float = 2.0, head: bytes = b"") -> Behaviour:
+    """Write ``head`` at once, then ``raw`` one byte every ``every`` s, for at most ``at_most`` s."""
+
+    def behave(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+        handler.close_connection = True
+        if head and not _write(handler, head):
+            return
+        budget = int(at_most / every)
+        for byte in raw[:budget]:
+            if stop.wait(every) or not _write(handler, bytes([byte])):
+                return
+
+    return behave
+
+
+def stall_after_headers(seconds: float) -> Behaviour:
+    def behave(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+        handler.close_connection = True
+        _write(handler, b"HTTP/1.0 200 OK\r\nContent-Length: 7\r\n\r\n")
+        stop.wait(seconds)
+
+    return behave
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # many probes connect at once; never let the backlog drop a SYN
+
+
+class Loopback:
+    """An HTTP server on 127.0.0.1:0 that answers each path with a behaviour and records every request."""
+
+    def __init__(self, routes: dict[str, Behaviour] | None = None, default: Behaviour | None = None) -> None:
+        self.routes = dict(routes or {})
+        self.default = default or answer(404, b"no such path")
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._httpd = _Server(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="loopback", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self) -> Loopback:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                with server._lock:
+                    server.requests.append(self.path)
+                behaviour = server.routes.get(self.path, server.default)
+                try:
+                    behaviour(self, server._stop)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+        return Handler
+
+
+@contextmanager
+def silent_listener() -> Iterator[int]:
+    """A port on loopback that completes TCP handshakes (the kernel's backlog) but never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        sock.close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    sock.close()
+    return port

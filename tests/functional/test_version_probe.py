@@ -1,0 +1,250 @@
+"""VersionProber against real HTTP servers on loopback: every endpoint is untrusted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tasks.adapters.version_probe import Reading, VersionProber
+from tests.functional.support import (
+    Loopback,
+    answer,
+    closed_port,
+    delayed,
+    drip,
+    redirect,
+    silent_listener,
+    stall_after_headers,
+)
+
+TIMEOUT = 0.3
+
+ROUTES = {
+    "/plain": answer(200, b"1.0.274\n"),
+    "/prefixed": answer(200, b"v1.0.274"),
+    "/quoted": answer(200, b'"1.0.274"'),
+    "/padded": answer(200, b"  \t1.0.274\r\n\r\n"),
+    "/four-part": answer(200, b"1.0.274.1"),
+    "/huge": answer(200, b"1" * (2 * 1024 * 1024)),
+    "/just-over": answer(200, b"1" * 1025),
+    "/garbage": answer(200, b"<html>It works!</html>"),
+    "/long-garbage": answer(200, b"x" * 100),
+    "/binary": answer(200, b"\xff\xfe\x00\x01"),
+    "/empty": answer(200, b""),
+    "/error": answer(500, b"1.0.274"),
+    "/booting": answer(503, b"booting"),
+    "/missing": answer(404, b"not found"),
+}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Loopback]:
+    with Loopback(ROUTES) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def elsewhere() -> Iterator[Loopback]:
+    """Another host a redirect may point at: it must never be asked anything."""
+    with Loopback(default=answer(200, b"9.9.9")) as s:
+        yield s
+
+
+@pytest.fixture
+def prober() -> VersionProber:
+    return VersionProber(TIMEOUT, concurrency=8)
+
+
+@pytest.mark.parametrize(
+    ("path", "version"),
+    [
+        ("/plain", "1.0.274"),
+        ("/prefixed", "1.0.274"),
+        ("/quoted", "1.0.274"),
+        ("/padded", "1.0.274"),
+        ("/four-part", "1.0.274.1"),
+    ],
+)
+def test_a_version_is_read_from_the_forms_servers_write_it_in(
+    server: Loopback, prober: VersionProber, path: str, version: str
+) -> None:
+    assert prober.read(server.url(path)) == Reading(version, None)
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/huge", "body over 1024 bytes"),
+        ("/just-over", "body over 1024 bytes"),
+        ("/garbage", "unparsable body '<html>It works!</html>'"),
+        ("/long-garbage", "unparsable body '" + "x" * 40 + "...'"),
+        ("/binary", "body is not UTF-8"),
+        ("/empty", "unparsable body ''"),
+        ("/error", "HTTP 500"),
+        ("/booting", "HTTP 503"),
+        ("/missing", "HTTP 404"),
+    ],
+)
+def test_a_body_or_status_that_is_no_version_gives_its_reason(
+    server: Loopback, prober: VersionProber, path: str, reason: str
+) -> None:
+    assert prober.read(server.url(path)) == Reading(None, reason)
+
+
+def test_a_two_megabyte_body_is_cut_off_well_within_the_timeout(server: Loopback) -> None:
+    prober = VersionProber(5)
+    started = time.monotonic()
+    assert prober.read(server.url("/huge")) == Reading(None, "body over 1024 bytes")
+    assert time.monotonic() - started < 2
+
+
+REDIRECTS = [301, 302, 303, 307, 308]
+
+
+@pytest.mark.parametrize("status", REDIRECTS)
+def test_a_redirect_to_another_host_is_never_followed(
+    elsewhere: Loopback, prober: VersionProber, status: int
+) -> None:
+    with Loopback({"/version": redirect(status, elsewhere.url("/version"))}) as server:
+        reading = prober.read(server.url("/version"))
+        assert server.requests == ["/version"]
+    assert reading.version is None
+    assert elsewhere.requests == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG tasks/adapters/version_probe.py:110: session.max_redirects = 0 makes requests raise "
+    "TooManyRedirects even with allow_redirects=False (Session.send still computes response.next via "
+    "resolve_redirects), so the reason is 'request failed: TooManyRedirects'",
+)
+@pytest.mark.parametrize("status", REDIRECTS)
+def test_a_redirect_is_reported_as_not_followed(elsewhere: Loopback, prober: VersionProber, status: int) -> None:
+    with Loopback({"/version": redirect(status, elsewhere.url("/version"))}) as server:
+        reading = prober.read(server.url("/version"))
+    assert reading == Reading(None, f"redirect (HTTP {status}) not followed")
+    assert elsewhere.requests == []
+
+
+def test_a_server_that_never_answers_times_out(prober: VersionProber) -> None:
+    with silent_listener() as port:
+        started = time.monotonic()
+        reading = prober.read(f"http://127.0.0.1:{port}/version")
+        elapsed = time.monotonic() - started
+    assert reading == Reading(None, "timeout after 0.3 s")
+    assert elapsed < TIMEOUT + 1
+
+
+def test_a_server_slower_than_the_timeout_times_out(prober: VersionProber) -> None:
+    with Loopback({"/version": delayed(1.5, answer(200, b"1.0.274"))}) as server:
+        started = time.monotonic()
+        reading = prober.read(server.url("/version"))
+        elapsed = time.monotonic() - started
+    assert reading == Reading(None, "timeout after 0.3 s")
+    assert elapsed < TIMEOUT + 1
+
+
+def test_a_closed_port_is_connection_refused(prober: VersionProber) -> None:
+    started = time.monotonic()
+    assert prober.read(f"http://127.0.0.1:{closed_port()}/version") == Reading(None, "connection refused")
+    assert time.monotonic() - started < TIMEOUT + 1
+
+
+def test_a_body_dripped_slower_than_the_timeout_is_not_trusted(prober: VersionProber) -> None:
+    # The whole version arrives, one byte every 0.2 s: 1.6 s for a probe allowed 0.3 s.
+    head = b"HTTP/1.0 200 OK\r\nContent-Length: 8\r\n\r\n"
+    with Loopback({"/version": drip(b"1.0.274\n", every=0.2, at_most=2.0, head=head)}) as server:
+        assert prober.read(server.url("/version")) == Reading(None, "timeout after 0.3 s")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG tasks/adapters/version_probe.py:69: the deadline is checked only between 256-byte "
+    "chunks, and iter_content blocks until a whole chunk (or EOF) arrives, so a body dripped one byte "
+    "every 0.2 s holds the probe for the whole drip (bounded here by the server at ~1.5 s), not ~timeout",
+)
+def test_a_slow_drip_body_ends_within_about_twice_the_timeout(prober: VersionProber) -> None:
+    head = b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n"
+    with Loopback({"/version": drip(b"1" * 1000, every=0.2, at_most=1.5, head=head)}) as server:
+        started = time.monotonic()
+        reading = prober.read(server.url("/version"))
+        elapsed = time.monotonic() - started
+    assert reading == Reading(None, "timeout after 0.3 s")
+    assert elapsed <= 2 * TIMEOUT + 0.2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG tasks/adapters/version_probe.py:56-60: the deadline does not cover the status line and "
+    "headers; requests' timeout is per socket read, so headers dripped one byte every 0.2 s never time "
+    "out (bounded here by the server at ~1.5 s)",
+)
+def test_slowly_dripped_headers_end_within_about_twice_the_timeout(prober: VersionProber) -> None:
+    raw = b"HTTP/1.0 200 OK\r\nContent-Length: 7\r\n\r\n1.0.274"
+    with Loopback({"/version": drip(raw, every=0.2, at_most=1.5)}) as server:
+        started = time.monotonic()
+        reading = prober.read(server.url("/version"))
+        elapsed = time.monotonic() - started
+    assert reading.version is None
+    assert elapsed <= 2 * TIMEOUT + 0.2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG tasks/adapters/version_probe.py:64-72: a body that stalls after the headers surfaces from "
+    "iter_content as requests.ConnectionError(ReadTimeoutError), not requests.Timeout, so an instance that "
+    "answered 200 is reported 'unreachable (timeout)' instead of 'timeout after 0.3 s'",
+)
+def test_a_body_that_stalls_after_the_headers_is_a_timeout(prober: VersionProber) -> None:
+    with Loopback({"/version": stall_after_headers(2.0)}) as server:
+        started = time.monotonic()
+        reading = prober.read(server.url("/version"))
+        elapsed = time.monotonic() - started
+    assert elapsed < TIMEOUT + 1
+    assert reading == Reading(None, "timeout after 0.3 s")
+
+
+def test_proxies_from_the_environment_are_ignored(monkeypatch: pytest.MonkeyPatch, server: Loopback) -> None:
+    with Loopback(default=answer(200, b"6.6.6")) as proxy:
+        for key in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(key, raising=False)
+        for key in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(key, proxy.url(""))
+        reading = VersionProber(TIMEOUT).read(server.url("/plain"))
+        assert proxy.requests == []
+    assert reading == Reading("1.0.274", None)
+
+
+def test_read_all_gives_one_reading_per_id_and_never_raises(server: Loopback, prober: VersionProber) -> None:
+    refused = f"http://127.0.0.1:{closed_port()}/version"
+    readings = prober.read_all(
+        {
+            "i-0aaa": server.url("/plain"),
+            "i-0bbb": server.url("/error"),
+            "i-0ccc": refused,
+            "i-0ddd": server.url("/quoted"),
+        }
+    )
+    assert readings == {
+        "i-0aaa": Reading("1.0.274", None),
+        "i-0bbb": Reading(None, "HTTP 500"),
+        "i-0ccc": Reading(None, "connection refused"),
+        "i-0ddd": Reading("1.0.274", None),
+    }
+
+
+def test_read_all_of_nothing_is_nothing(prober: VersionProber) -> None:
+    assert prober.read_all({}) == {}
+
+
+def test_read_all_reads_200_slow_instances_concurrently_and_keeps_each_answer_with_its_id() -> None:
+    # Each instance answers its own version after 0.2 s; sequentially this would take 40 s, which
+    # the suite's time budget would not allow, so finishing at all shows the reads ran concurrently.
+    routes = {f"/i-{n:04d}/version": delayed(0.2, answer(200, f"1.0.{n}\n".encode())) for n in range(200)}
+    with Loopback(routes) as server:
+        urls = {f"i-{n:04d}": server.url(f"/i-{n:04d}/version") for n in range(200)}
+        readings = VersionProber(5).read_all(urls)
+        assert sorted(server.requests) == sorted(routes)
+    assert readings == {f"i-{n:04d}": Reading(f"1.0.{n}", None) for n in range(200)}

@@ -1,0 +1,97 @@
+"""What the domain returns is what the next step's schema accepts, through one whole release loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasks import contracts
+from tasks.domain.fleet import Fleet, Progress
+from tasks.domain.release import Policy, begin_replacement, check_replacement, decide
+from tests.unit.builders import ASG, OLD, TARGET, at, decision_of, fleet, instance, settings
+
+
+def assert_valid(name: str, document: Any) -> None:
+    assert contracts.problems(name, document) == [], name
+
+
+def test_a_fleet_record_round_trips_and_satisfies_discover_and_read_versions() -> None:
+    seen = fleet(
+        instance("i-0a01", TARGET),
+        instance("i-0a02", None, reason="HTTP 503"),
+        instance("i-0a03", None, lifecycle="Pending", reason=None),
+    )
+    record = seen.to_record()
+    assert_valid("discover.output", record)
+    assert_valid("read_versions.input", {"fleet": record, "probe_timeout_seconds": 2})
+    assert_valid("read_versions.output", record)
+    assert Fleet.from_record(record) == seen
+
+
+def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
+    chosen_settings = settings()
+    chosen_policy = Policy.from_settings(chosen_settings)
+    assert chosen_policy == Policy()
+
+    before = fleet(instance("i-0a01", OLD), instance("i-0a02", OLD), instance("i-0a03", TARGET))
+    assert_valid("select_batch.input", {"fleet": before.to_record(), "progress": Progress().to_record(), "settings": chosen_settings})
+
+    selected = decide(before, Progress(), chosen_policy, at(0))
+    assert decision_of(selected).action == "terminate"
+    record = selected.to_record()
+    assert_valid("select_batch.output", record)
+    assert_valid("terminate.input", {"asg_name": ASG, "progress": record})
+    assert Progress.from_record(record) == selected
+
+    terminated = begin_replacement(Progress.from_record(record), list(decision_of(selected).batch), at(5))
+    record = terminated.to_record()
+    assert_valid("terminate.output", record)
+    assert_valid("check_replacement.input", {"asg_name": ASG, "progress": record, "settings": chosen_settings})
+    assert Progress.from_record(record) == terminated
+
+    gone = set(decision_of(selected).batch)
+    newcomers = tuple(instance(f"i-0b0{n}", None, lifecycle="Pending", reason=None) for n in range(len(gone)))
+    replacing = fleet(*(i for i in before.instances if i.id not in gone), *newcomers, desired=3)
+    waiting = check_replacement(replacing, Progress.from_record(record), chosen_policy, at(20))
+    assert waiting.pending is not None
+    record = waiting.to_record()
+    assert_valid("check_replacement.output", record)
+    assert_valid("check_replacement.input", {"asg_name": ASG, "progress": record, "settings": chosen_settings})
+
+    served = tuple(instance(i.id, TARGET) for i in newcomers)
+    replaced = fleet(*(i for i in before.instances if i.id not in gone), *served, desired=3)
+    done = check_replacement(replaced, Progress.from_record(record), chosen_policy, at(60))
+    assert done.pending is None
+    record = done.to_record()
+    assert_valid("check_replacement.output", record)
+    assert_valid("select_batch.input", {"fleet": replaced.to_record(), "progress": record, "settings": chosen_settings})
+
+    finished = decide(replaced, Progress.from_record(record), chosen_policy, at(61))
+    record = finished.to_record()
+    assert decision_of(finished).action in ("terminate", "converged")
+    assert_valid("select_batch.output", record)
+
+
+def test_a_wait_and_a_converged_ledger_satisfy_select_batch_output() -> None:
+    waiting = decide(fleet(instance("i-0a01", None)), Progress(), Policy(), at(0))
+    assert decision_of(waiting).action == "wait"
+    assert_valid("select_batch.output", waiting.to_record())
+
+    done = decide(fleet(instance("i-0a01", TARGET)), Progress(), Policy(), at(0))
+    assert decision_of(done).action == "converged"
+    assert_valid("select_batch.output", done.to_record())
+    outcome = {"asg_name": ASG, "status": "CONVERGED", "progress": done.to_record()}
+    assert_valid("summarize.input", {"outcomes": [outcome]})
+
+
+def test_policy_from_settings_takes_only_the_policy_fields() -> None:
+    chosen = Policy.from_settings(
+        settings(target_version="1.0.270", min_healthy=2, min_healthy_percent=50, max_batch=3, replace_unreadable=True)
+    )
+    assert chosen == Policy(
+        target_version="1.0.270",
+        min_healthy=2,
+        min_healthy_percent=50,
+        max_batch=3,
+        replace_unreadable=True,
+        replacement_timeout_seconds=900,
+    )

@@ -1,0 +1,124 @@
+"""The closing report: the execution's output, or one failure naming every ASG."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tasks import contracts
+from tasks.domain.fleet import Progress
+from tasks.domain.report import summarize
+from tasks.errors import ReleaseFailedError
+from tests.unit.builders import OLD, TARGET, at, stamp
+
+
+def converged(asg_name: str, batches: tuple[tuple[str, ...], ...], seconds: float) -> dict[str, Any]:
+    progress = Progress(
+        target_version=TARGET,
+        versions_before={OLD: 3},
+        versions_after={TARGET: 3},
+        batches=batches,
+        started_at=stamp(0),
+        finished_at=stamp(seconds),
+    )
+    return {"asg_name": asg_name, "status": "CONVERGED", "progress": progress.to_record()}
+
+
+def failed(asg_name: str, error: str, cause: str, batches: tuple[tuple[str, ...], ...] = ()) -> dict[str, Any]:
+    progress = Progress(target_version=TARGET, versions_before={OLD: 2}, batches=batches, started_at=stamp(0))
+    return {"asg_name": asg_name, "status": "FAILED", "progress": progress.to_record(), "error": error, "cause": cause}
+
+
+def lambda_cause(error_type: str, message: str) -> str:
+    """The Cause Step Functions records for a Python Lambda that raised."""
+    return json.dumps(
+        {
+            "errorMessage": message,
+            "errorType": error_type,
+            "requestId": "6f1c2a3e-0000-4000-8000-000000000000",
+            "stackTrace": ['  File "/var/task/tasks/handlers/check_replacement.py", line 18, in handler\n'],
+        }
+    )
+
+
+def test_success_lists_every_asg_with_its_counts_and_duration() -> None:
+    outcomes = [
+        converged("live_asg_web", (("i-a", "i-b"), ("i-c",)), 600.5),
+        converged("live_asg_api", (), 2),
+    ]
+    output = summarize(outcomes, at(10_000))
+    assert output == {
+        "status": "SUCCEEDED",
+        "asgs": [
+            {
+                "asg_name": "live_asg_web",
+                "status": "CONVERGED",
+                "target_version": TARGET,
+                "versions_before": {OLD: 3},
+                "versions_after": {TARGET: 3},
+                "batches": [["i-a", "i-b"], ["i-c"]],
+                "batch_count": 2,
+                "terminated_count": 3,
+                "duration_seconds": 600.5,
+            },
+            {
+                "asg_name": "live_asg_api",
+                "status": "CONVERGED",
+                "target_version": TARGET,
+                "versions_before": {OLD: 3},
+                "versions_after": {TARGET: 3},
+                "batches": [],
+                "batch_count": 0,
+                "terminated_count": 0,
+                "duration_seconds": 2.0,
+            },
+        ],
+    }
+    assert contracts.problems("summarize.output", output) == []
+    assert contracts.problems("summarize.input", {"outcomes": outcomes}) == []
+
+
+def test_one_failure_fails_the_release_and_the_message_lists_every_asg() -> None:
+    message = "live_asg_web: 1 of 1 replacements not serving 1.0.274 after 901 s: i-0ae0 HTTP 503"
+    outcomes = [
+        converged("live_asg_api", (("i-x",),), 300),
+        failed("live_asg_web", "ReplacementTimeoutError", lambda_cause("ReplacementTimeoutError", message), (("i-a",),)),
+        failed("live_asg_jobs", "AsgNotFoundError", lambda_cause("AsgNotFoundError", "live_asg_jobs: no such group")),
+    ]
+    assert contracts.problems("summarize.input", {"outcomes": outcomes}) == []
+    with pytest.raises(ReleaseFailedError) as raised:
+        summarize(outcomes, at(1000))
+    assert str(raised.value) == (
+        "2 of 3 ASGs failed: "
+        "live_asg_api CONVERGED on 1.0.274 (1 terminated in 1 batches); "
+        "live_asg_web FAILED ReplacementTimeoutError after 1 terminated in 1 batches: " + message + "; "
+        "live_asg_jobs FAILED AsgNotFoundError after 0 terminated in 0 batches: live_asg_jobs: no such group"
+    )
+
+
+def test_the_lambda_cause_json_is_reduced_to_its_error_message() -> None:
+    cause = lambda_cause("FloorBlocksReleaseError", "live_asg_web: healthy floor 1 leaves no headroom")
+    with pytest.raises(ReleaseFailedError) as raised:
+        summarize([failed("live_asg_web", "FloorBlocksReleaseError", cause)], at(0))
+    text = str(raised.value)
+    assert text.endswith(": live_asg_web: healthy floor 1 leaves no headroom")
+    assert "stackTrace" not in text and "requestId" not in text and "{" not in text
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        "Task timed out after 60.00 seconds",
+        '["not", "a", "lambda", "payload"]',
+        '{"message": "no errorMessage key"}',
+        "",
+    ],
+)
+def test_a_cause_that_is_not_a_lambda_payload_is_kept_whole(cause: str) -> None:
+    with pytest.raises(ReleaseFailedError) as raised:
+        summarize([failed("live_asg_web", "States.Timeout", cause)], at(0))
+    assert str(raised.value) == (
+        "1 of 1 ASGs failed: live_asg_web FAILED States.Timeout after 0 terminated in 0 batches: " + cause
+    )

@@ -1,0 +1,115 @@
+"""The execution history, read back from a real release: terminal table and HTML page in Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from asg_terminator import history, history_html
+from asg_terminator.paths import ROOT
+from asg_terminator.progress import states_table
+from tests.workflow.conftest import World
+
+OLD, NEW = "1.0.266", "1.0.274"
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def mixed_release(world: World) -> history.ExecutionView:
+    """One ASG converges, one fails (its only instance is the floor): every outcome colour."""
+    world.fleet(build=NEW)
+    world.asg("web", 2, OLD)
+    world.asg("api", 1, OLD)
+    execution, _ = world.release({"asg_names": ["web", "api"], "target_version": NEW, "min_healthy": 1})
+    assert execution.status == "FAILED"
+    return history.load(world.sfn, execution.arn)
+
+
+def test_runs_are_paired_per_iteration_even_when_parallel(mixed_release: history.ExecutionView) -> None:
+    view = mixed_release
+    web = [r.name for r in view.runs if r.asg_name == "web"]
+    api = [r.name for r in view.runs if r.asg_name == "api"]
+    assert web[:6] == ["StartAsg", "Discover", "ReadVersions", "SelectBatch", "BatchDecision", "Terminate"]
+    assert web[-4:] == ["ReadVersions", "SelectBatch", "BatchDecision", "AsgConverged"]
+    assert api == ["StartAsg", "Discover", "ReadVersions", "SelectBatch", "AsgFailed"]
+    caught = next(r for r in view.runs if r.asg_name == "api" and r.name == "SelectBatch")
+    assert caught.status == history.CAUGHT and caught.error == "FloorBlocksReleaseError"
+    summarize = next(r for r in view.runs if r.name == "Summarize")
+    assert summarize.status == history.FAILED and summarize.error == "ReleaseFailedError"
+    assert all(r.exited is not None for r in view.runs if r.name != "Summarize")
+    assert view.transitions()[("SelectBatch", "AsgFailed")] == 1
+    assert view.state_outcomes()["AsgConverged"] == history.SUCCEEDED
+
+
+def test_terminal_table_lists_every_state_run(mixed_release: history.ExecutionView) -> None:
+    console = Console(record=True, width=200)
+    console.print(states_table(mixed_release))
+    text = console.export_text()
+    assert text.count("SelectBatch") == sum(1 for r in mixed_release.runs if r.name == "SelectBatch")
+    assert "FloorBlocksReleaseError" in text and "ReleaseFailedError" in text
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_history_page_renders_graph_path_and_events_in_chromium(mixed_release: history.ExecutionView) -> None:
+    chromium = _chromium()
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install chromium (see .ci/run)")
+        pytest.skip("chromium is not installed")
+    if shutil.which("dot") is None and os.environ.get("CI"):
+        pytest.fail("CI must install graphviz (see .ci/run)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page_file = ARTIFACTS / "history-test.html"
+    page_file.write_text(history_html.render(mixed_release), encoding="utf-8")
+    assert "http://" not in page_file.read_text().split("<body>")[0], "the page must need no network"
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(page_file.resolve().as_uri())
+        page.screenshot(path=str(ARTIFACTS / "history-test.png"), full_page=False)
+
+        states = _all_state_names(mixed_release.definition)
+        if shutil.which("dot"):
+            nodes = page.locator("#graph svg g.node")
+            assert nodes.count() == len(states) + 1  # and the Start node
+            assert page.locator("#graph svg g.node").first.is_visible()
+            failed = page.locator("#graph svg g#state-AsgFailed path, #graph svg g#state-AsgFailed polygon").first
+            assert failed.get_attribute("stroke") == history_html.COLOURS[history.SUCCEEDED]  # the Pass itself ran fine
+            caught = page.locator("#graph svg g#state-SelectBatch path, #graph svg g#state-SelectBatch polygon").first
+            assert caught.get_attribute("stroke") == history_html.COLOURS[history.CAUGHT]
+        else:
+            assert page.locator("#graph li.state").count() == len(states)
+        rows = page.locator("#events tr.event")
+        assert rows.count() == len(mixed_release.events)
+        assert page.locator("#states tr.run.caught").count() >= 1
+        first_input = page.locator("#states details").first
+        first_input.locator("summary").click()
+        assert '"asg_names"' in first_input.locator("pre").inner_text()
+        assert page.locator(".timeline .bar").count() == len(mixed_release.runs)
+        browser.close()
+    assert all(url.startswith("file://") for url in requests), requests
+    assert Path(ARTIFACTS / "history-test.png").stat().st_size > 10_000
+
+
+def _all_state_names(machine: dict) -> list[str]:
+    names = []
+    for name, state in machine["States"].items():
+        names.append(name)
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            names.extend(_all_state_names(processor))
+    return names

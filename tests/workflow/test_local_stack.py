@@ -1,0 +1,130 @@
+"""`asg-terminator local up`, `simulate` and `demo` as a user runs them: separate processes on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from asg_terminator.fleet import create_asg
+from asg_terminator.paths import ROOT
+from tests.workflow.harness import run_execution
+
+CLI = [sys.executable, "-m", "asg_terminator.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    return env
+
+
+class Program:
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=ROOT,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        assert self.process.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line and self.process.poll() is not None:
+                break
+            self.lines.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+        raise AssertionError(f"{pattern!r} not printed; got: {''.join(self.lines)}")
+
+    def interrupt(self, timeout: float = 20) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=timeout)
+
+
+def _group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def local_up() -> Iterator[tuple[Program, str]]:
+    port = _free_port()
+    program = Program("local", "up", "--port", str(port))
+    try:
+        endpoint = program.wait_for(r"endpoint:\s+(http://127\.0\.0\.1:\d+)").group(1)
+        yield program, endpoint
+    finally:
+        if program.process.poll() is None:
+            program.process.kill()
+
+
+def test_local_up_answers_sdks_and_a_release_against_an_externally_simulated_fleet_succeeds(
+    local_up: tuple[Program, str],
+) -> None:
+    program, endpoint = local_up
+    clients = {s: boto3.client(s, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                               aws_secret_access_key="testing") for s in ("stepfunctions", "autoscaling", "ec2")}
+    machines = clients["stepfunctions"].list_state_machines()["stateMachines"]
+    assert [m["name"] for m in machines] == ["asg-terminator-release"]
+
+    create_asg(clients["autoscaling"], clients["ec2"], "live_asg_web", 2)
+    simulator = Program("simulate", "--endpoint-url", endpoint, "--version", "1.0.266", "--new-version", "1.0.274",
+                        "--boot-seconds", "0.5")
+    try:
+        template = simulator.wait_for(r"version_url: (\S+)").group(1)
+        assert template.startswith("http://127.0.0.1:")
+        execution = run_execution(
+            clients["stepfunctions"], machines[0]["stateMachineArn"],
+            {"asg_names": ["live_asg_web"], "target_version": "1.0.274", "version_url": template, "poll_seconds": 1},
+            timeout=90,
+        )
+        assert execution.status == "SUCCEEDED", execution.cause
+        assert execution.output["asgs"][0]["versions_after"] == {"1.0.274": 2}
+
+        shown = subprocess.run([*CLI, "history", execution.arn, "--endpoint-url", endpoint, "--region", "us-east-1",
+                                "--json"], capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=60, check=True)
+        runs = json.loads(shown.stdout)["runs"]
+        assert runs[0]["name"] == "ValidateInput" and runs[-1]["name"] == "Summarize"
+    finally:
+        assert simulator.interrupt() == 0
+    assert program.interrupt() == 0
+    assert not _group_alive(program.process.pid) and not _group_alive(simulator.process.pid)
+
+
+def test_demo_converges_and_writes_the_history(tmp_path: Path) -> None:
+    html = tmp_path / "history.html"
+    done = subprocess.run(
+        [*CLI, "demo", "--asgs", "web,api", "--instances", "2", "--boot-seconds", "1", "--min-healthy", "1",
+         "--json", "--html", str(html)],
+        capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "SUCCEEDED"
+    assert {a["asg_name"]: a["versions_after"] for a in summary["output"]["asgs"]} == {
+        "web": {"1.0.274": 2}, "api": {"1.0.274": 2}
+    }
+    assert html.read_text().startswith("<!DOCTYPE html>")
