@@ -68,7 +68,7 @@ def describe(error: ValidationError) -> str:
         return f"{where}{missing}: required field is missing"
     if error.validator == "oneOf" and error.context:
         # A nullable field: report the branch that fits the value's type best.
-        return f"{_field(error)}: {_narrowest(error).message}"
+        return describe(_narrowest(error))
     shown = error.message if len(error.message) <= 200 else error.message[:200] + "..."
     return f"{_field(error)}: {shown}"
 

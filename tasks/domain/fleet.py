@@ -56,6 +56,8 @@ class Instance:
             return self.lifecycle
         if not self.healthy:
             return self.health
+        if self.version is not None:
+            return f"serves {self.version}"
         return self.reason or "version not read"
 
     @classmethod

@@ -115,7 +115,7 @@ def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> P
     target = progress.target_version or policy.target_version or versions.highest(readable)
     progress = progress.update(
         started_at=progress.started_at or iso(now),
-        versions_before=progress.versions_before or fleet.census(),
+        versions_before=fleet.census() if progress.versions_before is None else progress.versions_before,
         target_version=target,
     )
     if target is None:

@@ -70,6 +70,8 @@ def render(template: str, values: Mapping[str, str]) -> str:
             found = ""
         if not found:
             raise KeyError(name)
-        return quote(found, safe="-._~")
+        encoded = quote(found, safe="-._~")
+        # A value of "." or ".." would still be a path segment that moves the path: encode the dots.
+        return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
     return _PLACEHOLDER.sub(value, template)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from packaging.version import InvalidVersion, Version
 
 MAX_BODY_BYTES = 1024
+MAX_VERSION_CHARS = 64  # what the step schemas carry; a longer "version" is an unreadable answer
+MAX_REASON_CHARS = 120
 UNKNOWN = "unknown"
 
 
@@ -15,7 +17,7 @@ def normalize(text: str) -> str:
     """Strip what servers commonly wrap a version in: whitespace, quotes and a leading ``v``."""
     text = text.strip().strip("\"'").strip()
     if text[:1] in ("v", "V"):
-        text = text[1:]
+        text = text[1:].strip()
     return text
 
 
@@ -45,7 +47,10 @@ def read_body(body: bytes) -> tuple[str | None, str | None]:
         return None, "body is not UTF-8"
     if not is_version(text):
         shown = text[:40] + ("..." if len(text) > 40 else "")
-        return None, f"unparsable body {shown!r}"
+        reason = f"unparsable body {shown!r}"
+        return None, reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 3] + "..."
+    if len(text) > MAX_VERSION_CHARS:
+        return None, f"version over {MAX_VERSION_CHARS} characters"
     return text, None
 
 

@@ -198,12 +198,6 @@ def test_a_rule_broken_inside_a_nullable_object_is_reported() -> None:
     assert "'yesterday' does not match" in found[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="describe() on a oneOf reports the narrowest branch's message under the oneOf's own path "
-    "('pending: ...'), not the failing field's ('pending.since: ...'); fix: return "
-    "describe(_narrowest(error)) (contracts.py:71)",
-)
 def test_a_rule_broken_inside_a_nullable_object_names_the_field_inside() -> None:
     found = contracts.problems("check_replacement.output", _pending_with_bad_since())
     assert found[0].startswith("pending.since: ")
@@ -215,7 +209,10 @@ def test_describe_works_on_any_validation_error() -> None:
             "type": "object",
             "additionalProperties": False,
             "required": ["a"],
-            "properties": {"a": {"type": "integer", "maximum": 3}, "b": {"oneOf": [{"type": "string"}, {"type": "null"}]}},
+            "properties": {
+                "a": {"type": "integer", "maximum": 3},
+                "b": {"oneOf": [{"type": "string"}, {"type": "null"}]},
+            },
         }
     )
     described = sorted(contracts.describe(e) for e in local.iter_errors({"a": 9, "b": 1, "c": 0}))
@@ -285,7 +282,8 @@ def test_step_raises_the_input_error_it_was_given() -> None:
         return {"asg_names": event["asg_names"], "settings": settings()}
 
     assert handler({"asg_names": ["live_asg_web"]}, None) == {"asg_names": ["live_asg_web"], "settings": settings()}
-    with pytest.raises(InvalidExecutionInputError, match=r"^validate_input input: asg_names: required field is missing$"):
+    missing = r"^validate_input input: asg_names: required field is missing$"
+    with pytest.raises(InvalidExecutionInputError, match=missing):
         handler({}, None)
 
 

@@ -33,7 +33,8 @@ def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
     assert chosen_policy == Policy()
 
     before = fleet(instance("i-0a01", OLD), instance("i-0a02", OLD), instance("i-0a03", TARGET))
-    assert_valid("select_batch.input", {"fleet": before.to_record(), "progress": Progress().to_record(), "settings": chosen_settings})
+    first_read = {"fleet": before.to_record(), "progress": Progress().to_record(), "settings": chosen_settings}
+    assert_valid("select_batch.input", first_read)
 
     selected = decide(before, Progress(), chosen_policy, at(0))
     assert decision_of(selected).action == "terminate"

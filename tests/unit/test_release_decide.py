@@ -170,7 +170,9 @@ def test_converged_when_every_in_service_instance_serves_the_target() -> None:
         instance("i-old", OLD, lifecycle="Terminating"),  # leaving: not InService, ignored
         desired=3,
     )
-    started = Progress(target_version=TARGET, started_at=stamp(-600), versions_before={OLD: 3}, waiting_since=stamp(-30))
+    started = Progress(
+        target_version=TARGET, started_at=stamp(-600), versions_before={OLD: 3}, waiting_since=stamp(-30)
+    )
     progress = decide(seen, started, policy(), at(0))
     assert progress.decision is not None
     assert decision_of(progress).action == "converged"
@@ -228,7 +230,8 @@ def test_waiting_since_is_reset_when_a_batch_is_chosen() -> None:
 
 
 def test_versions_before_is_recorded_once() -> None:
-    first = decide(fleet(instance("i-o1", OLD), instance("i-o2", OLD)), Progress(target_version=TARGET), policy(), at(0))
+    first_read = fleet(instance("i-o1", OLD), instance("i-o2", OLD))
+    first = decide(first_read, Progress(target_version=TARGET), policy(), at(0))
     assert first.versions_before == {OLD: 2}
     later = decide(fleet(instance("i-o2", OLD), instance("i-n1", TARGET)), first, policy(), at(120))
     assert later.versions_before == {OLD: 2}

@@ -84,7 +84,9 @@ def test_one_failure_fails_the_release_and_the_message_lists_every_asg() -> None
     message = "live_asg_web: 1 of 1 replacements not serving 1.0.274 after 901 s: i-0ae0 HTTP 503"
     outcomes = [
         converged("live_asg_api", (("i-x",),), 300),
-        failed("live_asg_web", "ReplacementTimeoutError", lambda_cause("ReplacementTimeoutError", message), (("i-a",),)),
+        failed(
+            "live_asg_web", "ReplacementTimeoutError", lambda_cause("ReplacementTimeoutError", message), (("i-a",),)
+        ),
         failed("live_asg_jobs", "AsgNotFoundError", lambda_cause("AsgNotFoundError", "live_asg_jobs: no such group")),
     ]
     assert contracts.problems("summarize.input", {"outcomes": outcomes}) == []

@@ -132,12 +132,6 @@ def test_render_raises_for_a_missing_tag() -> None:
     assert raised.value.args == ("tag:Service",)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="quote() never encodes '.', so a tag value '..' becomes a dot-segment: "
-    "http://10.1.2.3/app/../version, which every HTTP client resolves to /version; the module "
-    "promises a value can never change the path (urls.py:73)",
-)
 def test_a_dot_dot_tag_value_cannot_climb_out_of_its_path_segment() -> None:
     rendered = urls.render("http://{PrivateIpAddress}/app/{tag:Name}/version", {**VALUES, "tag:Name": ".."})
     segments = urlsplit(rendered).path.split("/")

@@ -113,24 +113,12 @@ def _instance_problems(version: str | None, reason: str | None) -> list[str]:
     return contracts.problems("read_versions.output", fleet)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="read_body accepts a PEP 440 version of any length, but the step schema caps a version at 64 "
-    "characters: one endpoint answering a long version fails ReadVersions for the whole ASG with "
-    "InvalidStepOutputError instead of marking that instance unreadable (versions.py:46-49)",
-)
 def test_a_version_read_from_a_body_always_fits_the_step_schema() -> None:
     long_version = "1" + ".0" * 40  # 81 characters, a valid PEP 440 version
     version, reason = versions.read_body(long_version.encode())
     assert _instance_problems(version, reason) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the unparsable-body reason shows repr() of 40 characters, which for non-printable characters "
-    "(\\U000e0001 -> 10 characters each) exceeds the schema's 300-character reason limit, failing "
-    "ReadVersions with InvalidStepOutputError (versions.py:47-48)",
-)
 def test_a_reason_from_a_body_always_fits_the_step_schema() -> None:
     body = ("\U000e0001" * 40).encode()  # 160 bytes of valid UTF-8
     version, reason = versions.read_body(body)

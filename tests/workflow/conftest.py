@@ -1,7 +1,19 @@
 """Fixtures for workflow tests: the real ASL on moto's interpreter, the real handlers behind a
-loopback Lambda Invoke server, and a simulated fleet on loopback."""
+loopback Lambda Invoke server, and a simulated fleet on loopback.
+
+Every workflow test also runs against an external Step Functions endpoint (AWS Step Functions Local,
+LocalStack) when one is named; here, with no Docker engine, those runs are skipped:
+
+    docker run --rm --network host -e LAMBDA_ENDPOINT=http://127.0.0.1:9001 amazon/aws-stepfunctions-local
+    ASG_TERMINATOR_SFN_ENDPOINT=http://127.0.0.1:8083 ASG_TERMINATOR_LAMBDA_PORT=9001 make check
+
+The external interpreter calls our Lambda Invoke server on that port; the handlers' own AWS calls
+(Auto Scaling, EC2) still land in moto in this process.
+"""
 
 from __future__ import annotations
+
+import os
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +30,8 @@ from asg_terminator.simulator import FaultPlan, FleetSimulator, asg_instance_lis
 from tests.workflow.harness import Execution, FloorWatch, run_execution
 
 REGION = "us-east-1"
+EXTERNAL_SFN = os.environ.get("ASG_TERMINATOR_SFN_ENDPOINT")
+LAMBDA_PORT = int(os.environ.get("ASG_TERMINATOR_LAMBDA_PORT", "0"))
 
 
 @pytest.fixture
@@ -35,7 +49,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def lambdas(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaInvokeServer]:
     """Every Task state reaches our real handlers through the Lambda Invoke HTTP API."""
-    with LambdaInvokeServer() as server:
+    with LambdaInvokeServer(port=LAMBDA_PORT if EXTERNAL_SFN else 0) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", server.url)
         yield server
 
@@ -76,9 +90,19 @@ class World:
         return sorted((self.simulator.reads(i["InstanceId"]) or "unreadable") for i in group["Instances"])
 
 
+@pytest.fixture(params=["moto", "external"])
+def interpreter(request: pytest.FixtureRequest) -> str | None:
+    """The Step Functions endpoint: moto's interpreter in process, or an external one."""
+    if request.param == "external":
+        if not EXTERNAL_SFN:
+            pytest.skip("no external Step Functions endpoint (set ASG_TERMINATOR_SFN_ENDPOINT)")
+        return EXTERNAL_SFN
+    return None
+
+
 @pytest.fixture
-def world(lambdas: LambdaInvokeServer) -> Iterator[World]:
-    sfn = boto3.client("stepfunctions", region_name=REGION)
+def world(lambdas: LambdaInvokeServer, interpreter: str | None) -> Iterator[World]:
+    sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=interpreter)
     machine_arn = stack.create_release_state_machine(sfn, substitutions(REGION))
     w = World(
         sfn=sfn,
