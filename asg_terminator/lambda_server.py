@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from tasks.handlers import STEPS, handler_for
+from tasks.handlers import FUNCTIONS, STEPS, handler_for
 
 FUNCTION_PREFIX = "asg-terminator-"
 ACCOUNT = "123456789012"
@@ -45,7 +45,7 @@ def substitutions(region: str, account: str = ACCOUNT) -> dict[str, str]:
 
 
 def default_handlers() -> dict[str, Handler]:
-    return {function_name(step): handler_for(step) for step in STEPS}
+    return {function_name(name): handler_for(name) for name in FUNCTIONS}
 
 
 @dataclass

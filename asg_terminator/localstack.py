@@ -25,7 +25,7 @@ from moto.server import ThreadedMotoServer
 from asg_terminator import stack
 from asg_terminator.lambda_server import LambdaInvokeServer, function_name, substitutions
 from asg_terminator.paths import ROOT
-from tasks.handlers import STEPS, module_name
+from tasks.handlers import FUNCTIONS, module_name
 
 REGION = "us-east-1"
 DEFAULT_PORT = 4566
@@ -111,7 +111,7 @@ class LocalStack:
         iam = boto3.client("iam", region_name=self.region)
         role = iam.create_role(RoleName="asg-terminator-tasks", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         code = _code_zip()
-        for step in STEPS:
+        for step in FUNCTIONS:
             lambda_client.create_function(
                 FunctionName=function_name(step),
                 Runtime="python3.12",

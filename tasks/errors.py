@@ -59,3 +59,7 @@ class ReplacementTimeoutError(TerminalError):
 
 class ReleaseFailedError(TerminalError):
     """At least one ASG of the release failed; the message lists every ASG's outcome."""
+
+
+class UnreleasableEventError(TerminalError):
+    """An event reached the state machine that names no release (a key without app/version, say)."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import boto3
@@ -15,7 +16,9 @@ from botocore.config import Config
 from tasks.adapters.autoscaling import AutoScaling
 from tasks.adapters.ec2 import Ec2
 from tasks.adapters.fleet_reader import FleetReader
+from tasks.adapters.stepfunctions import StepFunctions
 from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, VersionProber
+from tasks.domain.artifacts import DEFAULT_KEY_PATTERN
 
 # botocore retries a little; the state machine's Retry (with backoff and jitter) does the rest,
 # visibly, in the execution history.
@@ -28,12 +31,20 @@ logger = logging.getLogger("asg_terminator")
 class Settings:
     probe_concurrency: int = DEFAULT_CONCURRENCY
     log_level: str = "INFO"
+    artifact_key_pattern: str = DEFAULT_KEY_PATTERN
+    # Execution input fields for releases started by an event (S3 upload, schedule), e.g.
+    # {"version_url": "http://{PrivateIpAddress}:8080/version", "min_healthy_percent": 50}.
+    release_defaults: dict[str, object] = field(default_factory=dict)
+    state_machine_arn: str = ""  # StartRelease's target
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         return cls(
             probe_concurrency=int(environ.get("PROBE_CONCURRENCY", DEFAULT_CONCURRENCY)),
             log_level=environ.get("LOG_LEVEL", "INFO"),
+            artifact_key_pattern=environ.get("ARTIFACT_KEY_PATTERN") or DEFAULT_KEY_PATTERN,
+            release_defaults=json.loads(environ.get("RELEASE_DEFAULTS") or "{}"),
+            state_machine_arn=environ.get("STATE_MACHINE_ARN", ""),
         )
 
 
@@ -52,6 +63,11 @@ def autoscaling() -> AutoScaling:
 @functools.cache
 def fleet_reader() -> FleetReader:
     return FleetReader(autoscaling(), Ec2(boto3.client("ec2", config=_CLIENT_CONFIG)))
+
+
+@functools.cache
+def stepfunctions() -> StepFunctions:
+    return StepFunctions(boto3.client("stepfunctions", config=_CLIENT_CONFIG))
 
 
 def prober(timeout_seconds: float) -> VersionProber:

@@ -30,6 +30,17 @@ class AutoScaling:
             raise AsgNotFoundError(f"{name}: no Auto Scaling group of that name in this account and region")
         return dict(found[0])
 
+    def names_tagged(self, key: str, value: str) -> list[str]:
+        """Every ASG carrying the opt-in tag ``key=value`` (paginated)."""
+        names: list[str] = []
+        try:
+            paginator = self._client.get_paginator("describe_auto_scaling_groups")
+            for page in paginator.paginate(Filters=[{"Name": f"tag:{key}", "Values": [value]}]):
+                names.extend(g["AutoScalingGroupName"] for g in page["AutoScalingGroups"])
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"DescribeAutoScalingGroups tag:{key}={value}") from e
+        return names
+
     def terminate_batch(self, name: str, instance_ids: tuple[str, ...] | list[str]) -> list[str]:
         """Terminate each instance still in the group; returns the ids actually terminated."""
         present = {i["InstanceId"] for i in self.describe_group(name).get("Instances", [])}

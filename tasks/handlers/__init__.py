@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 STEPS = (
+    "ResolveEvent",
     "ValidateInput",
     "Discover",
     "ReadVersions",
@@ -17,6 +18,10 @@ STEPS = (
     "Summarize",
 )
 
+# Lambda functions that are not Task states: the EventBridge rules' target.
+STARTERS = ("StartRelease",)
+FUNCTIONS = STEPS + STARTERS
+
 
 def module_name(step: str) -> str:
     """``ReadVersions`` -> ``read_versions``: the one name a step has everywhere."""
@@ -24,8 +29,8 @@ def module_name(step: str) -> str:
 
 
 def handler_for(step: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    if step not in STEPS:
-        raise KeyError(f"no task step named {step!r}; steps: {', '.join(STEPS)}")
+    if step not in FUNCTIONS:
+        raise KeyError(f"no function named {step!r}; functions: {', '.join(FUNCTIONS)}")
     module = importlib.import_module(f"tasks.handlers.{module_name(step)}")
     handler: Callable[[dict[str, Any], Any], dict[str, Any]] = module.handler
     return handler

@@ -84,6 +84,13 @@ class World:
             execution = run_execution(self.sfn, self.machine_arn, full, timeout=timeout)
         return execution, watch
 
+    def release_raw(self, execution_input: dict[str, Any], watch_asgs: list[str], timeout: float = 120) -> tuple[Execution, FloorWatch]:
+        """Run exactly this input (an EventBridge event, say), watching the named ASGs."""
+        assert self.simulator is not None
+        with FloorWatch(self.autoscaling, self.simulator, watch_asgs) as watch:
+            execution = run_execution(self.sfn, self.machine_arn, execution_input, timeout=timeout)
+        return execution, watch
+
     def versions(self, name: str) -> list[str | None]:
         assert self.simulator is not None
         group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]

@@ -1,0 +1,51 @@
+"""Step Functions: start a release execution under a name that makes duplicates harmless."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tasks.adapters.aws_errors import code_of, translate
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+else:
+    SFNClient = Any
+
+
+class StepFunctions:
+    def __init__(self, client: SFNClient) -> None:
+        self._client = client
+
+    def start_once(self, state_machine_arn: str, name: str, execution_input: dict[str, Any]) -> str | None:
+        """Start the execution; None when one of that name exists already (a duplicate delivery).
+
+        StartExecution alone cannot tell: with the same name and input as a running execution it
+        succeeds and returns that execution, so a duplicate would look like a start. Look first.
+        """
+        if self._exists(state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"):
+            return None
+        try:
+            started = self._client.start_execution(
+                stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input)
+            )
+        except ClientError as e:
+            if code_of(e) == "ExecutionAlreadyExists":
+                return None
+            raise translate(e, f"StartExecution {name}") from e
+        except BotoCoreError as e:
+            raise translate(e, f"StartExecution {name}") from e
+        return str(started["executionArn"])
+
+    def _exists(self, execution_arn: str) -> bool:
+        try:
+            self._client.describe_execution(executionArn=execution_arn)
+        except ClientError as e:
+            if code_of(e) == "ExecutionDoesNotExist":
+                return False
+            raise translate(e, f"DescribeExecution {execution_arn}") from e
+        except BotoCoreError as e:
+            raise translate(e, f"DescribeExecution {execution_arn}") from e
+        return True

@@ -1,0 +1,115 @@
+"""Releases started by EventBridge events, run as the state machine's input on the real ASL."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tasks import runtime
+from tests.workflow.conftest import World
+
+EVENTS = Path(__file__).parent.parent / "events"
+OLD, NEW = "1.0.266", "1.0.274"
+
+
+def event(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return loaded
+
+
+@pytest.fixture
+def deployment_defaults(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The deployment's RELEASE_DEFAULTS, as the SAM template sets them on the function."""
+    sim = world.fleet(build=NEW)
+    monkeypatch.setenv("RELEASE_DEFAULTS", json.dumps({"version_url": sim.url_template, "poll_seconds": 1}))
+    runtime.settings.cache_clear()
+    yield
+    monkeypatch.delenv("RELEASE_DEFAULTS")
+    runtime.settings.cache_clear()
+
+
+def test_an_s3_upload_event_releases_the_asgs_tagged_with_its_app(world: World, deployment_defaults: None) -> None:
+    world.asg("shop_web", 2, OLD, tags={"asg-terminator:app": "shop"})
+    world.asg("shop_api", 1, OLD, tags={"asg-terminator:app": "shop"})
+    untouched = world.asg("other_web", 2, OLD, tags={"asg-terminator:app": "other"})
+
+    execution, watch = world.release_raw(event("s3_object_created.json"), ["shop_web", "shop_api", "other_web"])
+
+    assert execution.status == "FAILED"  # shop_api has one instance: its floor blocks it, by design
+    message = execution.cause_message()
+    assert "shop_web CONVERGED on 1.0.274" in message and "shop_api FAILED FloorBlocksReleaseError" in message
+    assert world.versions("shop_web") == [NEW, NEW]
+    assert world.versions("other_web") == [OLD, OLD] and not set(untouched) & set(execution.terminated())
+    assert watch.floor_breaches("shop_web", 1) == []
+
+
+def test_a_scheduled_sweep_releases_enabled_asgs_to_their_highest_version(world: World, deployment_defaults: None) -> None:
+    ids = world.asg("sweep_web", 3, OLD, tags={"asg-terminator:enabled": "true"})
+    world.simulator.adopt(ids[:1], NEW)  # type: ignore[union-attr]  # one instance already runs the new build
+    world.asg("manual_web", 2, OLD)
+
+    execution, watch = world.release_raw(event("scheduled_event.json"), ["sweep_web", "manual_web"])
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert [a["asg_name"] for a in execution.output["asgs"]] == ["sweep_web"]
+    assert execution.output["asgs"][0]["target_version"] == NEW
+    assert world.versions("sweep_web") == [NEW] * 3 and world.versions("manual_web") == [OLD] * 2
+    assert watch.floor_breaches("sweep_web", 1) == []
+
+
+def test_an_event_matching_no_tagged_asg_ends_without_touching_anything(world: World, deployment_defaults: None) -> None:
+    world.asg("untagged", 2, OLD)
+
+    execution, _ = world.release_raw(event("s3_object_created.json"), ["untagged"])
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.states_entered() == ["RouteInput", "ResolveEvent", "AnythingToRelease", "NothingToRelease"]
+    assert world.versions("untagged") == [OLD, OLD]
+
+
+def test_a_key_that_names_no_version_fails_naming_the_key(world: World, deployment_defaults: None) -> None:
+    bad = event("s3_object_created.json")
+    bad["detail"]["object"]["key"] = "shop/latest/app.zip"
+
+    execution, _ = world.release_raw(bad, [])
+
+    assert execution.status == "FAILED" and execution.error == "UnreleasableEventError"
+    assert "shop/latest/app.zip: the key names no app and version" in execution.cause_message()
+
+
+def test_the_same_s3_event_delivered_twice_starts_one_release(
+    world: World, deployment_defaults: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks.handlers.start_release import handler
+
+    monkeypatch.setenv("STATE_MACHINE_ARN", world.machine_arn)
+    runtime.settings.cache_clear()
+    world.asg("shop_web", 2, OLD, tags={"asg-terminator:app": "shop"})
+    upload = event("s3_object_created.json")
+
+    first = handler(upload, None)
+    second = handler(json.loads(json.dumps(upload)), None)
+    reupload = json.loads(json.dumps(upload))
+    reupload["detail"]["object"]["sequencer"] = "00617F0829932A0000"  # the same key uploaded again later
+    third = handler(reupload, None)
+
+    assert first["started"] is True and first["execution_name"] == "shop-1-0-274-00617F08299329D189"
+    assert second == {**first, "started": False, "execution_arn": None}
+    assert third["started"] is True and third["execution_name"] != first["execution_name"]
+    executions = world.sfn.list_executions(stateMachineArn=world.machine_arn)["executions"]
+    assert sorted(e["name"] for e in executions) == sorted([first["execution_name"], third["execution_name"]])
+    for e in executions:  # let both finish before the fleet goes away
+        wait_until_done(world.sfn, e["executionArn"])
+
+
+def wait_until_done(sfn: Any, arn: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING":
+        assert time.monotonic() < deadline, f"{arn} still running"
+        time.sleep(0.1)
+    return str(status)
