@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +15,12 @@ from rich.console import Console
 
 from asg_terminator import history, history_html
 from asg_terminator.fleet import create_asg
+from asg_terminator.lambda_server import ACCOUNT, function_name
 from asg_terminator.localstack import LocalStack
 from asg_terminator.progress import FleetCounts, follow, summary_table
 from asg_terminator.simulator import FleetSimulator, asg_instance_lister
 from tasks.domain import artifacts
+from tasks.domain.events import APP_TAG
 
 OLD_BUILD, NEW_BUILD = "1.0.266", "1.0.274"
 BUCKET = "asg-terminator-artifacts"
@@ -42,9 +47,38 @@ def bucket_build_source(s3: Any, bucket: str) -> Any:
     return newest
 
 
+def s3_event(bucket: str, key: str, head: dict[str, Any], region: str) -> dict[str, Any]:
+    """The EventBridge 'Object Created' event S3 sends for an upload (its documented shape)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": ACCOUNT,
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {
+                "key": key,
+                "size": head["ContentLength"],
+                "etag": head["ETag"].strip('"'),
+                "sequencer": f"{time.time_ns():018X}",
+            },
+            "reason": "PutObject",
+        },
+    }
+
+
 def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with LocalStack(port=options.port) as endpoint:
+    simulator: FleetSimulator | None = None
+    defaults = {"poll_seconds": 1, "probe_timeout_seconds": 1, "min_healthy": options.min_healthy,
+                "replacement_timeout_seconds": max(60, int(options.boot_seconds * 10))}
+    stack = LocalStack(port=options.port, release_defaults=defaults)
+    with stack as endpoint:
         autoscaling, ec2, s3, sfn = (endpoint.client(s) for s in ("autoscaling", "ec2", "s3", "stepfunctions"))
         s3.create_bucket(Bucket=BUCKET)
         simulator = FleetSimulator(
@@ -53,34 +87,34 @@ def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
             boot_seconds=options.boot_seconds,
             build_source=bucket_build_source(s3, BUCKET),
         )
+        # Releases started by an upload read the version URL from the deployment's defaults.
+        stack.release_defaults["version_url"] = simulator.url_template
+        stack.start_functions_env()
         with simulator:
             for name in options.asgs:
-                simulator.adopt(create_asg(autoscaling, ec2, name, options.instances), OLD_BUILD)
-            say(console, as_json, f"local stack {endpoint.url}: {len(options.asgs)} ASGs of {options.instances} instances on {OLD_BUILD}")
+                ids = create_asg(autoscaling, ec2, name, options.instances, tags={APP_TAG: APP})
+                simulator.adopt(ids, OLD_BUILD)
+            say(console, as_json, f"local stack {endpoint.url}: ASGs {', '.join(options.asgs)} "
+                                  f"({options.instances} instances each, tagged {APP_TAG}={APP}) on {OLD_BUILD}")
             key = f"{APP}/{NEW_BUILD}/{APP}.zip"
             s3.put_object(Bucket=BUCKET, Key=key, Body=b"build " + NEW_BUILD.encode())
-            simulator.sync()
-            _, target = artifacts.parse_key(key) or (APP, NEW_BUILD)
-            say(console, as_json, f"uploaded s3://{BUCKET}/{key}: releasing {target}")
-            execution_input = {
-                "asg_names": options.asgs,
-                "target_version": target,
-                "version_url": simulator.url_template,
-                "min_healthy": options.min_healthy,
-                "poll_seconds": 1,
-                "probe_timeout_seconds": 1,
-                "replacement_timeout_seconds": max(60, int(options.boot_seconds * 10)),
-            }
-            arn = sfn.start_execution(
-                stateMachineArn=endpoint.state_machine_arn, name=f"{APP}-{target.replace('.', '-')}",
-                input=json.dumps(execution_input),
-            )["executionArn"]
+            say(console, as_json, f"uploaded s3://{BUCKET}/{key}; EventBridge delivers 'Object Created' to StartRelease")
+            upload = s3_event(BUCKET, key, s3.head_object(Bucket=BUCKET, Key=key), endpoint.region)
+            started = json.loads(
+                endpoint.client("lambda", url=stack.lambda_url)
+                .invoke(FunctionName=function_name("StartRelease"), Payload=json.dumps(upload).encode())["Payload"]
+                .read()
+            )
+            if not started.get("started"):
+                raise SystemExit(f"StartRelease did not start a release: {started}")
+            arn = started["execution_arn"]
+            say(console, as_json, f"release {started['execution_name']} started")
 
             def counts(view: history.ExecutionView, name: str) -> FleetCounts | None:
                 group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
-                reads = [simulator.reads(i["InstanceId"]) for i in group["Instances"]]
-                new = sum(1 for r in reads if r == target)
-                old = sum(1 for r in reads if r is not None and r != target)
+                reads = [simulator.reads(i["InstanceId"]) for i in group["Instances"]] if simulator else []
+                new = sum(1 for r in reads if r == NEW_BUILD)
+                old = sum(1 for r in reads if r is not None and r != NEW_BUILD)
                 return FleetCounts(group["DesiredCapacity"], old, len(reads) - new - old, new)
 
             view = follow(sfn, arn, options.asgs, counts=counts, console=console, live=not as_json)
@@ -89,6 +123,7 @@ def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
     if as_json:
         print(json.dumps(_summary(view, options.html), indent=2))
     else:
+        console.print()
         console.print(summary_table(view))
         if view.status != "SUCCEEDED":
             console.print(f"[red]{view.error}[/red]: {progress_cause(view)}")

@@ -13,6 +13,7 @@ One process holds three things:
 from __future__ import annotations
 
 import io
+import json
 import os
 import zipfile
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from moto.server import ThreadedMotoServer
 from asg_terminator import stack
 from asg_terminator.lambda_server import LambdaInvokeServer, function_name, substitutions
 from asg_terminator.paths import ROOT
+from tasks import runtime
 from tasks.handlers import FUNCTIONS, module_name
 
 REGION = "us-east-1"
@@ -38,10 +40,10 @@ class Endpoint:
     region: str
     state_machine_arn: str
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, url: str | None = None) -> Any:
         return boto3.client(
             service,
-            endpoint_url=self.url,
+            endpoint_url=url or self.url,
             region_name=self.region,
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -59,9 +61,10 @@ def _code_zip() -> bytes:
 
 
 class LocalStack:
-    def __init__(self, port: int = DEFAULT_PORT, region: str = REGION) -> None:
+    def __init__(self, port: int = DEFAULT_PORT, region: str = REGION, release_defaults: dict[str, Any] | None = None) -> None:
         self.port = port
         self.region = region
+        self.release_defaults = release_defaults or {}
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._lambdas = LambdaInvokeServer()
         self._server: ThreadedMotoServer | None = None
@@ -83,7 +86,22 @@ class LocalStack:
             Endpoint(url, self.region, "").client("stepfunctions"), substitutions(self.region)
         )
         self.endpoint = Endpoint(url, self.region, arn)
+        self.start_functions_env()
         return self.endpoint
+
+    def start_functions_env(self) -> None:
+        """The functions' environment, as the SAM template sets it (the handlers run in this process)."""
+        assert self.endpoint is not None, "start() first"
+        self._set_env({
+            "STATE_MACHINE_ARN": self.endpoint.state_machine_arn,
+            "RELEASE_DEFAULTS": json.dumps(self.release_defaults),
+        })
+        runtime.settings.cache_clear()
+
+    @property
+    def lambda_url(self) -> str:
+        """The Lambda Invoke endpoint where the functions run (for ``lambda invoke``)."""
+        return self._lambdas.url
 
     def stop(self) -> None:
         if self._server is not None:
@@ -95,6 +113,7 @@ class LocalStack:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        runtime.settings.cache_clear()
 
     def __enter__(self) -> Endpoint:
         return self.start()
