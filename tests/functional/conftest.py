@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -9,17 +10,38 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from asg_terminator.fleet import create_asg
 from asg_terminator.simulator import FaultPlan, FleetSimulator, asg_instance_lister
 from tasks import runtime
-from tests.functional.support import NEW, REGION
+from tests.functional.support import NEW, REGION, create_group
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-def _forget_runtime() -> None:
-    """runtime caches its clients and settings per cold start; each test is its own cold start."""
-    runtime.settings.cache_clear()
-    runtime.autoscaling.cache_clear()
-    runtime.fleet_reader.cache_clear()
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail any test that tries to connect anywhere but loopback (moto's 10.x instances, AWS itself)."""
+    refused: list[object] = []
+    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def allowed(address: object) -> bool:
+        return not isinstance(address, tuple) or str(address[0]) in LOOPBACK
+
+    def guarded_connect(self: socket.socket, address: Any) -> None:
+        if not allowed(address):
+            refused.append(address)
+            raise ConnectionRefusedError(f"functional tests connect to loopback only, not {address!r}")
+        connect(self, address)
+
+    def guarded_connect_ex(self: socket.socket, address: Any) -> int:
+        if not allowed(address):
+            refused.append(address)
+            raise ConnectionRefusedError(f"functional tests connect to loopback only, not {address!r}")
+        return connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+    yield
+    assert refused == [], f"a test tried to connect beyond loopback: {refused}"
 
 
 @pytest.fixture
@@ -39,34 +61,44 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_ENDPOINT_URL_EC2",
         "PROBE_CONCURRENCY",
         "LOG_LEVEL",
+        "ARTIFACT_KEY_PATTERN",
+        "RELEASE_DEFAULTS",
+        "STATE_MACHINE_ARN",
     ):
         monkeypatch.delenv(key, raising=False)
+    runtime.settings.cache_clear()  # Settings.from_env is read once per cold start: each test is one
 
 
 @pytest.fixture
 def aws(fake_credentials: None) -> Iterator[None]:
-    _forget_runtime()
+    """moto for every AWS call, including the clients tasks.runtime caches across tests."""
     with mock_aws():
         yield
-    _forget_runtime()
+
+
+# Test-side clients are built once: moto intercepts them in whichever mock_aws context is active.
+@pytest.fixture(scope="session")
+def _clients() -> dict[str, Any]:
+    creds = {"region_name": REGION, "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    return {"autoscaling": boto3.client("autoscaling", **creds), "ec2": boto3.client("ec2", **creds)}
 
 
 @pytest.fixture
-def autoscaling(aws: None) -> Any:
-    return boto3.client("autoscaling", region_name=REGION)
+def autoscaling(aws: None, _clients: dict[str, Any]) -> Any:
+    return _clients["autoscaling"]
 
 
 @pytest.fixture
-def ec2(aws: None) -> Any:
-    return boto3.client("ec2", region_name=REGION)
+def ec2(aws: None, _clients: dict[str, Any]) -> Any:
+    return _clients["ec2"]
 
 
 @pytest.fixture
 def make_asg(autoscaling: Any, ec2: Any) -> Callable[..., list[str]]:
-    """Create an ASG in moto; returns its instance ids."""
+    """Create an ASG in moto; returns its instance ids, sorted."""
 
     def make(name: str, instances: int, **kwargs: Any) -> list[str]:
-        return create_asg(autoscaling, ec2, name, instances, **kwargs)
+        return create_group(autoscaling, ec2, name, instances, **kwargs)
 
     return make
 

@@ -76,6 +76,40 @@ def fleet_record(instances: list[dict[str, Any]], desired: int | None = None, na
     return {"asg_name": name, "desired": count, "min_size": 0, "max_size": count * 2, "instances": instances}
 
 
+# asg_terminator.fleet.create_asg looks an AMI up with DescribeImages, which costs moto about a second
+# per test; moto does not check the image a launch template names, so a fixed id keeps the suite fast.
+IMAGE_ID = "ami-12c6146b"
+
+
+def create_group(
+    autoscaling: Any,
+    ec2: Any,
+    name: str,
+    instances: int,
+    zones: tuple[str, ...] = ("us-east-1a", "us-east-1b", "us-east-1c"),
+    max_size: int | None = None,
+    tags: dict[str, str] | None = None,
+) -> list[str]:
+    """An ASG of ``instances`` InService instances (tags propagated at launch); returns their ids."""
+    template = f"{name}-lt"
+    ec2.create_launch_template(
+        LaunchTemplateName=template, LaunchTemplateData={"ImageId": IMAGE_ID, "InstanceType": "t3.micro"}
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": template, "Version": "$Latest"},
+        MinSize=0,
+        MaxSize=max_size if max_size is not None else max(instances * 2, 1),
+        DesiredCapacity=instances,
+        AvailabilityZones=list(zones),
+        Tags=[
+            {"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": name, "ResourceType": "auto-scaling-group"}
+            for k, v in (tags or {}).items()
+        ],
+    )
+    return sorted(group_ids(autoscaling, name))
+
+
 def group(autoscaling: Any, name: str) -> dict[str, Any]:
     found: dict[str, Any] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
         "AutoScalingGroups"

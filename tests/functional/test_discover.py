@@ -100,6 +100,14 @@ def test_a_tag_value_cannot_change_the_host_of_the_url(make_asg: Callable[..., l
     assert fleet["instances"][0]["url"] == "http://127.0.0.1:9/evil.example%2Fx%3Fy%3D1%23z/version"
 
 
+def test_a_dot_dot_tag_value_cannot_move_the_path(make_asg: Callable[..., list[str]]) -> None:
+    make_asg("web", 1, tags={"Role": ".."})
+
+    fleet = discover({"asg_name": "web", "version_url": "http://127.0.0.1:9/app/{tag:Role}/version"}, None)
+
+    assert fleet["instances"][0]["url"] == "http://127.0.0.1:9/app/%2E%2E/version"
+
+
 def test_an_asg_with_no_instances_is_an_empty_fleet(make_asg: Callable[..., list[str]]) -> None:
     make_asg("empty", 0)
 
@@ -125,10 +133,10 @@ def test_an_event_without_version_url_is_invalid_step_input(aws: None) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG tasks/adapters/ec2.py:38-44: DescribeInstances(InstanceIds=[...]) fails the whole call with "
+    reason="BUG tasks/adapters/ec2.py:41: DescribeInstances(InstanceIds=[...]) fails the whole call with "
     "InvalidInstanceID.NotFound when one id is not yet visible to EC2 (eventual consistency right after the "
     "ASG launches a replacement), so Discover/CheckReplacement raise the terminal AwsRequestError instead of "
-    "marking that instance 'not yet described by EC2' (fleet_reader.py:51)",
+    "marking that instance 'not yet described by EC2' (fleet_reader.py:48)",
 )
 def test_an_instance_ec2_cannot_describe_yet_is_reported_not_fatal(make_asg: Callable[..., list[str]]) -> None:
     ids = make_asg("web", 3)

@@ -107,7 +107,7 @@ def test_local_up_answers_sdks_and_a_release_against_an_externally_simulated_fle
         shown = subprocess.run([*CLI, "history", execution.arn, "--endpoint-url", endpoint, "--region", "us-east-1",
                                 "--json"], capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=60, check=True)
         runs = json.loads(shown.stdout)["runs"]
-        assert runs[0]["name"] == "ValidateInput" and runs[-1]["name"] == "Summarize"
+        assert [r["name"] for r in runs[:2]] == ["RouteInput", "ValidateInput"] and runs[-1]["name"] == "Summarize"
     finally:
         assert simulator.interrupt() == 0
     assert program.interrupt() == 0

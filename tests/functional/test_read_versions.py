@@ -1,0 +1,95 @@
+"""ReadVersions against moto and a simulated fleet on loopback: what each InService instance serves."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from asg_terminator.simulator import DEAD, GARBAGE, HANGS, HUGE, SLOW, FleetSimulator
+from tasks.handlers.discover import handler as discover
+from tasks.handlers.read_versions import handler as read_versions
+from tests.functional.support import NEW, OLD
+
+
+def readings(fleet: dict[str, Any]) -> dict[str, tuple[str | None, str | None]]:
+    return {i["id"]: (i["version"], i["reason"]) for i in fleet["instances"]}
+
+
+def test_old_and_new_versions_are_read_and_a_booting_instance_is_http_503(
+    make_asg: Callable[..., list[str]], simulator: FleetSimulator
+) -> None:
+    ids = make_asg("web", 3, zones=("us-east-1a",))
+    simulator.adopt([ids[0]], OLD)
+    simulator.adopt([ids[1]], NEW)  # ids[2] is new to the simulator: booting for a minute
+    fleet = discover({"asg_name": "web", "version_url": simulator.url_template}, None)
+
+    read = read_versions({"fleet": fleet, "probe_timeout_seconds": 1}, None)
+
+    assert readings(read) == {ids[0]: (OLD, None), ids[1]: (NEW, None), ids[2]: (None, "HTTP 503")}
+    # Only versions and reasons change: capacity, lifecycle, health, zones and URLs are as discovered.
+    strip = lambda f: {**f, "instances": [{**i, "version": None, "reason": None} for i in f["instances"]]}  # noqa: E731
+    assert strip(read) == strip(fleet)
+
+
+def test_each_faulty_endpoint_gives_its_reason(make_asg: Callable[..., list[str]], simulator: FleetSimulator) -> None:
+    ids = make_asg("web", 6, zones=("us-east-1a",))
+    simulator.adopt(ids, NEW)
+    simulator.faults.slow_seconds = 2.0
+    faults = {ids[1]: GARBAGE, ids[2]: HUGE, ids[3]: HANGS, ids[4]: SLOW, ids[5]: DEAD}
+    for instance_id, fault in faults.items():
+        simulator.set_fault(instance_id, fault)
+    fleet = discover({"asg_name": "web", "version_url": simulator.url_template}, None)
+
+    read = readings(read_versions({"fleet": fleet, "probe_timeout_seconds": 0.5}, None))
+
+    assert read[ids[0]] == (NEW, None)
+    assert read[ids[1]] == (None, "unparsable body '<html>It works!</html>'")
+    assert read[ids[2]] == (None, "body over 1024 bytes")
+    assert read[ids[3]] == (None, "timeout after 0.5 s")
+    assert read[ids[4]] == (None, "timeout after 0.5 s")
+    assert read[ids[5]] == (None, "connection reset")  # closed without a response
+
+
+def test_only_in_service_instances_with_a_url_are_read(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    ids = make_asg("web", 3, zones=("us-east-1a",), tags={"Name": "web"})
+    simulator.adopt(ids, NEW)
+    autoscaling.set_instance_health(InstanceId=ids[0], HealthStatus="Unhealthy")
+    autoscaling.enter_standby(AutoScalingGroupName="web", InstanceIds=[ids[1]], ShouldDecrementDesiredCapacity=True)
+    fleet = discover({"asg_name": "web", "version_url": simulator.url_template}, None)
+
+    read = readings(read_versions({"fleet": fleet, "probe_timeout_seconds": 1}, None))
+
+    assert read[ids[0]] == (NEW, None)  # InService though Unhealthy: its version is still worth knowing
+    assert read[ids[1]] == (None, None)  # Standby: not read, though its endpoint would answer
+    assert read[ids[2]] == (NEW, None)
+
+
+def test_an_instance_without_a_url_keeps_its_reason(
+    make_asg: Callable[..., list[str]], simulator: FleetSimulator
+) -> None:
+    make_asg("web", 2, zones=("us-east-1a",))
+    template = simulator.url_template.replace("{InstanceId}", "{tag:Owner}")
+    fleet = discover({"asg_name": "web", "version_url": template}, None)
+
+    read = read_versions({"fleet": fleet, "probe_timeout_seconds": 1}, None)
+
+    assert set(readings(read).values()) == {(None, "no tag:Owner for the version URL")}
+
+
+def test_a_booting_instance_is_read_once_it_has_booted(
+    make_asg: Callable[..., list[str]], simulator: FleetSimulator
+) -> None:
+    simulator.boot_seconds = 0.3
+    ids = make_asg("web", 1, zones=("us-east-1a",))
+    fleet = discover({"asg_name": "web", "version_url": simulator.url_template}, None)
+    simulator.sync()
+
+    first = readings(read_versions({"fleet": fleet, "probe_timeout_seconds": 1}, None))
+    time.sleep(0.4)  # let its boot time pass
+    second = readings(read_versions({"fleet": fleet, "probe_timeout_seconds": 1}, None))
+
+    assert first == {ids[0]: (None, "HTTP 503")}
+    assert second == {ids[0]: (NEW, None)}

@@ -1,0 +1,80 @@
+"""The release loop for one ASG, driven step by step through the real handlers against moto and a
+simulated fleet on loopback (the state machine itself is exercised in tests/workflow)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from asg_terminator.simulator import FleetSimulator
+from tasks.handlers.check_replacement import handler as check_replacement
+from tasks.handlers.discover import handler as discover
+from tasks.handlers.read_versions import handler as read_versions
+from tasks.handlers.select_batch import handler as select_batch
+from tasks.handlers.summarize import handler as summarize
+from tasks.handlers.terminate import handler as terminate
+from tasks.handlers.validate_input import handler as validate_input
+from tests.functional.support import NEW, OLD, empty_progress, group
+
+
+def serving(autoscaling: Any, simulator: FleetSimulator, name: str) -> int:
+    return sum(
+        1
+        for i in group(autoscaling, name)["Instances"]
+        if i["LifecycleState"] == "InService" and i["HealthStatus"] == "Healthy" and simulator.reads(i["InstanceId"])
+    )
+
+
+def test_four_instances_on_the_old_build_end_on_the_new_one_without_breaking_the_floor(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    original = make_asg("live_asg_web", 4)
+    simulator.adopt(original, OLD)
+    simulator.boot_seconds = 0.2
+    release = validate_input(
+        {
+            "asg_names": ["live_asg_web"],
+            "version_url": simulator.url_template,
+            "target_version": NEW,
+            "min_healthy": 2,
+            "probe_timeout_seconds": 1,
+        },
+        None,
+    )
+    settings = release["settings"]
+    progress = empty_progress()
+    floor_seen = [serving(autoscaling, simulator, "live_asg_web")]
+
+    for _ in range(20):
+        fleet = discover({"asg_name": "live_asg_web", "version_url": settings["version_url"]}, None)
+        fleet = read_versions({"fleet": fleet, "probe_timeout_seconds": settings["probe_timeout_seconds"]}, None)
+        progress = select_batch({"fleet": fleet, "progress": progress, "settings": settings}, None)
+        action = progress["decision"]["action"]
+        if action == "converged":
+            break
+        if action == "terminate":
+            progress = terminate({"asg_name": "live_asg_web", "progress": progress}, None)
+            floor_seen.append(serving(autoscaling, simulator, "live_asg_web"))
+            while progress["pending"] is not None:
+                time.sleep(0.1)
+                progress = check_replacement({"asg_name": "live_asg_web", "progress": progress, "settings": settings}, None)
+                floor_seen.append(serving(autoscaling, simulator, "live_asg_web"))
+        else:
+            time.sleep(0.1)
+
+    final = group(autoscaling, "live_asg_web")
+    present = [i["InstanceId"] for i in final["Instances"]]
+    assert progress["decision"]["action"] == "converged"
+    assert final["DesiredCapacity"] == 4 and len(present) == 4
+    assert set(present).isdisjoint(original)
+    assert [simulator.reads(i) for i in present] == [NEW] * 4
+    assert min(floor_seen) >= 2
+    assert sorted(i for batch in progress["batches"] for i in batch) == sorted(original)
+
+    report = summarize({"outcomes": [{"asg_name": "live_asg_web", "status": "CONVERGED", "progress": progress}]}, None)
+
+    (asg,) = report["asgs"]
+    assert report["status"] == "SUCCEEDED"
+    assert (asg["versions_before"], asg["versions_after"]) == ({OLD: 4}, {NEW: 4})
+    assert (asg["batch_count"], asg["terminated_count"]) == (2, 4)

@@ -1,0 +1,186 @@
+"""Terminate and CheckReplacement against moto and a simulated fleet on loopback.
+
+Each test builds its Terminate event the way the state machine does: Discover -> ReadVersions ->
+SelectBatch, all through the real handlers.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from asg_terminator.simulator import WRONG_VERSION, FleetSimulator
+from tasks.errors import AsgNotFoundError, InvalidStepInputError, ReplacementTimeoutError
+from tasks.handlers.check_replacement import handler as check_replacement
+from tasks.handlers.discover import handler as discover
+from tasks.handlers.read_versions import handler as read_versions
+from tasks.handlers.select_batch import handler as select_batch
+from tasks.handlers.terminate import handler as terminate
+from tests.functional.support import NEW, OLD, ago, empty_progress, group, group_ids, settings
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def selected(simulator: FleetSimulator, name: str, **overrides: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(settings, progress) after SelectBatch has chosen a batch for ``name``."""
+    release = settings(version_url=simulator.url_template, probe_timeout_seconds=1, **overrides)
+    fleet = discover({"asg_name": name, "version_url": release["version_url"]}, None)
+    fleet = read_versions({"fleet": fleet, "probe_timeout_seconds": release["probe_timeout_seconds"]}, None)
+    progress = select_batch({"fleet": fleet, "progress": empty_progress(), "settings": release}, None)
+    assert progress["decision"]["action"] == "terminate"
+    return release, progress
+
+
+def ec2_state(ec2: Any, instance_id: str) -> str:
+    reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    return str(reservations[0]["Instances"][0]["State"]["Name"])
+
+
+def test_terminate_removes_the_batch_through_auto_scaling_which_launches_replacements(
+    make_asg: Callable[..., list[str]], autoscaling: Any, ec2: Any, simulator: FleetSimulator
+) -> None:
+    ids = make_asg("web", 3, zones=("us-east-1a",))
+    simulator.adopt(ids[:2], OLD)
+    simulator.adopt(ids[2:], NEW)
+    _, progress = selected(simulator, "web", min_healthy=1)
+    batch = progress["decision"]["batch"]
+    assert sorted(batch) == ids[:2]
+
+    after = terminate({"asg_name": "web", "progress": progress}, None)
+
+    now_in_group = group_ids(autoscaling, "web")
+    assert now_in_group.isdisjoint(batch)
+    assert group(autoscaling, "web")["DesiredCapacity"] == 3
+    assert len(now_in_group) == 3 and ids[2] in now_in_group  # two replacements took the batch's place
+    assert [ec2_state(ec2, i) for i in batch] == ["terminated", "terminated"]
+    assert after["batches"] == [batch]
+    assert after["decision"] is None
+    assert after["pending"]["instance_ids"] == batch
+    assert after["pending"]["known_ids"] == ids
+    assert after["pending"]["status"] == "terminated 2 of 2; waiting for replacements"
+    assert TIMESTAMP.match(after["pending"]["since"])
+
+
+def test_an_instance_that_already_left_the_group_is_skipped(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    ids = make_asg("web", 3, zones=("us-east-1a",))
+    simulator.adopt(ids[:2], OLD)
+    simulator.adopt(ids[2:], NEW)
+    _, progress = selected(simulator, "web", min_healthy=1)
+    gone, remaining = progress["decision"]["batch"]
+    # Someone else (or an earlier, retried attempt of this step) terminated one of the batch.
+    autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=gone, ShouldDecrementDesiredCapacity=False)
+
+    after = terminate({"asg_name": "web", "progress": progress}, None)
+
+    assert after["batches"] == [[remaining]]
+    assert after["pending"]["instance_ids"] == [gone, remaining]
+    assert after["pending"]["status"] == "terminated 1 of 2; waiting for replacements"
+    now_in_group = group_ids(autoscaling, "web")
+    assert gone not in now_in_group and remaining not in now_in_group
+    assert len(now_in_group) == 3
+
+
+def test_terminating_in_an_asg_deleted_mid_release_raises_asg_not_found(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    ids = make_asg("web", 2, zones=("us-east-1a",))
+    simulator.adopt(ids, OLD)
+    _, progress = selected(simulator, "web", target_version=NEW, min_healthy=1)
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName="web", ForceDelete=True)
+
+    with pytest.raises(AsgNotFoundError, match=r"^web: no Auto Scaling group of that name"):
+        terminate({"asg_name": "web", "progress": progress}, None)
+
+
+def test_terminate_refuses_a_decision_that_is_not_terminate(aws: None) -> None:
+    progress = {
+        **empty_progress(),
+        "target_version": NEW,
+        "decision": {"action": "wait", "message": "web => waiting", "batch": [], "known_ids": []},
+    }
+
+    with pytest.raises(InvalidStepInputError, match=r"^terminate input: "):
+        terminate({"asg_name": "web", "progress": progress}, None)
+
+
+def test_check_replacement_waits_for_a_booting_replacement_then_sees_it_serve(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    ids = make_asg("web", 2, zones=("us-east-1a",))
+    simulator.adopt([ids[0]], OLD)
+    simulator.adopt([ids[1]], NEW)
+    release, progress = selected(simulator, "web", min_healthy=1)
+    simulator.boot_seconds = 0.5
+    progress = terminate({"asg_name": "web", "progress": progress}, None)
+    (replacement,) = group_ids(autoscaling, "web") - set(ids)
+
+    booting = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+    time.sleep(0.6)
+    booted = check_replacement({"asg_name": "web", "progress": booting, "settings": release}, None)
+
+    assert booting["pending"]["status"] == (
+        f"web: 1 of 1 replacements not serving 1.0.274 after 0 s: {replacement} HTTP 503"
+    )
+    assert booting["batches"] == [[ids[0]]]
+    assert booted["pending"] is None
+    assert booted["batches"] == [[ids[0]]]
+    assert simulator.reads(replacement) == NEW
+
+
+def test_a_replacement_that_never_serves_fails_with_replacement_timeout(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    ids = make_asg("web", 2, zones=("us-east-1a",))
+    simulator.adopt([ids[0]], OLD)
+    simulator.adopt([ids[1]], NEW)
+    release, progress = selected(simulator, "web", min_healthy=1, replacement_timeout_seconds=900)
+    progress = terminate({"asg_name": "web", "progress": progress}, None)
+    (replacement,) = group_ids(autoscaling, "web") - set(ids)
+    progress["pending"]["since"] = ago(1000)  # the batch was terminated 1000 s ago
+
+    with pytest.raises(ReplacementTimeoutError) as raised:
+        check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+
+    assert re.fullmatch(
+        rf"web: 1 of 1 replacements not serving 1\.0\.274 after 100\d s: {replacement} HTTP 503", str(raised.value)
+    )
+
+
+def test_a_replacement_serving_the_wrong_build_is_named_with_that_build(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    ids = make_asg("web", 2, zones=("us-east-1a",))
+    simulator.adopt([ids[0]], OLD)
+    simulator.adopt([ids[1]], NEW)
+    release, progress = selected(simulator, "web", min_healthy=1)
+    simulator.boot_seconds = 0
+    simulator.faults.shares = {WRONG_VERSION: 1.0}
+    simulator.faults.wrong_version = "1.0.100"
+    progress = terminate({"asg_name": "web", "progress": progress}, None)
+    (replacement,) = group_ids(autoscaling, "web") - set(ids)
+
+    waiting = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+
+    assert simulator.reads(replacement) == "1.0.100"
+    assert waiting["pending"]["status"] == (
+        f"web: 1 of 1 replacements not serving 1.0.274 after 0 s: {replacement} serves 1.0.100"
+    )
+
+
+def test_check_replacement_of_a_deleted_asg_raises_asg_not_found(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    ids = make_asg("web", 2, zones=("us-east-1a",))
+    simulator.adopt(ids, OLD)
+    release, progress = selected(simulator, "web", target_version=NEW, min_healthy=1)
+    progress = terminate({"asg_name": "web", "progress": progress}, None)
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName="web", ForceDelete=True)
+
+    with pytest.raises(AsgNotFoundError):
+        check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
