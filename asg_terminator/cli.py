@@ -107,6 +107,94 @@ def demo(asgs: str, instances: int, boot_seconds: float, min_healthy: int, html_
     sys.exit(run(options, Console(stderr=as_json), as_json=as_json))
 
 
+@main.command()
+@click.option("--asg", "asgs", multiple=True, required=True, help="An ASG to release (repeatable).")
+@click.option("--target-version", default=None, help="Default: the highest version read in each ASG.")
+@click.option("--version-url", default=None, help="Default: http://{PrivateIpAddress}:80/version")
+@click.option("--min-healthy", type=int, default=None)
+@click.option("--min-healthy-percent", type=int, default=None)
+@click.option("--max-batch", type=int, default=None)
+@click.option("--replace-unreadable", is_flag=True, default=None)
+@click.option("--stack", default=None, help="Find the state machine in this deployed stack.")
+@click.option("--state-machine-arn", default=None)
+@click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS).")
+@click.option("--region", default=None)
+@click.option("--name", default=None, help="Execution name (default: generated).")
+@click.option("--follow", is_flag=True, help="Show live progress until the release ends; exit code from its outcome.")
+def release(asgs: tuple[str, ...], target_version: str | None, version_url: str | None, min_healthy: int | None,
+            min_healthy_percent: int | None, max_batch: int | None, replace_unreadable: bool | None,
+            stack: str | None, state_machine_arn: str | None, endpoint_url: str | None, region: str | None,
+            name: str | None, follow: bool) -> None:
+    """Validate the input here, then start a release (the console's Start execution)."""
+    from tasks import contracts
+    from tasks.domain.execution_input import settings_from_input
+    from tasks.errors import InvalidExecutionInputError
+
+    fields = {"asg_names": list(asgs), "target_version": target_version, "version_url": version_url,
+              "min_healthy": min_healthy, "min_healthy_percent": min_healthy_percent, "max_batch": max_batch,
+              "replace_unreadable": replace_unreadable}
+    execution_input = {k: v for k, v in fields.items() if v is not None}
+    try:
+        contracts.check("validate_input.input", execution_input, InvalidExecutionInputError, "execution input")
+        settings_from_input(execution_input, contracts.defaults("validate_input.input"))
+    except InvalidExecutionInputError as e:
+        raise click.UsageError(str(e)) from e
+    if (stack is None) == (state_machine_arn is None):
+        raise click.UsageError("give one of --stack or --state-machine-arn")
+    if stack is not None:
+        from asg_terminator.deploy import state_machine_arn as stack_machine
+
+        cloudformation = boto3.client("cloudformation", endpoint_url=endpoint_url, region_name=region)
+        state_machine_arn = stack_machine(cloudformation, stack)
+    sfn = _sfn(endpoint_url, region)
+    started = sfn.start_execution(stateMachineArn=state_machine_arn, input=json.dumps(execution_input),
+                                  name=name or _execution_name(asgs))
+    click.echo(f"started {started['executionArn']}")
+    if not follow:
+        return
+    from asg_terminator.progress import follow as follow_execution
+    from asg_terminator.progress import summary_table
+
+    view = follow_execution(sfn, started["executionArn"], list(asgs), console=console)
+    console.print()
+    console.print(summary_table(view))
+    if view.status != "SUCCEEDED":
+        console.print(f"[red]{view.error}[/red]: {view.cause}")
+        sys.exit(1)
+
+
+def _execution_name(asgs: tuple[str, ...]) -> str:
+    """Readable in the console's list: the first ASG, the time, and a few random characters."""
+    import re
+    import time
+    import uuid
+
+    first = re.sub(r"[^A-Za-z0-9_-]", "-", asgs[0])[:40]
+    return f"{first}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+@main.command("deploy")
+@click.option("--stack", required=True)
+@click.option("--s3-bucket", required=True, help="Where the code package and the definition are uploaded.")
+@click.option("--parameter", "parameters", multiple=True, help="K=V template parameter (repeatable).")
+@click.option("--endpoint-url", default=None, help="CloudFormation/S3 endpoint (default: AWS).")
+@click.option("--region", default=None)
+def deploy_command(stack: str, s3_bucket: str, parameters: tuple[str, ...], endpoint_url: str | None, region: str | None) -> None:
+    """Package tasks/ and deploy infra/template.yaml (CloudFormation through boto3)."""
+    from asg_terminator.deploy import deploy
+
+    values = {}
+    for parameter in parameters:
+        key, sep, value = parameter.partition("=")
+        if not sep:
+            raise click.UsageError(f"--parameter {parameter!r}: expected K=V")
+        values[key] = value
+    status = deploy(stack, s3_bucket, values,
+                    boto3.client("cloudformation", endpoint_url=endpoint_url, region_name=region),
+                    boto3.client("s3", endpoint_url=endpoint_url, region_name=region), say=click.echo)
+    click.echo(f"{stack}: {status}")
+
+
 @main.command("history")
 @click.argument("execution_arn")
 @click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tasks.adapters.aws_errors import translate
+from tasks.adapters.aws_errors import code_of, translate
 from tasks.domain.fleet import iso
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ else:
 
 # DescribeInstances takes many ids per call; 1,000 instances cost one request.
 IDS_PER_CALL = 1000
+_NOT_FOUND_ID = re.compile(r"i-[0-9a-f]+")
 
 
 @dataclass(frozen=True)
@@ -36,15 +38,29 @@ class Ec2:
         found: dict[str, InstanceFacts] = {}
         paginator = self._client.get_paginator("describe_instances")
         for start in range(0, len(ids), IDS_PER_CALL):
-            chunk = ids[start : start + IDS_PER_CALL]
-            try:
-                for page in paginator.paginate(InstanceIds=chunk):
-                    for reservation in page.get("Reservations", []):
-                        for instance in reservation.get("Instances", []):
-                            found[instance["InstanceId"]] = _facts(dict(instance))
-            except (ClientError, BotoCoreError) as e:
-                raise translate(e, f"DescribeInstances ({len(chunk)} ids)") from e
+            found.update(self._describe_chunk(paginator, ids[start : start + IDS_PER_CALL]))
         return found
+
+    def _describe_chunk(self, paginator: Any, chunk: list[str]) -> dict[str, InstanceFacts]:
+        """One call for up to 1,000 ids. EC2 fails the whole call when any id is not visible yet
+        (just after Auto Scaling launches it): drop those ids, which then read as "not yet
+        described", and ask again."""
+        while chunk:
+            try:
+                return {
+                    instance["InstanceId"]: _facts(dict(instance))
+                    for page in paginator.paginate(InstanceIds=chunk)
+                    for reservation in page.get("Reservations", [])
+                    for instance in reservation.get("Instances", [])
+                }
+            except ClientError as e:
+                unseen = set(_NOT_FOUND_ID.findall(str(e))) if code_of(e) == "InvalidInstanceID.NotFound" else set()
+                if not unseen & set(chunk):
+                    raise translate(e, f"DescribeInstances ({len(chunk)} ids)") from e
+                chunk = [i for i in chunk if i not in unseen]
+            except BotoCoreError as e:
+                raise translate(e, f"DescribeInstances ({len(chunk)} ids)") from e
+        return {}
 
 
 def _facts(instance: dict[str, Any]) -> InstanceFacts:

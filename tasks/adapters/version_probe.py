@@ -6,19 +6,21 @@ together), a body cap, no redirects, no proxies or netrc from the environment.
 
 from __future__ import annotations
 
+import math
 import socket
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 
 from tasks.domain import versions
 
 DEFAULT_CONCURRENCY = 64
-CHUNK_BYTES = 256
+HARD_STOP_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,16 @@ class VersionProber:
         if not urls:
             return {}
         workers = min(self._concurrency, len(urls))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
-            readings = pool.map(self.read, urls.values())
-            return dict(zip(urls.keys(), readings, strict=True))
+        # A hard stop for the whole read: an endpoint that drips its headers byte by byte defeats
+        # per-read socket timeouts, so whatever has not answered by then is a timeout, and its
+        # thread is abandoned rather than waited for.
+        budget = self._timeout * math.ceil(len(urls) / workers) + HARD_STOP_GRACE_SECONDS
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
+        futures = {instance_id: pool.submit(self.read, url) for instance_id, url in urls.items()}
+        wait(futures.values(), timeout=budget)
+        pool.shutdown(wait=False, cancel_futures=True)
+        late = Reading(None, f"timeout after {self._timeout:g} s")
+        return {i: f.result() if f.done() and not f.cancelled() else late for i, f in futures.items()}
 
     def read(self, url: str) -> Reading:
         deadline = self._clock() + self._timeout
@@ -61,7 +70,8 @@ class VersionProber:
                 if response.status_code != 200:
                     return Reading(None, f"HTTP {response.status_code}")
                 body = bytearray()
-                for chunk in response.iter_content(CHUNK_BYTES):
+                # Byte by byte (the cap is 1 KiB), so a dripping body meets the deadline promptly.
+                for chunk in response.iter_content(1):
                     body.extend(chunk)
                     if len(body) > versions.MAX_BODY_BYTES:
                         break
@@ -70,6 +80,9 @@ class VersionProber:
         except requests.Timeout:
             return Reading(None, timeout_text)
         except requests.ConnectionError as e:
+            # A read that times out mid-body reaches us as a ConnectionError wrapping ReadTimeoutError.
+            if _caused_by(e, ReadTimeoutError):
+                return Reading(None, timeout_text)
             return Reading(None, _connection_reason(e))
         except requests.RequestException as e:
             return Reading(None, f"request failed: {type(e).__name__}")
@@ -95,6 +108,15 @@ def _connection_reason(error: requests.ConnectionError) -> str:
     return "unreachable"
 
 
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__ or _first_arg_error(seen)
+    return False
+
+
 def _first_arg_error(error: BaseException) -> BaseException | None:
     """urllib3 wraps the socket error in its exceptions' args rather than as a cause."""
     for arg in getattr(error, "args", ()):
@@ -107,7 +129,6 @@ def _first_arg_error(error: BaseException) -> BaseException | None:
 def _session(pool_size: int) -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # no proxies or netrc: only the URL the operator's template built
-    session.max_redirects = 0
     adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

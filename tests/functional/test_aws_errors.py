@@ -113,7 +113,8 @@ def test_describe_group_server_fault_raises_aws_unavailable_error(stubbed_autosc
         service_message="We encountered an internal error",
         http_status_code=500,
     )
-    with pytest.raises(AwsUnavailableError, match=r"^DescribeAutoScalingGroups web: AWS unavailable \(InternalFailure\)"):
+    unavailable = r"^DescribeAutoScalingGroups web: AWS unavailable \(InternalFailure\)"
+    with pytest.raises(AwsUnavailableError, match=unavailable):
         AutoScaling(client).describe_group("web")
 
 

@@ -131,13 +131,6 @@ def test_an_event_without_version_url_is_invalid_step_input(aws: None) -> None:
         discover({"asg_name": "web"}, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG tasks/adapters/ec2.py:41: DescribeInstances(InstanceIds=[...]) fails the whole call with "
-    "InvalidInstanceID.NotFound when one id is not yet visible to EC2 (eventual consistency right after the "
-    "ASG launches a replacement), so Discover/CheckReplacement raise the terminal AwsRequestError instead of "
-    "marking that instance 'not yet described by EC2' (fleet_reader.py:48)",
-)
 def test_an_instance_ec2_cannot_describe_yet_is_reported_not_fatal(make_asg: Callable[..., list[str]]) -> None:
     ids = make_asg("web", 3)
     # Auto Scaling lists the instance, EC2's DescribeInstances does not know it yet.

@@ -16,6 +16,10 @@ def readings(fleet: dict[str, Any]) -> dict[str, tuple[str | None, str | None]]:
     return {i["id"]: (i["version"], i["reason"]) for i in fleet["instances"]}
 
 
+def without_readings(fleet: dict[str, Any]) -> dict[str, Any]:
+    return {**fleet, "instances": [{**i, "version": None, "reason": None} for i in fleet["instances"]]}
+
+
 def test_old_and_new_versions_are_read_and_a_booting_instance_is_http_503(
     make_asg: Callable[..., list[str]], simulator: FleetSimulator
 ) -> None:
@@ -28,8 +32,7 @@ def test_old_and_new_versions_are_read_and_a_booting_instance_is_http_503(
 
     assert readings(read) == {ids[0]: (OLD, None), ids[1]: (NEW, None), ids[2]: (None, "HTTP 503")}
     # Only versions and reasons change: capacity, lifecycle, health, zones and URLs are as discovered.
-    strip = lambda f: {**f, "instances": [{**i, "version": None, "reason": None} for i in f["instances"]]}  # noqa: E731
-    assert strip(read) == strip(fleet)
+    assert without_readings(read) == without_readings(fleet)
 
 
 def test_each_faulty_endpoint_gives_its_reason(make_asg: Callable[..., list[str]], simulator: FleetSimulator) -> None:

@@ -58,7 +58,8 @@ def test_four_instances_on_the_old_build_end_on_the_new_one_without_breaking_the
             floor_seen.append(serving(autoscaling, simulator, "live_asg_web"))
             while progress["pending"] is not None:
                 time.sleep(0.1)
-                progress = check_replacement({"asg_name": "live_asg_web", "progress": progress, "settings": settings}, None)
+                event = {"asg_name": "live_asg_web", "progress": progress, "settings": settings}
+                progress = check_replacement(event, None)
                 floor_seen.append(serving(autoscaling, simulator, "live_asg_web"))
         else:
             time.sleep(0.1)

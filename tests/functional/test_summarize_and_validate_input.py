@@ -66,7 +66,10 @@ def test_an_unknown_field_is_invalid_execution_input_naming_it() -> None:
     [
         ({}, "validate_input input: asg_names: required field is missing"),
         ({"asg_names": []}, "validate_input input: asg_names: [] should be non-empty"),
-        ({"asg_names": ["web"], "min_healthy": -1}, "validate_input input: min_healthy: -1 is less than the minimum of 0"),
+        (
+            {"asg_names": ["web"], "min_healthy": -1},
+            "validate_input input: min_healthy: -1 is less than the minimum of 0",
+        ),
         (
             {"asg_names": ["web"], "target_version": "banana"},
             "execution input: target_version: 'banana' is not a version (e.g. '1.0.274')",

@@ -6,6 +6,7 @@ import json
 import math
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,7 +121,8 @@ class Execution:
 
 def run_execution(sfn: Any, machine_arn: str, execution_input: Any, timeout: float = 120) -> Execution:
     raw = execution_input if isinstance(execution_input, str) else json.dumps(execution_input)
-    arn = sfn.start_execution(stateMachineArn=machine_arn, input=raw)["executionArn"]
+    # Named explicitly: moto's server mode names unnamed executions "None", so a second one collides.
+    arn = sfn.start_execution(stateMachineArn=machine_arn, input=raw, name=f"test-{uuid.uuid4().hex[:12]}")["executionArn"]
     deadline = time.monotonic() + timeout
     while True:
         described = sfn.describe_execution(executionArn=arn)

@@ -63,3 +63,17 @@ def test_interpreter_invokes_lambda_through_the_endpoint_and_names_errors_by_cla
     assert json.loads(execution.output["caught"]["Cause"])["errorMessage"] == "the cause text"
     types = [e["type"] for e in execution.history]
     assert "LambdaFunctionScheduled" in types and "LambdaFunctionFailed" in types
+
+
+def test_a_state_machine_runs_again_after_an_execution_ended(aws: None) -> None:
+    """moto 5.2.1 could not start a second execution once one had ended (it deep-copies the state
+    machine with its finished executions); the local stack runs many releases on one machine."""
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    arn = sfn.create_state_machine(
+        name="again", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/seams"
+    )["stateMachineArn"]
+
+    statuses = [run_execution(sfn, arn, {"n": n}, timeout=10).status for n in range(3)]
+
+    assert statuses == ["SUCCEEDED"] * 3

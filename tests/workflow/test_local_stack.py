@@ -91,6 +91,7 @@ def test_local_up_answers_sdks_and_a_release_against_an_externally_simulated_fle
     assert [m["name"] for m in machines] == ["asg-terminator-release"]
 
     create_asg(clients["autoscaling"], clients["ec2"], "live_asg_web", 2)
+    create_asg(clients["autoscaling"], clients["ec2"], "live_asg_api", 2)
     simulator = Program("simulate", "--endpoint-url", endpoint, "--version", "1.0.266", "--new-version", "1.0.274",
                         "--boot-seconds", "0.5")
     try:
@@ -108,6 +109,15 @@ def test_local_up_answers_sdks_and_a_release_against_an_externally_simulated_fle
                                 "--json"], capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=60, check=True)
         runs = json.loads(shown.stdout)["runs"]
         assert [r["name"] for r in runs[:2]] == ["RouteInput", "ValidateInput"] and runs[-1]["name"] == "Summarize"
+
+        followed = subprocess.run(
+            [*CLI, "release", "--asg", "live_asg_api", "--target-version", "1.0.274", "--version-url", template,
+             "--min-healthy", "1", "--state-machine-arn", machines[0]["stateMachineArn"], "--endpoint-url", endpoint,
+             "--region", "us-east-1", "--follow"],
+            capture_output=True, text=True, env={**_env(), "COLUMNS": "200"}, cwd=ROOT, timeout=90,
+        )
+        assert followed.returncode == 0, followed.stdout + followed.stderr
+        assert "live_asg_api" in followed.stdout and "CONVERGED" in followed.stdout
     finally:
         assert simulator.interrupt() == 0
     assert program.interrupt() == 0

@@ -173,7 +173,7 @@ def test_bad_input_fails_before_any_termination_naming_the_field(world: World) -
     assert execution.status == "FAILED"
     assert execution.error == "InvalidExecutionInputError"
     assert "min_heathy: unknown field" in execution.cause_message()
-    assert execution.states_entered() == ["ValidateInput"]
+    assert execution.states_entered() == ["RouteInput", "ValidateInput"]
     assert sorted(world.versions("live_asg_web")) == [OLD] * 3 and len(ids) == 3
 
 

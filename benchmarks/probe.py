@@ -1,0 +1,247 @@
+"""ReadVersions at fleet scale: VersionProber against 1,000 loopback endpoints.
+
+Every endpoint answers ``GET /{id}/version`` after 50 ms; 2% never answer (they hold the connection
+until the client gives up). The endpoints live in a child process, so the server's threads do not
+share the prober's interpreter lock and tracemalloc sees the prober alone. Each row runs twice:
+once for wall time (untraced, since tracemalloc slows threaded Python), once for peak memory.
+
+    .venv/bin/python benchmarks/probe.py [--endpoints 1000] [--timeout 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import multiprocessing
+import select
+import threading
+import time
+import tracemalloc
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from _common import NEW, Stopwatch, loopback_only, note, table
+
+from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, Reading, VersionProber
+
+LATENCY_SECONDS = 0.05
+HANG_EVERY = 50  # one endpoint in 50 (2%) never answers
+HANG_LIMIT_SECONDS = 30.0  # a hanging endpoint lets go when the client closes, or after this at most
+SERVER_LIFETIME_SECONDS = 600.0  # the endpoint process exits on its own even if this script dies
+
+
+def hangs(index: int) -> bool:
+    return index % HANG_EVERY == HANG_EVERY // 2
+
+
+def instance_id(index: int) -> str:
+    return f"i-{index:017x}"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # 256 probes connect at once; the kernel backlog must hold them all
+
+
+def _serve(port_out: Any, stop: Any) -> None:
+    """The endpoint process: one thread per connection, bound to 127.0.0.1 only."""
+    hanging = {instance_id(i) for i in range(100_000) if hangs(i)}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            parts = self.path.strip("/").split("/")
+            if len(parts) != 2 or parts[1] != "version":
+                self.send_error(404)
+                return
+            if parts[0] in hanging:
+                # Never answer: wait until the client closes its end (readable EOF), bounded.
+                self.close_connection = True
+                select.select([self.connection], [], [], HANG_LIMIT_SECONDS)
+                return
+            time.sleep(LATENCY_SECONDS)
+            body = NEW.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                return
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return
+
+    httpd = _Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    port_out.put(httpd.server_address[1])
+    stop.wait(SERVER_LIFETIME_SECONDS)
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@dataclass
+class Row:
+    """One prober configuration: median wall over the repetitions, the worst correct count."""
+
+    label: str
+    endpoints: int
+    hanging: int
+    concurrency: int
+    walls: list[float]  # sorted, one per repetition
+    peak_bytes: int
+    correct: int
+
+    @property
+    def wall(self) -> float:
+        return self.walls[len(self.walls) // 2]
+
+    def ideal(self, timeout: float) -> float:
+        """The wall time of the prober's schedule with zero overhead: a pool of ``concurrency``
+        workers taking the probes in order (as ThreadPoolExecutor.map does), each lasting 50 ms,
+        or the whole timeout for a hanging endpoint."""
+        workers = [0.0] * self.concurrency
+        end = 0.0
+        for index in range(self.endpoints):
+            start = heapq.heappop(workers)
+            finish = start + (timeout if hangs(index) else LATENCY_SECONDS)
+            heapq.heappush(workers, finish)
+            end = max(end, finish)
+        return end
+
+    @property
+    def spread(self) -> str:
+        return f"{self.walls[0]:.2f}-{self.walls[-1]:.2f}" if len(self.walls) > 1 else "-"
+
+
+def urls_for(port: int, count: int) -> dict[str, str]:
+    return {instance_id(i): f"http://127.0.0.1:{port}/{instance_id(i)}/version" for i in range(count)}
+
+
+def correct(readings: dict[str, Reading]) -> int:
+    """A reading is correct when an answering endpoint reads NEW and a hanging one times out."""
+    good = 0
+    for index in range(len(readings)):
+        reading = readings[instance_id(index)]
+        if hangs(index):
+            good += reading.version is None and (reading.reason or "").startswith("timeout")
+        else:
+            good += reading.version == NEW
+    return good
+
+
+def measure(label: str, port: int, count: int, concurrency: int, timeout: float, repeat: int) -> Row:
+    urls = urls_for(port, count)
+    walls, right = [], count
+    for _ in range(max(1, repeat)):
+        with Stopwatch() as clock:
+            readings = VersionProber(timeout, concurrency=concurrency).read_all(urls)
+        walls.append(clock.seconds)
+        right = min(right, correct(readings))
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    VersionProber(timeout, concurrency=concurrency).read_all(urls)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return Row(label, count, sum(hangs(i) for i in range(count)), concurrency, sorted(walls), peak, right)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoints", type=int, default=1000)
+    parser.add_argument("--baseline-endpoints", type=int, default=100)
+    parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per concurrent row (median shown)")
+    args = parser.parse_args()
+    refused = loopback_only()
+
+    context = multiprocessing.get_context("spawn")
+    port_out, stop = context.Queue(), context.Event()
+    server = context.Process(target=_serve, args=(port_out, stop), name="probe-endpoints", daemon=True)
+    server.start()
+    try:
+        port = int(port_out.get(timeout=30))
+        VersionProber(args.timeout, concurrency=4).read_all(urls_for(port, 4))  # warm imports and the server
+        rows = [
+            measure("concurrent", port, args.endpoints, concurrency, args.timeout, min(args.repeat, 10))
+            for concurrency in (DEFAULT_CONCURRENCY, 128, 256)
+        ]
+        baseline = measure("sequential", port, args.baseline_endpoints, 1, args.timeout, 1)
+    finally:
+        stop.set()
+        server.join(timeout=10)
+        if server.is_alive():
+            server.terminate()
+            server.join(timeout=5)
+
+    budget = args.timeout + 1.0
+    scale = args.endpoints / args.baseline_endpoints
+    extrapolated = baseline.wall * scale
+
+    def verdict(wall: float) -> str:
+        return f"{wall / budget:.2f}x " + ("ok" if wall <= budget else "OVER")
+
+    shown = [
+        [
+            f"{row.concurrency}" + (" (default)" if row.concurrency == DEFAULT_CONCURRENCY else ""),
+            row.endpoints,
+            row.hanging,
+            f"{row.wall:.2f}",
+            row.spread,
+            f"{row.ideal(args.timeout):.2f}",
+            verdict(row.wall),
+            f"{row.peak_bytes / 2**20:.1f}",
+            f"{row.correct}/{row.endpoints}",
+            f"{extrapolated / row.wall:.1f}x",
+        ]
+        for row in rows
+    ]
+    shown.append(
+        [
+            "1 (sequential)",
+            baseline.endpoints,
+            baseline.hanging,
+            f"{baseline.wall:.2f}",
+            "-",
+            f"{baseline.ideal(args.timeout):.2f}",
+            verdict(baseline.wall),
+            f"{baseline.peak_bytes / 2**20:.1f}",
+            f"{baseline.correct}/{baseline.endpoints}",
+            "-",
+        ]
+    )
+    shown.append(
+        [
+            f"1, extrapolated x{scale:g}",
+            args.endpoints,
+            sum(hangs(i) for i in range(args.endpoints)),
+            f"{extrapolated:.1f}",
+            "-",
+            f"{baseline.ideal(args.timeout) * scale:.1f}",
+            verdict(extrapolated),
+            "-",
+            "-",
+            "1.0x",
+        ]
+    )
+    table(
+        f"probe.py - VersionProber.read_all: {LATENCY_SECONDS * 1000:.0f} ms per endpoint, 1 in {HANG_EVERY} "
+        f"never answers, probe timeout {args.timeout:g} s, budget = timeout + 1 s = {budget:g} s",
+        ["concurrency", "endpoints", "hanging", "wall s", "min-max s", "ideal s", "wall/budget", "peak MiB", "correct", "speed-up"],
+        shown,
+        caption=(
+            f"wall s: median of {args.repeat} timed runs (sequential: one run). "
+            "ideal s: this design's schedule (a pool of `concurrency` threads taking probes in submission order) "
+            "with zero overhead, simulated. speed-up: sequential wall extrapolated to "
+            f"{args.endpoints} endpoints / this row's wall. peak MiB: tracemalloc peak of a separate traced run "
+            "(the prober alone; the endpoints run in a child process). correct: answering endpoints read "
+            f"{NEW}, hanging ones report a timeout."
+        ),
+    )
+    if refused:
+        note(f"[red]refused non-loopback connections: {refused}[/red]")
+
+
+if __name__ == "__main__":
+    main()
