@@ -66,24 +66,32 @@ def local_up(port: int) -> None:
 @main.command()
 @click.option("--endpoint-url", required=True, help="The AWS-compatible endpoint holding the ASGs.")
 @click.option("--region", default="us-east-1", show_default=True)
-@click.option("--version", "initial", default="1.0.266", show_default=True, help="Build of the instances already running.")
+@click.option(
+    "--version", "initial", default="1.0.266", show_default=True, help="Build of the instances already running."
+)
 @click.option("--bucket", default=None, help="Instances launched later boot the newest build uploaded here.")
 @click.option("--new-version", default=None, help="Build of instances launched later (without --bucket).")
 @click.option("--boot-seconds", default=3.0, show_default=True)
 @click.option("--port", default=0, help="Port on 127.0.0.1 (default: any free one).")
-def simulate(endpoint_url: str, region: str, initial: str, bucket: str | None, new_version: str | None,
-             boot_seconds: float, port: int) -> None:
+def simulate(
+    endpoint_url: str,
+    region: str,
+    initial: str,
+    bucket: str | None,
+    new_version: str | None,
+    boot_seconds: float,
+    port: int,
+) -> None:
     """Serve /version for every instance of the endpoint's ASGs, on loopback, until Ctrl-C."""
     from asg_terminator.demo import bucket_build_source
     from asg_terminator.simulator import FleetSimulator, asg_instance_lister
 
-    def client(service: str) -> Any:
-        return boto3.client(service, endpoint_url=endpoint_url, region_name=region)
-
-    lister = asg_instance_lister(client("autoscaling"))
-    source = bucket_build_source(client("s3"), bucket) if bucket else None
-    simulator = FleetSimulator(lister, build=new_version or initial, boot_seconds=boot_seconds,
-                               build_source=source, port=port)
+    lister = asg_instance_lister(boto3.client("autoscaling", endpoint_url=endpoint_url, region_name=region))
+    s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+    source = bucket_build_source(s3, bucket) if bucket else None
+    simulator = FleetSimulator(
+        lister, build=new_version or initial, boot_seconds=boot_seconds, build_source=source, port=port
+    )
     simulator.adopt(lister(), initial)
     with simulator:
         click.echo(f"version_url: {simulator.url_template}")
@@ -96,7 +104,13 @@ def simulate(endpoint_url: str, region: str, initial: str, bucket: str | None, n
 @click.option("--instances", default=3, show_default=True, type=click.IntRange(1, 200))
 @click.option("--boot-seconds", default=3.0, show_default=True, type=click.FloatRange(0, 120))
 @click.option("--min-healthy", default=2, show_default=True, type=click.IntRange(0))
-@click.option("--html", "html_path", default="artifacts/demo-history.html", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--html",
+    "html_path",
+    default="artifacts/demo-history.html",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary only.")
 def demo(asgs: str, instances: int, boot_seconds: float, min_healthy: int, html_path: Path, as_json: bool) -> None:
     """Release build 1.0.274 over simulated ASGs on 1.0.266, on the local stack."""
@@ -121,18 +135,35 @@ def demo(asgs: str, instances: int, boot_seconds: float, min_healthy: int, html_
 @click.option("--region", default=None)
 @click.option("--name", default=None, help="Execution name (default: generated).")
 @click.option("--follow", is_flag=True, help="Show live progress until the release ends; exit code from its outcome.")
-def release(asgs: tuple[str, ...], target_version: str | None, version_url: str | None, min_healthy: int | None,
-            min_healthy_percent: int | None, max_batch: int | None, replace_unreadable: bool | None,
-            stack: str | None, state_machine_arn: str | None, endpoint_url: str | None, region: str | None,
-            name: str | None, follow: bool) -> None:
+def release(
+    asgs: tuple[str, ...],
+    target_version: str | None,
+    version_url: str | None,
+    min_healthy: int | None,
+    min_healthy_percent: int | None,
+    max_batch: int | None,
+    replace_unreadable: bool | None,
+    stack: str | None,
+    state_machine_arn: str | None,
+    endpoint_url: str | None,
+    region: str | None,
+    name: str | None,
+    follow: bool,
+) -> None:
     """Validate the input here, then start a release (the console's Start execution)."""
     from tasks import contracts
     from tasks.domain.execution_input import settings_from_input
     from tasks.errors import InvalidExecutionInputError
 
-    fields = {"asg_names": list(asgs), "target_version": target_version, "version_url": version_url,
-              "min_healthy": min_healthy, "min_healthy_percent": min_healthy_percent, "max_batch": max_batch,
-              "replace_unreadable": replace_unreadable}
+    fields = {
+        "asg_names": list(asgs),
+        "target_version": target_version,
+        "version_url": version_url,
+        "min_healthy": min_healthy,
+        "min_healthy_percent": min_healthy_percent,
+        "max_batch": max_batch,
+        "replace_unreadable": replace_unreadable,
+    }
     execution_input = {k: v for k, v in fields.items() if v is not None}
     try:
         contracts.check("validate_input.input", execution_input, InvalidExecutionInputError, "execution input")
@@ -147,8 +178,9 @@ def release(asgs: tuple[str, ...], target_version: str | None, version_url: str 
         cloudformation = boto3.client("cloudformation", endpoint_url=endpoint_url, region_name=region)
         state_machine_arn = stack_machine(cloudformation, stack)
     sfn = _sfn(endpoint_url, region)
-    started = sfn.start_execution(stateMachineArn=state_machine_arn, input=json.dumps(execution_input),
-                                  name=name or _execution_name(asgs))
+    started = sfn.start_execution(
+        stateMachineArn=state_machine_arn, input=json.dumps(execution_input), name=name or _execution_name(asgs)
+    )
     click.echo(f"started {started['executionArn']}")
     if not follow:
         return
@@ -179,7 +211,9 @@ def _execution_name(asgs: tuple[str, ...]) -> str:
 @click.option("--parameter", "parameters", multiple=True, help="K=V template parameter (repeatable).")
 @click.option("--endpoint-url", default=None, help="CloudFormation/S3 endpoint (default: AWS).")
 @click.option("--region", default=None)
-def deploy_command(stack: str, s3_bucket: str, parameters: tuple[str, ...], endpoint_url: str | None, region: str | None) -> None:
+def deploy_command(
+    stack: str, s3_bucket: str, parameters: tuple[str, ...], endpoint_url: str | None, region: str | None
+) -> None:
     """Package tasks/ and deploy infra/template.yaml (CloudFormation through boto3)."""
     from asg_terminator.deploy import deploy
 
@@ -189,9 +223,14 @@ def deploy_command(stack: str, s3_bucket: str, parameters: tuple[str, ...], endp
         if not sep:
             raise click.UsageError(f"--parameter {parameter!r}: expected K=V")
         values[key] = value
-    status = deploy(stack, s3_bucket, values,
-                    boto3.client("cloudformation", endpoint_url=endpoint_url, region_name=region),
-                    boto3.client("s3", endpoint_url=endpoint_url, region_name=region), say=click.echo)
+    status = deploy(
+        stack,
+        s3_bucket,
+        values,
+        boto3.client("cloudformation", endpoint_url=endpoint_url, region_name=region),
+        boto3.client("s3", endpoint_url=endpoint_url, region_name=region),
+        say=click.echo,
+    )
     click.echo(f"{stack}: {status}")
 
 
@@ -199,15 +238,30 @@ def deploy_command(stack: str, s3_bucket: str, parameters: tuple[str, ...], endp
 @click.argument("execution_arn")
 @click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS).")
 @click.option("--region", default=None)
-@click.option("--html", "html_path", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Also write the visual history here.")
+@click.option(
+    "--html",
+    "html_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the visual history here.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the state runs as JSON.")
-def history_command(execution_arn: str, endpoint_url: str | None, region: str | None, html_path: Path | None, as_json: bool) -> None:
+def history_command(
+    execution_arn: str, endpoint_url: str | None, region: str | None, html_path: Path | None, as_json: bool
+) -> None:
     """Show an execution's states (and write its visual history page)."""
     view = history.load(_sfn(endpoint_url, region), execution_arn)
     if as_json:
         runs = [
-            {"name": r.name, "type": r.type, "asg_name": r.asg_name, "status": r.status,
-             "start": (r.entered - view.started).total_seconds(), "duration": r.duration(), "error": r.error}
+            {
+                "name": r.name,
+                "type": r.type,
+                "asg_name": r.asg_name,
+                "status": r.status,
+                "start": (r.entered - view.started).total_seconds(),
+                "duration": r.duration(),
+                "error": r.error,
+            }
             for r in view.runs
         ]
         click.echo(json.dumps({"status": view.status, "runs": runs}, indent=2))

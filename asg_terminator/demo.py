@@ -7,11 +7,9 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from asg_terminator import history, history_html
 from asg_terminator.fleet import create_asg
@@ -21,6 +19,9 @@ from asg_terminator.progress import FleetCounts, follow, summary_table
 from asg_terminator.simulator import FleetSimulator, asg_instance_lister
 from tasks.domain import artifacts
 from tasks.domain.events import APP_TAG
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 OLD_BUILD, NEW_BUILD = "1.0.266", "1.0.274"
 BUCKET = "asg-terminator-artifacts"
@@ -41,7 +42,11 @@ def bucket_build_source(s3: Any, bucket: str) -> Any:
     """The newest build uploaded to the bucket: what a freshly launched instance downloads."""
 
     def newest() -> str | None:
-        keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in page.get("Contents", [])]
+        keys = [
+            o["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for o in page.get("Contents", [])
+        ]
         return artifacts.newest(keys)
 
     return newest
@@ -55,7 +60,7 @@ def s3_event(bucket: str, key: str, head: dict[str, Any], region: str) -> dict[s
         "detail-type": "Object Created",
         "source": "aws.s3",
         "account": ACCOUNT,
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [f"arn:aws:s3:::{bucket}"],
         "detail": {
@@ -75,8 +80,12 @@ def s3_event(bucket: str, key: str, head: dict[str, Any], region: str) -> dict[s
 def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     simulator: FleetSimulator | None = None
-    defaults = {"poll_seconds": 1, "probe_timeout_seconds": 1, "min_healthy": options.min_healthy,
-                "replacement_timeout_seconds": max(60, int(options.boot_seconds * 10))}
+    defaults = {
+        "poll_seconds": 1,
+        "probe_timeout_seconds": 1,
+        "min_healthy": options.min_healthy,
+        "replacement_timeout_seconds": max(60, int(options.boot_seconds * 10)),
+    }
     stack = LocalStack(port=options.port, release_defaults=defaults)
     with stack as endpoint:
         autoscaling, ec2, s3, sfn = (endpoint.client(s) for s in ("autoscaling", "ec2", "s3", "stepfunctions"))
@@ -94,11 +103,17 @@ def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
             for name in options.asgs:
                 ids = create_asg(autoscaling, ec2, name, options.instances, tags={APP_TAG: APP})
                 simulator.adopt(ids, OLD_BUILD)
-            say(console, as_json, f"local stack {endpoint.url}: ASGs {', '.join(options.asgs)} "
-                                  f"({options.instances} instances each, tagged {APP_TAG}={APP}) on {OLD_BUILD}")
+            say(
+                console,
+                as_json,
+                f"local stack {endpoint.url}: ASGs {', '.join(options.asgs)} "
+                f"({options.instances} instances each, tagged {APP_TAG}={APP}) on {OLD_BUILD}",
+            )
             key = f"{APP}/{NEW_BUILD}/{APP}.zip"
             s3.put_object(Bucket=BUCKET, Key=key, Body=b"build " + NEW_BUILD.encode())
-            say(console, as_json, f"uploaded s3://{BUCKET}/{key}; EventBridge delivers 'Object Created' to StartRelease")
+            say(
+                console, as_json, f"uploaded s3://{BUCKET}/{key}; EventBridge delivers 'Object Created' to StartRelease"
+            )
             upload = s3_event(BUCKET, key, s3.head_object(Bucket=BUCKET, Key=key), endpoint.region)
             started = json.loads(
                 endpoint.client("lambda", url=stack.lambda_url)

@@ -45,9 +45,24 @@ def code_zip(dependencies_dir: Path | None) -> bytes:
 def install_dependencies(target: Path) -> None:
     """The Lambda runtime's wheels of requirements.txt (boto3 comes with the runtime)."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), "--platform", LAMBDA_PLATFORM,
-         "--python-version", LAMBDA_PYTHON, "--only-binary=:all:", "--implementation", "cp",
-         "-r", str(ROOT / "requirements.txt")],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--target",
+            str(target),
+            "--platform",
+            LAMBDA_PLATFORM,
+            "--python-version",
+            LAMBDA_PYTHON,
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "-r",
+            str(ROOT / "requirements.txt"),
+        ],
         check=True,
     )
 
@@ -68,8 +83,7 @@ def packaged_template(code_uri: str, definition_uri: str, template: Path = SAM_T
     return document
 
 
-def deploy(stack: str, bucket: str, parameters: dict[str, str], cloudformation: Any, s3: Any,
-           say: Any = print) -> str:
+def deploy(stack: str, bucket: str, parameters: dict[str, str], cloudformation: Any, s3: Any, say: Any = print) -> str:
     """Upload, then create or update ``stack`` through a change set; returns the final stack status."""
     with tempfile.TemporaryDirectory() as scratch:
         say("installing the Lambda package's dependencies for python3.12/arm64 ...")

@@ -19,9 +19,9 @@ def create_asg(
     """An ASG of ``instances`` InService instances; returns their ids."""
     template = f"{name}-lt"
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    existing = ec2.describe_launch_templates(
-        Filters=[{"Name": "launch-template-name", "Values": [template]}]
-    )["LaunchTemplates"]
+    existing = ec2.describe_launch_templates(Filters=[{"Name": "launch-template-name", "Values": [template]}])[
+        "LaunchTemplates"
+    ]
     if not existing:
         ec2.create_launch_template(
             LaunchTemplateName=template,

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from datetime import datetime
 
 SUCCEEDED, CAUGHT, FAILED, RUNNING = "SUCCEEDED", "CAUGHT", "FAILED", "RUNNING"
 
@@ -89,74 +92,88 @@ def _details(event: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _is_state_event(event: dict[str, Any], suffix: str) -> bool:
-    return str(event["type"]).endswith(suffix) and str(event["type"]) != "ExecutionStarted"
+class _RunBuilder:
+    """Pairs each *StateEntered event with its *StateExited (or failure) through previousEventId."""
 
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self._by_id = {e["id"]: e for e in events}
+        self.runs: dict[int, StateRun] = {}
 
-def build_runs(events: list[dict[str, Any]], execution_failed: bool) -> list[StateRun]:
-    by_id = {e["id"]: e for e in events}
-    runs: dict[int, StateRun] = {}
-
-    def chain(event: dict[str, Any]) -> Any:
-        previous = by_id.get(event.get("previousEventId", 0))
+    def chain(self, event: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        previous = self._by_id.get(event.get("previousEventId", 0))
         while previous is not None:
             yield previous
-            previous = by_id.get(previous.get("previousEventId", 0))
+            previous = self._by_id.get(previous.get("previousEventId", 0))
 
-    def walk_to_entry(event: dict[str, Any], name: str | None) -> tuple[StateRun | None, dict[str, Any] | None]:
+    def run_of(self, event: dict[str, Any], name: str | None) -> tuple[StateRun | None, dict[str, Any] | None]:
         """The run this event belongs to, and the last failure event inside that run."""
         failure, inside = None, True
-        for earlier in chain(event):
+        for earlier in self.chain(event):
             kind = str(earlier["type"])
             if kind.endswith("StateEntered"):
-                run = runs.get(earlier["id"])
+                run = self.runs.get(earlier["id"])
                 if run is not None and (name is None or run.name == name):
                     return run, failure
                 inside = False
             elif kind.endswith("StateExited"):
                 inside = False
-            elif inside and failure is None and (kind.endswith("Failed") or kind.endswith("TimedOut")):
+            elif inside and failure is None and kind.endswith(("Failed", "TimedOut")):
                 failure = earlier
         return None, None
 
+    def entered(self, event: dict[str, Any]) -> None:
+        details = _details(event)
+        previous = next((e for e in self.chain(event) if str(e["type"]).endswith("StateExited")), None)
+        self.runs[event["id"]] = StateRun(
+            name=details.get("name", "?"),
+            type=str(event["type"])[: -len("StateEntered")],
+            entered=event["timestamp"],
+            input=details.get("input", ""),
+            entered_id=event["id"],
+            previous=_details(previous).get("name") if previous else None,
+        )
+
+    def exited(self, event: dict[str, Any]) -> None:
+        details = _details(event)
+        run, failure = self.run_of(event, details.get("name"))
+        if run is None:
+            return
+        run.exited, run.output, run.status = event["timestamp"], details.get("output"), SUCCEEDED
+        if failure is not None and run.type not in ("Map", "Parallel"):
+            run.status = CAUGHT
+            run.error, run.cause = _details(failure).get("error"), _details(failure).get("cause")
+
+    def failed(self, event: dict[str, Any]) -> None:
+        run, failure = self.run_of(event, None)
+        if run is None:
+            return
+        run.status = FAILED
+        source = _details(failure or event)
+        run.error = run.error or source.get("error") or _details(event).get("error")
+        run.cause = run.cause or source.get("cause") or _details(event).get("cause")
+
+
+def build_runs(events: list[dict[str, Any]], execution_failed: bool) -> list[StateRun]:
+    builder = _RunBuilder(events)
     for event in events:
         kind = str(event["type"])
-        details = _details(event)
         if kind.endswith("StateEntered"):
-            previous = next((e for e in chain(event) if str(e["type"]).endswith("StateExited")), None)
-            runs[event["id"]] = StateRun(
-                name=details.get("name", "?"),
-                type=kind[: -len("StateEntered")],
-                entered=event["timestamp"],
-                input=details.get("input", ""),
-                entered_id=event["id"],
-                previous=_details(previous).get("name") if previous else None,
-            )
+            builder.entered(event)
         elif kind.endswith("StateExited"):
-            run, failure = walk_to_entry(event, details.get("name"))
-            if run is None:
-                continue
-            run.exited, run.output = event["timestamp"], details.get("output")
-            run.status = SUCCEEDED
-            if failure is not None and run.type not in ("Map", "Parallel"):
-                run.status = CAUGHT
-                run.error, run.cause = _details(failure).get("error"), _details(failure).get("cause")
-        elif kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
-            run, failure = walk_to_entry(event, None)
-            source = failure or event
-            if run is not None:
-                run.status = FAILED
-                run.error = run.error or _details(source).get("error") or _details(event).get("error")
-                run.cause = run.cause or _details(source).get("cause") or _details(event).get("cause")
-        elif kind in ("MapStateFailed", "ParallelStateFailed"):
-            run, _ = walk_to_entry(event, None)
-            if run is not None:
-                run.status = FAILED
+            builder.exited(event)
+        elif kind in (
+            "ExecutionFailed",
+            "ExecutionTimedOut",
+            "ExecutionAborted",
+            "MapStateFailed",
+            "ParallelStateFailed",
+        ):
+            builder.failed(event)
     if execution_failed:
-        for run in runs.values():
+        for run in builder.runs.values():
             if run.status == RUNNING and run.type in ("Map", "Parallel"):
                 run.status = FAILED
-    return sorted(runs.values(), key=lambda r: r.entered_id)
+    return sorted(builder.runs.values(), key=lambda r: r.entered_id)
 
 
 def load(sfn: Any, execution_arn: str) -> ExecutionView:

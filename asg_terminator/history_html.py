@@ -10,10 +10,12 @@ import html
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asg_terminator.history import CAUGHT, FAILED, RUNNING, SUCCEEDED, ExecutionView, StateRun
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 COLOURS = {SUCCEEDED: "#2e7d32", CAUGHT: "#ef6c00", FAILED: "#c62828", RUNNING: "#1565c0", None: "#9e9e9e"}
 TYPE_COLOURS = {"Task": "#43a047", "Wait": "#90a4ae", "Map": "#2e7d32"}
@@ -119,7 +121,11 @@ def _state_list(view: ExecutionView) -> str:
                 add(processor, depth + 1)
 
     add(view.definition, 0)
-    return '<p class="note">Graphviz (dot) is not installed: states listed in definition order.</p><ul>' + "".join(items) + "</ul>"
+    return (
+        '<p class="note">Graphviz (dot) is not installed: states listed in definition order.</p><ul>'
+        + "".join(items)
+        + "</ul>"
+    )
 
 
 def _timeline(view: ExecutionView) -> str:
@@ -140,7 +146,9 @@ def _timeline(view: ExecutionView) -> str:
                 f'<div class="bar" title="{html.escape(title)}" style="left:{left:.3f}%;width:{width:.3f}%;'
                 f'background:{colour}"></div>'
             )
-        rows.append(f'<div class="lane"><div class="lane-name">{html.escape(lane)}</div><div class="track">{"".join(bars)}</div></div>')
+        rows.append(
+            f'<div class="lane"><div class="lane-name">{html.escape(lane)}</div><div class="track">{"".join(bars)}</div></div>'
+        )
     key = "".join(f'<span><i style="background:{c}"></i>{t}</span>' for t, c in TYPE_COLOURS.items())
     return (
         f'<p class="legend">{key}<span><i style="background:#b0bec5"></i>Choice/Pass</span></p>'
@@ -202,12 +210,22 @@ li.state{list-style:none;border-left:4px solid;padding:4px 8px;margin:3px 0}
 
 def render(view: ExecutionView) -> str:
     svg = graph_svg(view)
-    graph = f'<div class="graph" id="graph">{svg}</div>' if svg else f'<div class="graph" id="graph">{_state_list(view)}</div>'
+    graph = (
+        f'<div class="graph" id="graph">{svg}</div>'
+        if svg
+        else f'<div class="graph" id="graph">{_state_list(view)}</div>'
+    )
     status_colour = {"SUCCEEDED": COLOURS[SUCCEEDED], "FAILED": COLOURS[FAILED]}.get(view.status, COLOURS[RUNNING])
     duration = (view.end - view.started).total_seconds()
     legend = "".join(
         f'<span><i style="background:{COLOURS[s]}"></i>{label}</span>'
-        for s, label in ((SUCCEEDED, "succeeded"), (CAUGHT, "failed, caught"), (FAILED, "failed"), (RUNNING, "running"), (None, "not run"))
+        for s, label in (
+            (SUCCEEDED, "succeeded"),
+            (CAUGHT, "failed, caught"),
+            (FAILED, "failed"),
+            (RUNNING, "running"),
+            (None, "not run"),
+        )
     )
     failure = (
         f"<h2>Error</h2><p><b>{html.escape(view.error or '')}</b></p><pre>{html.escape(_pretty(view.cause))}</pre>"

@@ -78,8 +78,7 @@ class LambdaInvokeServer:
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def start(self) -> LambdaInvokeServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="lambda-invoke", daemon=True)
@@ -118,15 +117,13 @@ class LambdaInvokeServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 match = _PATH.match(self.path.split("?", 1)[0])
                 length = int(self.headers.get("Content-Length") or 0)
                 payload = self.rfile.read(length)
                 name = _bare_name(match.group("name")) if match else ""
                 if name not in server.handlers:
-                    body = json.dumps(
-                        {"Type": "User", "message": f"Function not found: {name or self.path}"}
-                    ).encode()
+                    body = json.dumps({"Type": "User", "message": f"Function not found: {name or self.path}"}).encode()
                     self._reply(404, {"x-amzn-ErrorType": "ResourceNotFoundException"}, body)
                     return
                 headers, body = server.invoke(name, payload)

@@ -41,7 +41,8 @@ class Endpoint:
     state_machine_arn: str
 
     def client(self, service: str, url: str | None = None) -> Any:
-        return boto3.client(
+        make: Any = boto3.client  # any service by name: the stubs type only literal names
+        return make(
             service,
             endpoint_url=url or self.url,
             region_name=self.region,
@@ -61,7 +62,9 @@ def _code_zip() -> bytes:
 
 
 class LocalStack:
-    def __init__(self, port: int = DEFAULT_PORT, region: str = REGION, release_defaults: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, port: int = DEFAULT_PORT, region: str = REGION, release_defaults: dict[str, Any] | None = None
+    ) -> None:
         self.port = port
         self.region = region
         self.release_defaults = release_defaults or {}
@@ -92,10 +95,12 @@ class LocalStack:
     def start_functions_env(self) -> None:
         """The functions' environment, as the SAM template sets it (the handlers run in this process)."""
         assert self.endpoint is not None, "start() first"
-        self._set_env({
-            "STATE_MACHINE_ARN": self.endpoint.state_machine_arn,
-            "RELEASE_DEFAULTS": json.dumps(self.release_defaults),
-        })
+        self._set_env(
+            {
+                "STATE_MACHINE_ARN": self.endpoint.state_machine_arn,
+                "RELEASE_DEFAULTS": json.dumps(self.release_defaults),
+            }
+        )
         runtime.settings.cache_clear()
 
     @property

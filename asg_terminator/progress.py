@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -14,6 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from asg_terminator import history
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -116,8 +118,15 @@ def follow(
         for name, asg in asg_views(view, asg_names).items():
             found = counts(view, name)
             if found is not None:
-                bars.update(tasks[name], total=max(found.desired, 1), completed=found.new, old=found.old,
-                            booting=found.booting, new=found.new, state=asg.state)
+                bars.update(
+                    tasks[name],
+                    total=max(found.desired, 1),
+                    completed=found.new,
+                    old=found.old,
+                    booting=found.booting,
+                    new=found.new,
+                    state=asg.state,
+                )
             else:
                 bars.update(tasks[name], state=asg.state)
             notes.add_row(f"[bold]{name}", f"batch: {asg.batch or '-'}", asg.note[:140])

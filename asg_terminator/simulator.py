@@ -11,10 +11,12 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 HEALTHY = "healthy"
 NEVER_BOOTS = "never-boots"  # HTTP 503 forever
@@ -194,7 +196,7 @@ class FleetSimulator:
         simulator = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 parts = self.path.strip("/").split("/")
                 if len(parts) != 2 or parts[1] != "version":
                     self.send_error(404)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asg_terminator.paths import RELEASE_ASL
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/asg-terminator-release"
 _SUBSTITUTION = re.compile(r"\$\{(\w+)\}")
@@ -28,4 +30,3 @@ def create_release_state_machine(sfn: Any, values: Mapping[str, str], name: str 
             return str(machine["stateMachineArn"])
     created = sfn.create_state_machine(name=name, definition=definition(values), roleArn=ROLE_ARN)
     return str(created["stateMachineArn"])
-

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 REGION = "us-east-1"
 OLD = "1.0.266"
@@ -69,12 +71,17 @@ def fake_aws_environment() -> None:
 
 
 def table(
-    title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], caption: str | None = None, left: int = 1
+    title: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    caption: str | None = None,
+    left: int = 1,
+    text_columns: Sequence[int] = (),
 ) -> None:
-    """A rich table: the first ``left`` columns are labels (left-aligned), the rest numbers."""
+    """A rich table: the first ``left`` columns and ``text_columns`` are left-aligned, the rest (numbers) right."""
     shown = Table(title=title, caption=caption, caption_justify="left", title_justify="left")
     for index, column in enumerate(columns):
-        shown.add_column(column, justify="left" if index < left else "right")
+        shown.add_column(column, justify="left" if index < left or index in text_columns else "right")
     for row in rows:
         shown.add_row(*(str(cell) for cell in row))
     console.print(shown)

@@ -123,8 +123,14 @@ def main() -> None:
                     loop.update(calls)
             for step, (calls, ids), seconds in measured:
                 rows.append(
-                    [size, step, *(calls[c] for c in COLUMNS), "+".join(map(str, ids)) or "-",
-                     sum(calls.values()), f"{seconds:.2f}"]
+                    [
+                        size,
+                        step,
+                        *(calls[c] for c in COLUMNS),
+                        "+".join(map(str, ids)) or "-",
+                        sum(calls.values()),
+                        f"{seconds:.2f}",
+                    ]
                 )
             rows.append([size, "one loop, one poll", *(loop[c] for c in COLUMNS), "", sum(loop.values()), ""])
             others = {op for _, (calls, _), _ in measured for op in calls} - set(COLUMNS)
@@ -133,8 +139,16 @@ def main() -> None:
 
     table(
         "api_calls.py - AWS API calls per step (botocore before-call hook), ASGs under moto",
-        ["instances", "step", "DescribeAutoScalingGroups", "DescribeInstances", "TerminateInstance-\nInAutoScalingGroup",
-         "ids per\nDescribeInstances", "total", "moto s"],
+        [
+            "instances",
+            "step",
+            "DescribeAutoScalingGroups",
+            "DescribeInstances",
+            "TerminateInstance-\nInAutoScalingGroup",
+            "ids per\nDescribeInstances",
+            "total",
+            "moto s",
+        ],
         rows,
         left=2,
         caption=(

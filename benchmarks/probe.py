@@ -28,7 +28,7 @@ from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, Reading, VersionPr
 LATENCY_SECONDS = 0.05
 HANG_EVERY = 50  # one endpoint in 50 (2%) never answers
 HANG_LIMIT_SECONDS = 30.0  # a hanging endpoint lets go when the client closes, or after this at most
-SERVER_LIFETIME_SECONDS = 600.0  # the endpoint process exits on its own even if this script dies
+SERVER_LIFETIME_SECONDS = 300.0  # the endpoint process exits on its own even if this script dies
 
 
 def hangs(index: int) -> bool:
@@ -49,7 +49,7 @@ def _serve(port_out: Any, stop: Any) -> None:
     hanging = {instance_id(i) for i in range(100_000) if hangs(i)}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             parts = self.path.strip("/").split("/")
             if len(parts) != 2 or parts[1] != "version":
                 self.send_error(404)
@@ -228,7 +228,18 @@ def main() -> None:
     table(
         f"probe.py - VersionProber.read_all: {LATENCY_SECONDS * 1000:.0f} ms per endpoint, 1 in {HANG_EVERY} "
         f"never answers, probe timeout {args.timeout:g} s, budget = timeout + 1 s = {budget:g} s",
-        ["concurrency", "endpoints", "hanging", "wall s", "min-max s", "ideal s", "wall/budget", "peak MiB", "correct", "speed-up"],
+        [
+            "concurrency",
+            "endpoints",
+            "hanging",
+            "wall s",
+            "min-max s",
+            "ideal s",
+            "wall/budget",
+            "peak MiB",
+            "correct",
+            "speed-up",
+        ],
         shown,
         caption=(
             f"wall s: median of {args.repeat} timed runs (sequential: one run). "

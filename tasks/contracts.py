@@ -6,13 +6,15 @@ import functools
 import json
 from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 from tasks.errors import InvalidStepInputError, InvalidStepOutputError
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_URN = "urn:asg-terminator:schemas:"
 MAX_REPORTED = 5
@@ -56,12 +58,10 @@ def _field(error: ValidationError) -> str:
 def describe(error: ValidationError) -> str:
     """One line that names the field and the rule it breaks."""
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = error.schema.get("properties", {})
+        allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
         unknown = sorted(k for k in error.instance if k not in allowed)
         where = "" if _field(error) == "(root)" else f"{_field(error)}."
-        return "; ".join(
-            f"{where}{k}: unknown field (allowed: {', '.join(allowed)})" for k in unknown
-        )
+        return "; ".join(f"{where}{k}: unknown field (allowed: {', '.join(allowed)})" for k in unknown)
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         where = "" if _field(error) == "(root)" else f"{_field(error)}."
@@ -102,4 +102,3 @@ def step(name: str, input_error: type[Exception] = InvalidStepInputError) -> Cal
         return checked
 
     return wrap
-

@@ -63,3 +63,7 @@ class ReleaseFailedError(TerminalError):
 
 class UnreleasableEventError(TerminalError):
     """An event reached the state machine that names no release (a key without app/version, say)."""
+
+
+class AsgLockedError(TerminalError):
+    """Another release (still running) holds this ASG: two releases never work on one ASG at once."""

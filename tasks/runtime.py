@@ -6,9 +6,10 @@ import functools
 import json
 import logging
 import os
-from collections.abc import Mapping
+import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
@@ -19,6 +20,9 @@ from tasks.adapters.fleet_reader import FleetReader
 from tasks.adapters.stepfunctions import StepFunctions
 from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, VersionProber
 from tasks.domain.artifacts import DEFAULT_KEY_PATTERN
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # botocore retries a little; the state machine's Retry (with backoff and jitter) does the rest,
 # visibly, in the execution history.
@@ -36,6 +40,7 @@ class Settings:
     # {"version_url": "http://{PrivateIpAddress}:8080/version", "min_healthy_percent": 50}.
     release_defaults: dict[str, object] = field(default_factory=dict)
     state_machine_arn: str = ""  # StartRelease's target
+    lock_settle_seconds: float = 1.0  # LockAsg: write, wait this long, read back
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -45,6 +50,7 @@ class Settings:
             artifact_key_pattern=environ.get("ARTIFACT_KEY_PATTERN") or DEFAULT_KEY_PATTERN,
             release_defaults=json.loads(environ.get("RELEASE_DEFAULTS") or "{}"),
             state_machine_arn=environ.get("STATE_MACHINE_ARN", ""),
+            lock_settle_seconds=float(environ.get("LOCK_SETTLE_SECONDS", "1.0")),
         )
 
 
@@ -74,5 +80,9 @@ def prober(timeout_seconds: float) -> VersionProber:
     return VersionProber(timeout_seconds, concurrency=settings().probe_concurrency)
 
 
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

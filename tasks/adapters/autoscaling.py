@@ -30,6 +30,38 @@ class AutoScaling:
             raise AsgNotFoundError(f"{name}: no Auto Scaling group of that name in this account and region")
         return dict(found[0])
 
+    def tag_value(self, name: str, key: str) -> str | None:
+        tags = self.describe_group(name).get("Tags", [])
+        return next((str(t["Value"]) for t in tags if t["Key"] == key), None)
+
+    def set_tag(self, name: str, key: str, value: str) -> None:
+        tag = {
+            "ResourceId": name,
+            "ResourceType": "auto-scaling-group",
+            "Key": key,
+            "Value": value,
+            "PropagateAtLaunch": False,
+        }
+        try:
+            self._client.create_or_update_tags(Tags=[tag])  # type: ignore[list-item]
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"CreateOrUpdateTags {name} {key}") from e
+
+    def delete_tag_if(self, name: str, key: str, value: str) -> bool:
+        """Delete the tag when it still holds ``value``; False when it does not, or the group is gone."""
+        try:
+            groups = self._client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"DescribeAutoScalingGroups {name}") from e
+        tags = {t["Key"]: t["Value"] for g in groups for t in g.get("Tags", [])}
+        if tags.get(key) != value:
+            return False
+        try:
+            self._client.delete_tags(Tags=[{"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": key}])
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"DeleteTags {name} {key}") from e
+        return True
+
     def names_tagged(self, key: str, value: str) -> list[str]:
         """Every ASG carrying the opt-in tag ``key=value`` (paginated)."""
         names: list[str] = []
@@ -68,8 +100,4 @@ class AutoScaling:
 
 def _already_gone(error: ClientError) -> bool:
     message = str(error.response.get("Error", {}).get("Message", "")).lower()
-    return (
-        "not found" in message
-        or "terminat" in message
-        or "not part of" in message
-    )
+    return "not found" in message or "terminat" in message or "not part of" in message

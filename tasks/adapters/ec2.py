@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,8 @@ from tasks.adapters.aws_errors import code_of, translate
 from tasks.domain.fleet import iso
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from mypy_boto3_ec2 import EC2Client
 else:
     EC2Client = Any

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tasks.adapters.autoscaling import AutoScaling
-from tasks.adapters.ec2 import Ec2, InstanceFacts
-from tasks.adapters.version_probe import VersionProber
 from tasks.domain import urls
 from tasks.domain.fleet import Fleet, Instance
+
+if TYPE_CHECKING:
+    from tasks.adapters.autoscaling import AutoScaling
+    from tasks.adapters.ec2 import Ec2, InstanceFacts
+    from tasks.adapters.version_probe import VersionProber
 
 
 class FleetReader:

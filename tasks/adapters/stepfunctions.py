@@ -39,6 +39,18 @@ class StepFunctions:
             raise translate(e, f"StartExecution {name}") from e
         return str(started["executionArn"])
 
+    def is_running(self, execution_arn: str) -> bool:
+        """Whether that execution is still running (an unknown one is not)."""
+        try:
+            status = self._client.describe_execution(executionArn=execution_arn)["status"]
+        except ClientError as e:
+            if code_of(e) in ("ExecutionDoesNotExist", "InvalidArn"):
+                return False
+            raise translate(e, f"DescribeExecution {execution_arn}") from e
+        except BotoCoreError as e:
+            raise translate(e, f"DescribeExecution {execution_arn}") from e
+        return status == "RUNNING"
+
     def _exists(self, execution_arn: str) -> bool:
         try:
             self._client.describe_execution(executionArn=execution_arn)

@@ -9,15 +9,18 @@ from __future__ import annotations
 import math
 import socket
 import time
-from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
 from tasks.domain import versions
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 DEFAULT_CONCURRENCY = 64
 HARD_STOP_GRACE_SECONDS = 1.0
@@ -62,9 +65,7 @@ class VersionProber:
         deadline = self._clock() + self._timeout
         timeout_text = f"timeout after {self._timeout:g} s"
         try:
-            with self._session.get(
-                url, timeout=self._timeout, stream=True, allow_redirects=False
-            ) as response:
+            with self._session.get(url, timeout=self._timeout, stream=True, allow_redirects=False) as response:
                 if response.is_redirect:
                     return Reading(None, f"redirect (HTTP {response.status_code}) not followed")
                 if response.status_code != 200:

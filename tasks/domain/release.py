@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks.domain import versions
 from tasks.domain.fleet import Decision, Fleet, Instance, Pending, Progress, iso, parse_iso
@@ -19,6 +18,9 @@ from tasks.errors import (
     ReleaseStalledError,
     ReplacementTimeoutError,
 )
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -135,9 +137,7 @@ def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> P
     batch = spread_over_zones(view.candidates)[: max(limit, 0)]
     if batch:
         known = tuple(sorted(i.id for i in fleet.instances))
-        decision = Decision(
-            "terminate", decision_line(fleet, len(batch)), tuple(i.id for i in batch), known
-        )
+        decision = Decision("terminate", decision_line(fleet, len(batch)), tuple(i.id for i in batch), known)
         return progress.update(decision=decision, waiting_since=None)
 
     if view.candidates and view.serving >= fleet.desired and view.headroom <= 0:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasks.domain.fleet import parse_iso
 from tasks.errors import ReleaseFailedError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 def _cause_message(cause: str) -> str:

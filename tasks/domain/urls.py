@@ -7,8 +7,11 @@ change the scheme, the host or the path the operator wrote: the URL is the templ
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 ATTRIBUTES = (
     "InstanceId",
@@ -45,7 +48,7 @@ def template_problem(template: str) -> str | None:
     """Why this template cannot be used, or None when it yields an http(s) URL."""
     for name in placeholders(template):
         if name not in ATTRIBUTES and not _TAG.fullmatch(name):
-            known = ", ".join("{%s}" % a for a in ATTRIBUTES)
+            known = ", ".join(f"{{{a}}}" for a in ATTRIBUTES)
             return f"unknown placeholder {{{name}}}; use one of {known} or {{tag:NAME}}"
     if "{" in _PLACEHOLDER.sub("", template) or "}" in _PLACEHOLDER.sub("", template):
         return "unbalanced braces"

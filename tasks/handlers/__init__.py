@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 STEPS = (
     "ResolveEvent",
     "ValidateInput",
+    "LockAsg",
     "Discover",
     "ReadVersions",
     "SelectBatch",
     "Terminate",
     "CheckReplacement",
+    "UnlockAsg",
     "Summarize",
 )
 

@@ -15,7 +15,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = event["settings"]
     fleet = runtime.fleet_reader().discover(event["asg_name"], settings["version_url"])
     fleet = read_versions(fleet, runtime.prober(settings["probe_timeout_seconds"]))
-    progress = check_replacement(fleet, Progress.from_record(event["progress"]), Policy.from_settings(settings), runtime.now())
+    progress = check_replacement(
+        fleet, Progress.from_record(event["progress"]), Policy.from_settings(settings), runtime.now()
+    )
     status = progress.pending.status if progress.pending else f"{fleet.asg_name} => batch replaced"
     runtime.logger.info(status, extra={"step": "CheckReplacement", "asg_name": fleet.asg_name})
     return progress.to_record()

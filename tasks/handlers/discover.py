@@ -12,6 +12,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     fleet = runtime.fleet_reader().discover(event["asg_name"], event["version_url"])
     runtime.logger.info(
         "discovered",
-        extra={"step": "Discover", "asg_name": fleet.asg_name, "desired": fleet.desired, "instances": len(fleet.instances)},
+        extra={
+            "step": "Discover",
+            "asg_name": fleet.asg_name,
+            "desired": fleet.desired,
+            "instances": len(fleet.instances),
+        },
     )
     return fleet.to_record()

@@ -12,7 +12,9 @@ from tasks.domain.release import Policy, decide
 @contracts.step("select_batch")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     fleet = Fleet.from_record(event["fleet"])
-    progress = decide(fleet, Progress.from_record(event["progress"]), Policy.from_settings(event["settings"]), runtime.now())
+    progress = decide(
+        fleet, Progress.from_record(event["progress"]), Policy.from_settings(event["settings"]), runtime.now()
+    )
     decision = progress.decision
     runtime.logger.info(
         decision.message if decision else "no decision",

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -13,6 +12,9 @@ from moto import mock_aws
 from asg_terminator.simulator import FaultPlan, FleetSimulator, asg_instance_lister
 from tasks import runtime
 from tests.functional.support import NEW, REGION, create_group
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 

@@ -9,7 +9,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -46,7 +46,7 @@ def settings(**overrides: Any) -> dict[str, Any]:
 
 
 def ago(seconds: float) -> str:
-    return iso(datetime.now(timezone.utc) - timedelta(seconds=seconds))
+    return iso(datetime.now(UTC) - timedelta(seconds=seconds))
 
 
 def instance_record(
@@ -111,9 +111,9 @@ def create_group(
 
 
 def group(autoscaling: Any, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
-        "AutoScalingGroups"
-    ][0]
+    found: dict[str, Any] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][
+        0
+    ]
     return found
 
 
@@ -227,7 +227,7 @@ class Loopback:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 with server._lock:
                     server.requests.append(self.path)
                 behaviour = server.routes.get(self.path, server.default)
@@ -236,7 +236,7 @@ class Loopback:
                 except (BrokenPipeError, ConnectionResetError):
                     return
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         return Handler

@@ -6,8 +6,7 @@ points a client at a closed loopback port.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -28,6 +27,9 @@ from tasks.errors import (
 )
 from tasks.runtime import _CLIENT_CONFIG  # the clients' real config: botocore's retries must not hide errors
 from tests.functional.support import REGION, closed_port
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 def client_error(code: str, message: str, status: int, operation: str = "DescribeAutoScalingGroups") -> ClientError:

@@ -5,8 +5,7 @@ Discover never connects to an instance, but every template here still names loop
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -16,6 +15,9 @@ from tasks.domain.fleet import iso
 from tasks.errors import AsgNotFoundError, InvalidStepInputError
 from tasks.handlers.discover import handler as discover
 from tests.functional.support import REGION, group
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def ec2_instances(ec2: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -71,9 +73,7 @@ def test_discover_reports_lifecycle_and_health_as_auto_scaling_sees_them(
 ) -> None:
     ids = make_asg("web", 3, zones=("us-east-1a",))
     autoscaling.set_instance_health(InstanceId=ids[0], HealthStatus="Unhealthy")
-    autoscaling.enter_standby(
-        AutoScalingGroupName="web", InstanceIds=[ids[1]], ShouldDecrementDesiredCapacity=True
-    )
+    autoscaling.enter_standby(AutoScalingGroupName="web", InstanceIds=[ids[1]], ShouldDecrementDesiredCapacity=True)
 
     fleet = discover({"asg_name": "web", "version_url": "http://127.0.0.1:9/{InstanceId}/version"}, None)
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asg_terminator.simulator import DEAD, GARBAGE, HANGS, HUGE, SLOW, FleetSimulator
 from tasks.handlers.discover import handler as discover
 from tasks.handlers.read_versions import handler as read_versions
 from tests.functional.support import NEW, OLD
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def readings(fleet: dict[str, Any]) -> dict[str, tuple[str | None, str | None]]:

@@ -4,10 +4,8 @@ simulated fleet on loopback (the state machine itself is exercised in tests/work
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from asg_terminator.simulator import FleetSimulator
 from tasks.handlers.check_replacement import handler as check_replacement
 from tasks.handlers.discover import handler as discover
 from tasks.handlers.read_versions import handler as read_versions
@@ -16,6 +14,11 @@ from tasks.handlers.summarize import handler as summarize
 from tasks.handlers.terminate import handler as terminate
 from tasks.handlers.validate_input import handler as validate_input
 from tests.functional.support import NEW, OLD, empty_progress, group
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from asg_terminator.simulator import FleetSimulator
 
 
 def serving(autoscaling: Any, simulator: FleetSimulator, name: str) -> int:

@@ -82,8 +82,7 @@ def test_an_unknown_field_is_invalid_execution_input_naming_it() -> None:
         ),
         (
             {"asg_names": ["web"], "version_url": "ftp://{PrivateIpAddress}/version"},
-            "execution input: version_url: does not yield an http(s) URL with a host "
-            "(e.g. 'ftp://10.0.0.1/version')",
+            "execution input: version_url: does not yield an http(s) URL with a host (e.g. 'ftp://10.0.0.1/version')",
         ),
     ],
 )
@@ -170,8 +169,11 @@ def test_one_failed_asg_fails_the_release_naming_every_outcome() -> None:
 def test_a_cause_that_is_not_a_lambda_payload_is_reported_as_is() -> None:
     outcome = {**failed("web", "States.Timeout", ""), "cause": "Task timed out after 60.00 seconds"}
 
-    with pytest.raises(ReleaseFailedError, match=r"web FAILED States\.Timeout after 0 terminated in 0 batches: "
-                       r"Task timed out after 60\.00 seconds$"):
+    with pytest.raises(
+        ReleaseFailedError,
+        match=r"web FAILED States\.Timeout after 0 terminated in 0 batches: "
+        r"Task timed out after 60\.00 seconds$",
+    ):
         summarize({"outcomes": [outcome]}, None)
 
 

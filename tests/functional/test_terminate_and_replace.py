@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,6 +20,9 @@ from tasks.handlers.read_versions import handler as read_versions
 from tasks.handlers.select_batch import handler as select_batch
 from tasks.handlers.terminate import handler as terminate
 from tests.functional.support import NEW, OLD, ago, empty_progress, group, group_ids, settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import time
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +19,9 @@ from tests.functional.support import (
     silent_listener,
     stall_after_headers,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 TIMEOUT = 0.3
 
@@ -112,9 +115,7 @@ REDIRECTS = [301, 302, 303, 307, 308]
 
 
 @pytest.mark.parametrize("status", REDIRECTS)
-def test_a_redirect_to_another_host_is_never_followed(
-    elsewhere: Loopback, prober: VersionProber, status: int
-) -> None:
+def test_a_redirect_to_another_host_is_never_followed(elsewhere: Loopback, prober: VersionProber, status: int) -> None:
     with Loopback({"/version": redirect(status, elsewhere.url("/version"))}) as server:
         reading = prober.read(server.url("/version"))
         assert server.requests == ["/version"]

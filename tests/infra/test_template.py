@@ -58,7 +58,9 @@ def test_no_wildcard_actions_and_terminate_only_in_opted_in_groups(template: dic
     for name, statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert all("*" not in a for a in actions), name
-    terminating = [(n, s) for n, s in statements if "autoscaling:TerminateInstanceInAutoScalingGroup" in str(s["Action"])]
+    terminating = [
+        (n, s) for n, s in statements if "autoscaling:TerminateInstanceInAutoScalingGroup" in str(s["Action"])
+    ]
     assert {n for n, _ in terminating} == {"TerminateFunction"}
     for _, statement in terminating:
         condition = json.dumps(statement["Condition"])
@@ -76,8 +78,14 @@ def test_the_packaged_template_transforms_through_the_sam_translator(monkeypatch
     from samtranslator.translator.transform import transform
 
     packaged = packaged_template("s3://bucket/code.zip", "s3://bucket/release.asl.json")
-    parameters = {"SubnetIds": ["subnet-1"], "SecurityGroupId": "sg-1", "AWS::Region": "us-east-1",
-                  "AWS::Partition": "aws", "AWS::AccountId": "123456789012", "AWS::StackName": "rel"}
+    parameters = {
+        "SubnetIds": ["subnet-1"],
+        "SecurityGroupId": "sg-1",
+        "AWS::Region": "us-east-1",
+        "AWS::Partition": "aws",
+        "AWS::AccountId": "123456789012",
+        "AWS::StackName": "rel",
+    }
     output = transform(packaged, parameters, _NoManagedPolicies())  # type: ignore[arg-type]
 
     resources = output["Resources"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tasks.domain.fleet import Decision, Fleet, Instance, Progress, iso
@@ -11,7 +11,7 @@ from tasks.domain.release import Policy
 ASG = "live_asg_web"
 TARGET = "1.0.274"
 OLD = "1.0.273"
-T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 _UNSET: Any = object()
 
 

@@ -300,6 +300,9 @@ def test_check_replacement_input_requires_a_target_and_a_pending_batch() -> None
     assert any(f.startswith("progress.target_version: ") for f in found)
     assert any(f.startswith("progress.pending: ") for f in found)
     ok = Progress(target_version="1.0.274", pending=Pending(("i-0a01",), ("i-0a01",), stamp(0), "s")).to_record()
-    assert contracts.problems(
-        "check_replacement.input", {"asg_name": "live_asg_web", "progress": ok, "settings": settings()}
-    ) == []
+    assert (
+        contracts.problems(
+            "check_replacement.input", {"asg_name": "live_asg_web", "progress": ok, "settings": settings()}
+        )
+        == []
+    )

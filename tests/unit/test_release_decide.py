@@ -99,7 +99,7 @@ def test_desired_one_with_min_healthy_one_blocks_the_release() -> None:
 
 def test_a_floor_above_desired_blocks_the_release() -> None:
     seen = fleet(instance("i-a", OLD), instance("i-b", TARGET))
-    with pytest.raises(FloorBlocksReleaseError, match="healthy floor 3 .* desired capacity 2"):
+    with pytest.raises(FloorBlocksReleaseError, match=r"healthy floor 3 .* desired capacity 2"):
         decide(seen, Progress(), policy(target_version=TARGET, min_healthy=3), T0)
 
 
@@ -118,9 +118,7 @@ def test_only_unreadable_instances_left_waits_then_stalls_naming_them() -> None:
     )
     first = decide(seen, Progress(target_version=TARGET), policy(), at(0))
     assert decision_of(first).action == "wait"
-    assert decision_of(first).message == (
-        "live_asg_web => waiting: i-u unreachable (timeout); serving 2 of desired 3"
-    )
+    assert decision_of(first).message == ("live_asg_web => waiting: i-u unreachable (timeout); serving 2 of desired 3")
     assert first.waiting_since == stamp(0)
 
     still = decide(seen, first, policy(), at(900))
@@ -197,9 +195,7 @@ def test_an_unhealthy_instance_is_not_serving() -> None:
     seen = fleet(instance("i-a", TARGET), instance("i-b", TARGET, health="Unhealthy"))
     progress = decide(seen, Progress(target_version=TARGET), policy(), T0)
     assert decision_of(progress).action == "wait"
-    assert decision_of(progress).message == (
-        "live_asg_web => waiting: i-b Unhealthy; serving 1 of desired 2"
-    )
+    assert decision_of(progress).message == ("live_asg_web => waiting: i-b Unhealthy; serving 1 of desired 2")
 
 
 def test_a_pending_instance_is_not_serving() -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import math
 from collections import Counter
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tasks.domain import versions
-from tasks.domain.fleet import Instance
 from tasks.domain.release import healthy_floor, spread_over_zones
 from tests.unit.builders import instance, launched
+
+if TYPE_CHECKING:
+    from tasks.domain.fleet import Instance
 
 
 def test_floor_of_desired_one_with_min_healthy_one_is_the_whole_fleet() -> None:

@@ -60,9 +60,7 @@ def test_begin_replacement_refuses_anything_but_a_terminate_decision(decision: D
 
 
 def test_done_when_the_batch_left_and_the_newcomer_serves_the_target() -> None:
-    progress = check_replacement(
-        after(BEFORE[1], BEFORE[2], instance("i-n", TARGET)), terminated_a(), policy(), at(60)
-    )
+    progress = check_replacement(after(BEFORE[1], BEFORE[2], instance("i-n", TARGET)), terminated_a(), policy(), at(60))
     assert progress.pending is None
     assert progress.batches == (("i-a",),)
     assert progress.target_version == TARGET

@@ -124,3 +124,19 @@ def test_a_cause_that_is_not_a_lambda_payload_is_kept_whole(cause: str) -> None:
     assert str(raised.value) == (
         "1 of 1 ASGs failed: live_asg_web FAILED States.Timeout after 0 terminated in 0 batches: " + cause
     )
+
+
+def test_an_asg_that_failed_before_its_first_decision_has_no_duration() -> None:
+    never_started = {
+        "asg_name": "live_asg_gone",
+        "status": "FAILED",
+        "progress": Progress().to_record(),
+        "error": "AsgNotFoundError",
+        "cause": lambda_cause("AsgNotFoundError", "live_asg_gone: no Auto Scaling group of that name"),
+    }
+    with pytest.raises(ReleaseFailedError) as failure:
+        summarize([never_started], at(5))
+    assert str(failure.value) == (
+        "1 of 1 ASGs failed: live_asg_gone FAILED AsgNotFoundError after 0 terminated in 0 batches: "
+        "live_asg_gone: no Auto Scaling group of that name"
+    )

@@ -40,9 +40,9 @@ def test_template_problem_accepts_every_attribute_and_tags(template: str) -> Non
 
 @pytest.mark.parametrize("name", ["PrivateIP", "privateIpAddress", "", "tag:", "Tag:Name", "InstanceId "])
 def test_template_problem_names_an_unknown_placeholder(name: str) -> None:
-    problem = urls.template_problem("http://{PrivateIpAddress}/version?x={%s}" % name)
+    problem = urls.template_problem(f"http://{{PrivateIpAddress}}/version?x={{{name}}}")
     assert problem is not None
-    assert problem.startswith("unknown placeholder {%s}; use one of " % name)
+    assert problem.startswith(f"unknown placeholder {{{name}}}; use one of ")
     for known in ("{InstanceId}", "{PrivateIpAddress}", "{PublicDnsName}", "{AvailabilityZone}", "{tag:NAME}"):
         assert known in problem
 

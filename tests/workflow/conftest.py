@@ -14,10 +14,8 @@ The external interpreter calls our Lambda Invoke server on that port; the handle
 from __future__ import annotations
 
 import os
-
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -27,7 +25,11 @@ from asg_terminator import stack
 from asg_terminator.fleet import create_asg
 from asg_terminator.lambda_server import LambdaInvokeServer, substitutions
 from asg_terminator.simulator import FaultPlan, FleetSimulator, asg_instance_lister
+from tasks import runtime
 from tests.workflow.harness import Execution, FloorWatch, run_execution
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REGION = "us-east-1"
 EXTERNAL_SFN = os.environ.get("ASG_TERMINATOR_SFN_ENDPOINT")
@@ -49,9 +51,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def lambdas(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaInvokeServer]:
     """Every Task state reaches our real handlers through the Lambda Invoke HTTP API."""
+    monkeypatch.setenv("LOCK_SETTLE_SECONDS", "0.2")
+    runtime.settings.cache_clear()
     with LambdaInvokeServer(port=LAMBDA_PORT if EXTERNAL_SFN else 0) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", server.url)
         yield server
+    runtime.settings.cache_clear()
 
 
 @dataclass
@@ -84,7 +89,9 @@ class World:
             execution = run_execution(self.sfn, self.machine_arn, full, timeout=timeout)
         return execution, watch
 
-    def release_raw(self, execution_input: dict[str, Any], watch_asgs: list[str], timeout: float = 120) -> tuple[Execution, FloorWatch]:
+    def release_raw(
+        self, execution_input: dict[str, Any], watch_asgs: list[str], timeout: float = 120
+    ) -> tuple[Execution, FloorWatch]:
         """Run exactly this input (an EventBridge event, say), watching the named ASGs."""
         assert self.simulator is not None
         with FloorWatch(self.autoscaling, self.simulator, watch_asgs) as watch:

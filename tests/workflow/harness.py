@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from asg_terminator.simulator import FleetSimulator
+if TYPE_CHECKING:
+    from asg_terminator.simulator import FleetSimulator
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -60,10 +62,8 @@ class FloorWatch:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
+            with contextlib.suppress(Exception):  # moto may be mid-update; the next sample will do
                 self.sample()
-            except Exception:  # moto's structures may be mid-update; the next sample will do
-                pass
             self._stop.wait(self.interval)
 
     def __enter__(self) -> FloorWatch:
@@ -102,10 +102,10 @@ class Execution:
 
     def task_outputs(self, state: str) -> list[Any]:
         """Outputs of a Task state, in order (read from the history, as the console does)."""
-        outputs, current = [], None
+        outputs, _current = [], None
         for event in self.history:
             if "stateEnteredEventDetails" in event:
-                current = event["stateEnteredEventDetails"]["name"]
+                event["stateEnteredEventDetails"]["name"]
             if event["type"] == "TaskStateExited" and event["stateExitedEventDetails"]["name"] == state:
                 outputs.append(json.loads(event["stateExitedEventDetails"]["output"]))
         return outputs
@@ -122,7 +122,9 @@ class Execution:
 def run_execution(sfn: Any, machine_arn: str, execution_input: Any, timeout: float = 120) -> Execution:
     raw = execution_input if isinstance(execution_input, str) else json.dumps(execution_input)
     # Named explicitly: moto's server mode names unnamed executions "None", so a second one collides.
-    arn = sfn.start_execution(stateMachineArn=machine_arn, input=raw, name=f"test-{uuid.uuid4().hex[:12]}")["executionArn"]
+    arn = sfn.start_execution(stateMachineArn=machine_arn, input=raw, name=f"test-{uuid.uuid4().hex[:12]}")[
+        "executionArn"
+    ]
     deadline = time.monotonic() + timeout
     while True:
         described = sfn.describe_execution(executionArn=arn)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Iterator
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from asg_terminator.paths import RELEASE_ASL
 from tasks import errors
 from tasks.handlers import STEPS, module_name
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 LAMBDA_SERVICE_ERRORS = {
     "Lambda.ServiceException",
@@ -46,7 +48,7 @@ def test_one_name_per_step_across_asl_handlers_and_schemas(tasks_: dict[str, dic
     assert sorted(tasks_) == sorted(STEPS)
     schemas = {p.name for p in resources.files("tasks").joinpath("schemas").iterdir()}
     for step, state in tasks_.items():
-        assert state["Resource"] == "${%sFunctionArn}" % step
+        assert state["Resource"] == f"${{{step}FunctionArn}}"
         module = module_name(step)
         assert resources.files("tasks").joinpath("handlers", f"{module}.py").is_file()
         assert {f"{module}.input.json", f"{module}.output.json"} <= schemas
@@ -56,11 +58,13 @@ def test_every_task_has_a_timeout_and_retries_lambda_service_errors(tasks_: dict
     for name, state in tasks_.items():
         assert isinstance(state.get("TimeoutSeconds"), int), name
         retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
-        assert LAMBDA_SERVICE_ERRORS <= retried, name
+        assert retried >= LAMBDA_SERVICE_ERRORS, name
 
 
 def test_retries_name_only_retryable_errors_with_backoff(tasks_: dict[str, dict[str, Any]]) -> None:
-    retryable = {c.__name__ for c in vars(errors).values() if inspect.isclass(c) and issubclass(c, errors.RetryableError)}
+    retryable = {
+        c.__name__ for c in vars(errors).values() if inspect.isclass(c) and issubclass(c, errors.RetryableError)
+    }
     for name, state in tasks_.items():
         for retrier in state.get("Retry", []):
             for error in retrier["ErrorEquals"]:

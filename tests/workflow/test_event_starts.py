@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tasks import runtime
-from tests.workflow.conftest import World
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tests.workflow.conftest import World
 
 EVENTS = Path(__file__).parent.parent / "events"
 OLD, NEW = "1.0.266", "1.0.274"
@@ -48,7 +51,9 @@ def test_an_s3_upload_event_releases_the_asgs_tagged_with_its_app(world: World, 
     assert watch.floor_breaches("shop_web", 1) == []
 
 
-def test_a_scheduled_sweep_releases_enabled_asgs_to_their_highest_version(world: World, deployment_defaults: None) -> None:
+def test_a_scheduled_sweep_releases_enabled_asgs_to_their_highest_version(
+    world: World, deployment_defaults: None
+) -> None:
     ids = world.asg("sweep_web", 3, OLD, tags={"asg-terminator:enabled": "true"})
     world.simulator.adopt(ids[:1], NEW)  # type: ignore[union-attr]  # one instance already runs the new build
     world.asg("manual_web", 2, OLD)
@@ -62,7 +67,9 @@ def test_a_scheduled_sweep_releases_enabled_asgs_to_their_highest_version(world:
     assert watch.floor_breaches("sweep_web", 1) == []
 
 
-def test_an_event_matching_no_tagged_asg_ends_without_touching_anything(world: World, deployment_defaults: None) -> None:
+def test_an_event_matching_no_tagged_asg_ends_without_touching_anything(
+    world: World, deployment_defaults: None
+) -> None:
     world.asg("untagged", 2, OLD)
 
     execution, _ = world.release_raw(event("s3_object_created.json"), ["untagged"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from rich.console import Console
@@ -12,12 +13,21 @@ from rich.console import Console
 from asg_terminator import history, history_html
 from asg_terminator.paths import ROOT
 from asg_terminator.progress import states_table
-from tests.workflow.conftest import World
+
+if TYPE_CHECKING:
+    from tests.workflow.conftest import World
 
 OLD, NEW = "1.0.266", "1.0.274"
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture

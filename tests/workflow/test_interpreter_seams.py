@@ -38,12 +38,20 @@ def test_interpreter_invokes_lambda_through_the_endpoint_and_names_errors_by_cla
     definition = {
         "StartAt": "Ok",
         "States": {
-            "Ok": {"Type": "Task", "Resource": function_arn("Ok", REGION).replace("asg-terminator-Ok", "seam-ok"),
-                   "TimeoutSeconds": 10, "ResultPath": "$.ok", "Next": "Fails"},
-            "Fails": {"Type": "Task", "Resource": function_arn("F", REGION).replace("asg-terminator-F", "seam-fails"),
-                      "TimeoutSeconds": 10,
-                      "Catch": [{"ErrorEquals": ["NamedStepError"], "ResultPath": "$.caught", "Next": "Done"}],
-                      "End": True},
+            "Ok": {
+                "Type": "Task",
+                "Resource": function_arn("Ok", REGION).replace("asg-terminator-Ok", "seam-ok"),
+                "TimeoutSeconds": 10,
+                "ResultPath": "$.ok",
+                "Next": "Fails",
+            },
+            "Fails": {
+                "Type": "Task",
+                "Resource": function_arn("F", REGION).replace("asg-terminator-F", "seam-fails"),
+                "TimeoutSeconds": 10,
+                "Catch": [{"ErrorEquals": ["NamedStepError"], "ResultPath": "$.caught", "Next": "Done"}],
+                "End": True,
+            },
             "Done": {"Type": "Succeed"},
         },
     }

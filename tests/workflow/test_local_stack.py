@@ -10,8 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -19,6 +18,10 @@ import pytest
 from asg_terminator.fleet import create_asg
 from asg_terminator.paths import ROOT
 from tests.workflow.harness import run_execution
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 CLI = [sys.executable, "-m", "asg_terminator.cli"]
 
@@ -38,7 +41,12 @@ def _env() -> dict[str, str]:
 class Program:
     def __init__(self, *args: str) -> None:
         self.process = subprocess.Popen(
-            [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=ROOT,
+            [*CLI, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_env(),
+            cwd=ROOT,
             start_new_session=True,
         )
         self.lines: list[str] = []
@@ -85,36 +93,81 @@ def test_local_up_answers_sdks_and_a_release_against_an_externally_simulated_fle
     local_up: tuple[Program, str],
 ) -> None:
     program, endpoint = local_up
-    clients = {s: boto3.client(s, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                               aws_secret_access_key="testing") for s in ("stepfunctions", "autoscaling", "ec2")}
+    clients = {
+        s: boto3.client(
+            s,
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        for s in ("stepfunctions", "autoscaling", "ec2")
+    }
     machines = clients["stepfunctions"].list_state_machines()["stateMachines"]
     assert [m["name"] for m in machines] == ["asg-terminator-release"]
 
     create_asg(clients["autoscaling"], clients["ec2"], "live_asg_web", 2)
     create_asg(clients["autoscaling"], clients["ec2"], "live_asg_api", 2)
-    simulator = Program("simulate", "--endpoint-url", endpoint, "--version", "1.0.266", "--new-version", "1.0.274",
-                        "--boot-seconds", "0.5")
+    simulator = Program(
+        "simulate",
+        "--endpoint-url",
+        endpoint,
+        "--version",
+        "1.0.266",
+        "--new-version",
+        "1.0.274",
+        "--boot-seconds",
+        "0.5",
+    )
     try:
         template = simulator.wait_for(r"version_url: (\S+)").group(1)
         assert template.startswith("http://127.0.0.1:")
         execution = run_execution(
-            clients["stepfunctions"], machines[0]["stateMachineArn"],
+            clients["stepfunctions"],
+            machines[0]["stateMachineArn"],
             {"asg_names": ["live_asg_web"], "target_version": "1.0.274", "version_url": template, "poll_seconds": 1},
             timeout=90,
         )
         assert execution.status == "SUCCEEDED", execution.cause
         assert execution.output["asgs"][0]["versions_after"] == {"1.0.274": 2}
 
-        shown = subprocess.run([*CLI, "history", execution.arn, "--endpoint-url", endpoint, "--region", "us-east-1",
-                                "--json"], capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=60, check=True)
+        shown = subprocess.run(
+            [*CLI, "history", execution.arn, "--endpoint-url", endpoint, "--region", "us-east-1", "--json"],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            cwd=ROOT,
+            timeout=60,
+            check=True,
+        )
         runs = json.loads(shown.stdout)["runs"]
         assert [r["name"] for r in runs[:2]] == ["RouteInput", "ValidateInput"] and runs[-1]["name"] == "Summarize"
 
-        followed = subprocess.run(
-            [*CLI, "release", "--asg", "live_asg_api", "--target-version", "1.0.274", "--version-url", template,
-             "--min-healthy", "1", "--state-machine-arn", machines[0]["stateMachineArn"], "--endpoint-url", endpoint,
-             "--region", "us-east-1", "--follow"],
-            capture_output=True, text=True, env={**_env(), "COLUMNS": "200"}, cwd=ROOT, timeout=90,
+        followed = subprocess.run(  # noqa: PLW1510 - the exit code is asserted below
+            [
+                *CLI,
+                "release",
+                "--asg",
+                "live_asg_api",
+                "--target-version",
+                "1.0.274",
+                "--version-url",
+                template,
+                "--min-healthy",
+                "1",
+                "--state-machine-arn",
+                machines[0]["stateMachineArn"],
+                "--endpoint-url",
+                endpoint,
+                "--region",
+                "us-east-1",
+                "--follow",
+            ],
+            capture_output=True,
+            text=True,
+            env={**_env(), "COLUMNS": "200"},
+            cwd=ROOT,
+            timeout=90,
         )
         assert followed.returncode == 0, followed.stdout + followed.stderr
         assert "live_asg_api" in followed.stdout and "CONVERGED" in followed.stdout
@@ -126,15 +179,33 @@ def test_local_up_answers_sdks_and_a_release_against_an_externally_simulated_fle
 
 def test_demo_converges_and_writes_the_history(tmp_path: Path) -> None:
     html = tmp_path / "history.html"
-    done = subprocess.run(
-        [*CLI, "demo", "--asgs", "web,api", "--instances", "2", "--boot-seconds", "1", "--min-healthy", "1",
-         "--json", "--html", str(html)],
-        capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=120,
+    done = subprocess.run(  # noqa: PLW1510 - the exit code is asserted below
+        [
+            *CLI,
+            "demo",
+            "--asgs",
+            "web,api",
+            "--instances",
+            "2",
+            "--boot-seconds",
+            "1",
+            "--min-healthy",
+            "1",
+            "--json",
+            "--html",
+            str(html),
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads(done.stdout)
     assert summary["status"] == "SUCCEEDED"
     assert {a["asg_name"]: a["versions_after"] for a in summary["output"]["asgs"]} == {
-        "web": {"1.0.274": 2}, "api": {"1.0.274": 2}
+        "web": {"1.0.274": 2},
+        "api": {"1.0.274": 2},
     }
     assert html.read_text().startswith("<!DOCTYPE html>")

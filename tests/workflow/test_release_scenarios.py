@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.workflow.conftest import World
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.workflow.conftest import World
 
 OLD, NEW = "1.0.266", "1.0.274"
 
@@ -151,8 +154,13 @@ def test_replacements_that_never_get_healthy_fail_with_a_named_error(world: Worl
     world.asg("live_asg_web", 3, OLD)
 
     execution, watch = world.release(
-        {"asg_names": ["live_asg_web"], "target_version": NEW, "min_healthy": 1, "max_batch": 1,
-         "replacement_timeout_seconds": 3}
+        {
+            "asg_names": ["live_asg_web"],
+            "target_version": NEW,
+            "min_healthy": 1,
+            "max_batch": 1,
+            "replacement_timeout_seconds": 3,
+        }
     )
 
     assert execution.status == "FAILED"
@@ -186,3 +194,63 @@ def test_a_version_url_that_is_not_http_is_rejected(world: World) -> None:
     assert execution.status == "FAILED"
     assert execution.error == "InvalidExecutionInputError"
     assert "version_url: does not yield an http(s) URL" in execution.cause_message()
+
+
+def test_two_releases_of_one_asg_started_together_one_proceeds_the_other_touches_nothing(world: World) -> None:
+    from tests.workflow.harness import run_execution
+
+    world.fleet(build=NEW)
+    world.asg("live_asg_web", 3, OLD)
+    settings = {
+        "asg_names": ["live_asg_web"],
+        "target_version": NEW,
+        "min_healthy": 2,
+        "poll_seconds": 1,
+        "version_url": world.simulator.url_template,
+    }  # type: ignore[union-attr]
+    results: dict[str, object] = {}
+
+    def run(tag: str) -> None:
+        results[tag] = run_execution(world.sfn, world.machine_arn, settings, timeout=120)
+
+    import threading
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    executions = sorted(results.values(), key=lambda e: e.status)  # type: ignore[attr-defined]
+    loser, winner = executions  # FAILED sorts before SUCCEEDED
+    assert winner.status == "SUCCEEDED" and loser.status == "FAILED"
+    assert "AsgLockedError" in loser.cause_message() and "nothing was terminated" in loser.cause_message()
+    assert loser.terminated() == [] and "Terminate" not in loser.states_entered()
+    assert world.versions("live_asg_web") == [NEW] * 3
+    tags = world.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["live_asg_web"])["AutoScalingGroups"][
+        0
+    ]["Tags"]
+    assert [t for t in tags if t["Key"] == "asg-terminator:release"] == []  # the winner let go at the end
+
+
+def test_a_lock_left_by_an_ended_release_does_not_block_the_next(world: World) -> None:
+    world.fleet(build=NEW)
+    world.asg("live_asg_web", 2, OLD)
+    stale = world.machine_arn.replace(":stateMachine:", ":execution:") + ":stopped-long-ago"
+    world.autoscaling.create_or_update_tags(
+        Tags=[
+            {
+                "ResourceId": "live_asg_web",
+                "ResourceType": "auto-scaling-group",
+                "Key": "asg-terminator:release",
+                "Value": stale,
+                "PropagateAtLaunch": False,
+            }
+        ]
+    )
+
+    execution, watch = world.release({"asg_names": ["live_asg_web"], "target_version": NEW})
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert world.versions("live_asg_web") == [NEW] * 2
+    assert_safe(world, execution, watch, ["live_asg_web"], 1, NEW)

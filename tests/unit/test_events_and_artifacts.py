@@ -1,0 +1,110 @@
+"""Events that start releases (S3 upload, schedule) and the build keys they carry."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tasks.domain import artifacts
+from tasks.domain.events import APP_TAG, ENABLED_TAG, execution_name, release_input, trigger
+from tasks.errors import UnreleasableEventError
+
+EVENTS = Path(__file__).parent.parent / "events"
+
+
+def event(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return loaded
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("web/1.0.274/app.zip", ("web", "1.0.274")),
+        ("web/v1.0.274/app.zip", ("web", "v1.0.274")),
+        ("web/latest/app.zip", None),
+        ("web/1.0.274/nested/app.zip", None),
+        ("app.zip", None),
+    ],
+)
+def test_parse_key(key: str, expected: tuple[str, str] | None) -> None:
+    assert artifacts.parse_key(key) == expected
+
+
+def test_a_custom_key_pattern_names_app_and_version() -> None:
+    pattern = r"^builds/(?P<app>\w+)-(?P<version>[\d.]+)\.zip$"
+    assert artifacts.parse_key("builds/shop-1.2.3.zip", pattern) == ("shop", "1.2.3")
+    assert artifacts.parse_key("shop/1.2.3/app.zip", pattern) is None
+
+
+def test_newest_build_overall_and_per_app() -> None:
+    keys = ["web/1.0.99/a.zip", "web/1.0.100/a.zip", "api/2.0.0/a.zip", "readme.txt"]
+    assert artifacts.newest(keys) == "2.0.0"
+    assert artifacts.newest(keys, app="web") == "1.0.100"
+    assert artifacts.newest(keys, app="none") is None
+
+
+def test_an_upload_targets_its_app_tag_and_version() -> None:
+    wanted = trigger(event("s3_object_created.json"))
+    assert (wanted.tag_key, wanted.tag_value, wanted.target_version) == (APP_TAG, "shop", "1.0.274")
+    assert "s3://asg-terminator-artifacts/shop/1.0.274/app.zip" in wanted.reason
+
+
+def test_a_schedule_targets_enabled_groups_with_no_pinned_version() -> None:
+    wanted = trigger(event("scheduled_event.json"))
+    assert (wanted.tag_key, wanted.tag_value, wanted.target_version) == (ENABLED_TAG, "true", None)
+
+
+def test_a_key_without_a_version_is_unreleasable() -> None:
+    bad = event("s3_object_created.json")
+    bad["detail"]["object"]["key"] = "shop/latest/app.zip"
+    with pytest.raises(UnreleasableEventError, match=r"shop/latest/app.zip: the key names no app and version"):
+        trigger(bad)
+
+
+def test_other_events_are_unreleasable() -> None:
+    other = event("scheduled_event.json") | {
+        "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2",
+    }
+    with pytest.raises(UnreleasableEventError, match="does not start a release"):
+        trigger(other)
+
+
+def test_release_input_pins_the_uploaded_version_over_defaults() -> None:
+    upload = trigger(event("s3_object_created.json"))
+    sweep = trigger(event("scheduled_event.json"))
+    defaults = {"min_healthy": 2, "target_version": "0.0.1"}
+    assert release_input(upload, ["b", "a"], defaults) == {
+        "min_healthy": 2,
+        "target_version": "1.0.274",
+        "asg_names": ["a", "b"],
+    }
+    assert release_input(sweep, ["a"], {"min_healthy": 2}) == {"min_healthy": 2, "asg_names": ["a"]}
+
+
+def test_execution_names_are_stable_per_delivery_and_differ_per_upload() -> None:
+    upload = event("s3_object_created.json")
+    again = copy.deepcopy(upload)
+    again["id"] = "another-delivery-id"
+    reupload = copy.deepcopy(upload)
+    reupload["detail"]["object"]["sequencer"] = "00617F0829932A0000"
+    assert execution_name(upload) == execution_name(again) == "shop-1-0-274-00617F08299329D189"
+    assert execution_name(reupload) != execution_name(upload)
+
+
+def test_execution_names_fall_back_to_the_etag_and_are_safe_and_short() -> None:
+    upload = event("s3_object_created.json")
+    del upload["detail"]["object"]["sequencer"]
+    upload["detail"]["object"]["key"] = "a-very-long-application-name-for-a-shop/1.0.274+build.7/app.zip"
+    name = execution_name(upload)
+    assert len(name) <= 80 and all(c.isalnum() or c in "-_" for c in name)
+    assert name.startswith("a-very-long-application-name-for-a-shop-1-0-274-build-7-b1946ac9")
+
+
+def test_a_sweep_is_named_after_its_scheduled_time() -> None:
+    assert execution_name(event("scheduled_event.json")) == "sweep-2026-11-27T10-35-00Z"
