@@ -25,7 +25,7 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 console = Console(width=int(os.environ.get("BENCH_WIDTH", "140")))
 
 
-class NonLoopbackConnection(ConnectionRefusedError):
+class NonLoopbackConnectionError(ConnectionRefusedError):
     pass
 
 
@@ -41,17 +41,17 @@ def loopback_only() -> list[Any]:
     def guarded_connect(self: socket.socket, address: Any) -> None:
         if not allowed(address):
             refused.append(address)
-            raise NonLoopbackConnection(f"benchmarks connect to loopback only, not {address!r}")
+            raise NonLoopbackConnectionError(f"benchmarks connect to loopback only, not {address!r}")
         connect(self, address)
 
     def guarded_connect_ex(self: socket.socket, address: Any) -> int:
         if not allowed(address):
             refused.append(address)
-            raise NonLoopbackConnection(f"benchmarks connect to loopback only, not {address!r}")
+            raise NonLoopbackConnectionError(f"benchmarks connect to loopback only, not {address!r}")
         return connect_ex(self, address)
 
-    socket.socket.connect = guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = guarded_connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign,assignment]
     return refused
 
 

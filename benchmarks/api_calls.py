@@ -142,7 +142,7 @@ def main() -> None:
         [
             "instances",
             "step",
-            "DescribeAutoScalingGroups",
+            "DescribeAuto-\nScalingGroups",
             "DescribeInstances",
             "TerminateInstance-\nInAutoScalingGroup",
             "ids per\nDescribeInstances",

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections import Counter
+from collections import Counter, defaultdict
 from importlib import metadata
 from pathlib import Path
 
@@ -37,10 +37,37 @@ IN_LAMBDA_RUNTIME = {"boto3", "botocore", "s3transfer", "jmespath", "python-date
 FALLBACK_ROOTS = ("jsonschema", "requests", "packaging")
 # What aws-lambda-builders' python_pip workflow leaves out when it copies CodeUri (EXCLUDED_FILES).
 SAM_EXCLUDED = (
-    ".aws-sam", ".chalice", ".git", ".gitignore", "*.pyc", "__pycache__", "*.so", ".Python", "*.egg-info", "*.egg",
-    "pip-log.txt", "pip-delete-this-directory.txt", "htmlcov", ".tox", ".nox", ".coverage", ".cache",
-    ".pytest_cache", ".python-version", ".mypy_cache", ".dmypy.json", ".pyre", ".env", ".venv", "venv",
-    "venv.bak", "env.bak", "ENV", "env", ".vscode", ".idea",
+    ".aws-sam",
+    ".chalice",
+    ".git",
+    ".gitignore",
+    "*.pyc",
+    "__pycache__",
+    "*.so",
+    ".Python",
+    "*.egg-info",
+    "*.egg",
+    "pip-log.txt",
+    "pip-delete-this-directory.txt",
+    "htmlcov",
+    ".tox",
+    ".nox",
+    ".coverage",
+    ".cache",
+    ".pytest_cache",
+    ".python-version",
+    ".mypy_cache",
+    ".dmypy.json",
+    ".pyre",
+    ".env",
+    ".venv",
+    "venv",
+    "venv.bak",
+    "env.bak",
+    "ENV",
+    "env",
+    ".vscode",
+    ".idea",
 )
 _IMPORTTIME = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
 
@@ -52,12 +79,17 @@ def handler_modules() -> list[str]:
     )
 
 
-def importtime(code: str) -> tuple[float, Counter[str]]:
+def importtime(code: str) -> tuple[float, dict[str, float]]:
     """(ms of every top-level import, self ms per root package) for ``python -X importtime -c code``."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-X", "importtime", "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
-    total, per_package = 0.0, Counter[str]()
+    total, per_package = 0.0, defaultdict[str, float](float)
     for line in done.stderr.splitlines():
         match = _IMPORTTIME.match(line)
         if not match:
@@ -93,9 +125,10 @@ def import_rows(runs: int) -> list[list[str]]:
         imported = statistics.median(t for t, _ in timed) - bare_import
         wall = statistics.median(wall_ms(code) for _ in range(runs)) - bare_wall
         per_package = timed[len(timed) // 2][1]
-        pulls = " ".join(p for p in ("boto3", "requests", "jsonschema") if per_package[p] > 0)
-        per_package.subtract(baseline)
-        heaviest = ", ".join(f"{name} {ms:.0f}" for name, ms in per_package.most_common(3) if ms >= 1)
+        pulls = " ".join(p for p in ("boto3", "requests", "jsonschema") if per_package.get(p, 0) > 0)
+        own = {name: ms - baseline.get(name, 0.0) for name, ms in per_package.items()}
+        ranked = sorted(own.items(), key=lambda item: -item[1])[:3]
+        heaviest = ", ".join(f"{name} {ms:.0f}" for name, ms in ranked if ms >= 1)
         label = module.rsplit(".", 1)[1] if module.startswith("tasks.handlers.") else f"ref: {module}"
         rows.append([label, f"{imported:.0f}", f"{wall:.0f}", pulls, heaviest])
     rows.append(["(bare interpreter)", f"{bare_import:.0f} (startup imports)", f"{bare_wall:.0f} (start)", "", ""])
@@ -126,7 +159,8 @@ def roots() -> list[str]:
 
 def closure(requirements: list[str], python: str) -> list[str]:
     """Installed distributions the requirements pull in for ``python``, minus the Lambda runtime's own."""
-    environment = {**default_environment(), "python_version": python, "python_full_version": f"{python}.0"}
+    environment = {str(k): str(v) for k, v in default_environment().items()}
+    environment.update(python_version=python, python_full_version=f"{python}.0")
     seen: dict[str, str] = {}
     queue = [Requirement(r) for r in requirements]
     while queue:
@@ -152,12 +186,12 @@ def _sam_excluded(relative: Path) -> bool:
     return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in SAM_EXCLUDED)
 
 
-def zipped(entries: list[tuple[str, Path]]) -> tuple[int, Counter[str], Counter[str]]:
+def zipped(entries: list[tuple[str, tuple[str, Path]]]) -> tuple[int, Counter[str], Counter[str]]:
     """(zip bytes, compressed bytes per group, uncompressed bytes per group) for (group, file) entries."""
     buffer = io.BytesIO()
     compressed, raw = Counter[str](), Counter[str]()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for group, (arcname, path) in ((g, e) for g, e in entries):  # type: ignore[misc]
+        for group, (arcname, path) in entries:
             archive.write(path, arcname)
             info = archive.getinfo(arcname)
             compressed[group] += info.compress_size
@@ -209,17 +243,17 @@ def main() -> None:
     ]
     rows.append(["[b]zip total[/b]", f"[b]{total / 1e6:.3f}[/b]", f"{sum(raw.values()) / 1e6:.3f}", ""])
     verdict = "within" if total <= TARGET_BYTES else "OVER"
+    source = "requirements.txt" if (ROOT / "requirements.txt").exists() else "a fixed list"
     table(
         f"deployment package: tasks/ + its non-boto3 dependencies (python{python}), zip in memory - "
         f"{total / 1e6:.2f} MB, {verdict} the 5 MB target",
         ["part", "zipped MB", "unzipped MB", "share of zip"],
         rows,
         caption=(
-            f"dependencies resolved from {'requirements.txt' if (ROOT / 'requirements.txt').exists() else 'a fixed list'} "
-            f"(roots: {', '.join(roots())}) with markers for python {python}; boto3 and its own dependencies are in the "
-            "Lambda runtime and left out; __pycache__ left out. Compiled wheels (rpds-py) are this machine's "
-            f"({sys.platform}, cp{sys.version_info.major}{sys.version_info.minor}): the target platform's differ a little. "
-            "MB = 1,000,000 bytes."
+            f"dependencies resolved from {source} (roots: {', '.join(roots())}) with markers for python {python}; "
+            "boto3 and its own dependencies are in the Lambda runtime and left out; __pycache__ left out. "
+            f"Compiled wheels (rpds-py) are this machine's ({sys.platform}, cp{sys.version_info.major}"
+            f"{sys.version_info.minor}): the target platform's differ a little. MB = 1,000,000 bytes."
         ),
     )
     note(f"largest dependency: {next(g for g, _ in compressed.most_common() if not g.startswith('tasks/'))}")
@@ -227,13 +261,16 @@ def main() -> None:
     found = code_uri()
     if found is not None and found[1] != (ROOT / "tasks").resolve():
         written, uri = found
-        source = [
-            (p.relative_to(uri).parts[0] if len(p.relative_to(uri).parts) > 1 else "(top-level files)", (str(p.relative_to(uri)), p))
+        copied = [
+            (
+                p.relative_to(uri).parts[0] if len(p.relative_to(uri).parts) > 1 else "(top-level files)",
+                (str(p.relative_to(uri)), p),
+            )
             for p in sorted(uri.rglob("*"))
             if p.is_file() and not _sam_excluded(p.relative_to(uri))
         ]
         deps = [e for e in entries if not e[0].startswith("tasks/")]
-        as_built, by_dir, raw_dir = zipped(source + [("(dependencies, as above)", e) for _, e in deps])
+        as_built, by_dir, raw_dir = zipped(copied + [("(dependencies, as above)", e) for _, e in deps])
         shown = [[d, f"{b / 1e6:.3f}", f"{raw_dir[d] / 1e6:.3f}"] for d, b in by_dir.most_common(8)]
         shown.append(["[b]zip total[/b]", f"[b]{as_built / 1e6:.3f}[/b]", f"{sum(raw_dir.values()) / 1e6:.3f}"])
         table(

@@ -183,10 +183,10 @@ def main() -> None:
             "Discover, SelectBatch and (max_batch column) Terminate: the real handlers against moto. Defaults column: "
             "Terminate output from the production begin_replacement (what the handler returns when every id is still "
             "in the group), replacements = the terminated records under fresh ids. "
-            "Sizes are compact JSON (no spaces): the smallest form; any whitespace only adds. Target and limit are judged "
-            "on the larger column. instances that fit: linear estimate for records carrying the fleet. version_url is the "
-            "default template (http://{PrivateIpAddress}:80/version), rendered with moto's 10.x addresses and never "
-            "requested."
+            "Sizes are compact JSON (no spaces): the smallest form; any whitespace only adds. Target and limit are "
+            "judged on the larger column. instances that fit: linear estimate for records carrying the fleet. "
+            "version_url is the default template (http://{PrivateIpAddress}:80/version), rendered with moto's "
+            "10.x addresses and never requested."
         ),
     )
     biggest = max((r for r in measured[labels[0]]), key=lambda r: size(r[1]))
@@ -198,7 +198,12 @@ def main() -> None:
         "where a fleet record's bytes go (Discover output, per instance field, summed over the fleet)",
         ["field", "example", "KiB", "share"],
         [
-            [key, json.dumps(fleet_record["instances"][0][key])[:60], f"{b / 1024:.1f}", f"{b / size(fleet_record):.0%}"]
+            [
+                key,
+                json.dumps(fleet_record["instances"][0][key])[:60],
+                f"{b / 1024:.1f}",
+                f"{b / size(fleet_record):.0%}",
+            ]
             for key, b in sorted(per_field.items(), key=lambda kv: -kv[1])
         ],
         left=2,

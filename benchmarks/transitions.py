@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -36,6 +37,12 @@ PROBE_TIMEOUT_SECONDS = 10
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 MAX_HISTORY_PAGES = 200
 CUT = ("RUNNING", "ABORTED", "KILLED")  # the release outran its budget
+# What each loop of the ASL costs: a batch enters Discover, ReadVersions, SelectBatch, BatchDecision and
+# Terminate; a poll WaitForReplacement, CheckReplacement and ReplacementDone; a re-read WaitBeforeReread
+# and the four reading states again. The rest of an execution is fixed per release.
+PER_BATCH = 5
+PER_POLL = 3
+PER_REREAD = 5
 
 
 @dataclass
@@ -69,7 +76,7 @@ def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
     return events
 
 
-def release(world: dict[str, Any], instances: int, budget: float) -> Row:
+def release(world: dict[str, Any], instances: int, budget: float, batches: int = BATCHES) -> Row:
     from asg_terminator import stack
     from asg_terminator.fleet import create_asg
     from asg_terminator.lambda_server import substitutions
@@ -87,7 +94,7 @@ def release(world: dict[str, Any], instances: int, budget: float) -> Row:
         "version_url": simulator.url_template,
         "min_healthy": 0,
         "min_healthy_percent": 0,
-        "max_batch": max(1, instances // BATCHES),
+        "max_batch": max(1, instances // batches),
         "poll_seconds": POLL_SECONDS,
         "replacement_timeout_seconds": 600,
         "probe_timeout_seconds": PROBE_TIMEOUT_SECONDS,
@@ -120,7 +127,7 @@ def release(world: dict[str, Any], instances: int, budget: float) -> Row:
     )
 
 
-def run_one(instances: int, budget: float) -> Row:
+def run_one(instances: int, budget: float, batches: int = BATCHES) -> Row:
     """One row in this process: a fresh moto, Lambda Invoke server and fleet simulator."""
     refused = loopback_only()
     fake_aws_environment()
@@ -134,23 +141,32 @@ def run_one(instances: int, budget: float) -> Row:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), LambdaInvokeServer() as lambdas:
         os.environ["AWS_ENDPOINT_URL_LAMBDA"] = lambdas.url  # the interpreter's Invoke calls come here
         autoscaling = boto3.client("autoscaling", region_name=REGION)
-        world = {
+        world: dict[str, Any] = {
             "sfn": boto3.client("stepfunctions", region_name=REGION),
             "autoscaling": autoscaling,
             "ec2": boto3.client("ec2", region_name=REGION),
         }
         with FleetSimulator(asg_instance_lister(autoscaling), build=NEW, boot_seconds=BOOT_SECONDS) as simulator:
             world["simulator"] = simulator
-            row = release(world, instances, budget)
+            row = release(world, instances, budget, batches)
     if refused:
         row.note = f"refused non-loopback connections: {refused}"
     return row
 
 
-def run_isolated(instances: int, budget: float) -> Row:
+def run_isolated(instances: int, budget: float, batches: int = BATCHES) -> Row:
     """A row in a child process: moto 5.2.1 deep-copies its whole Step Functions backend at each
     StartExecution, which fails once an earlier execution holds a lock, so one release per process."""
-    command = [sys.executable, __file__, "--one", str(instances), "--row-budget", str(budget)]
+    command = [
+        sys.executable,
+        __file__,
+        "--one",
+        str(instances),
+        "--batches",
+        str(batches),
+        "--row-budget",
+        str(budget),
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=budget + 90, check=False)
     except subprocess.TimeoutExpired:
@@ -169,9 +185,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="3,30,300", help="instances per ASG, one row each")
     parser.add_argument("--row-budget", type=float, default=120.0, help="seconds a release may run before it is cut")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one row, JSON on stdout
+    parser.add_argument("--batches", type=int, default=BATCHES, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-single-batch", action="store_true", help="skip the extra row releasing 3 instances in one batch"
+    )
     args = parser.parse_args()
     if args.one is not None:
-        row = run_one(args.one, args.row_budget)
+        row = run_one(args.one, args.row_budget, args.batches)
         print(json.dumps({**asdict(row), "by_state": dict(row.by_state)}))
         return
 
@@ -187,9 +207,14 @@ def main() -> None:
             row = run_isolated(smaller, args.row_budget)
             row.note = f"reduced from {size}"
         rows.append(row)
+    if not args.no_single_batch:
+        row = run_isolated(3, args.row_budget, batches=1)
+        row.note = row.note or "max_batch 3: one batch"
+        rows.append(row)
 
     table(
-        f"transitions.py - one ASG per release, {BATCHES} batches (min_healthy 0, max_batch = instances / {BATCHES}), "
+        f"transitions.py - one ASG per release, {BATCHES} batches unless noted "
+        f"(min_healthy 0, max_batch = instances / {BATCHES}), "
         f"poll_seconds {POLL_SECONDS}, boot {BOOT_SECONDS:g} s, probe timeout {PROBE_TIMEOUT_SECONDS} s; "
         f"moto {moto_version()} interpreter, real handlers",
         [
@@ -225,16 +250,38 @@ def main() -> None:
         ],
         caption=(
             "transitions: *StateEntered events in the execution history (Task, Choice, Wait, Pass and Map states "
-            f"alike); polls: CheckReplacement runs; re-reads: WaitBeforeReread (SelectBatch chose to wait; each costs "
-            "WaitBeforeReread + Discover + ReadVersions + SelectBatch + BatchDecision = 5); USD at ${PRICE_PER_1000} per 1,000 transitions; "
+            "alike); polls: CheckReplacement runs; re-reads: WaitBeforeReread (SelectBatch chose to wait; each costs "
+            f"WaitBeforeReread + Discover + ReadVersions + SelectBatch + BatchDecision = {PER_REREAD}); "
+            f"USD at ${PRICE_PER_1000} per 1,000 transitions; "
             f"target: {TARGET_PER_BATCH} x batches + {TARGET_PER_POLL} x polls for the whole execution, "
             "fixed per-release states included."
         ),
     )
+    fixed = sorted(
+        {
+            r.transitions - PER_BATCH * r.batches - PER_POLL * r.polls - PER_REREAD * r.rereads
+            for r in rows
+            if r.status == "SUCCEEDED"
+        }
+    )
+    if len(fixed) == 1:
+        f = fixed[0]
+        least = math.ceil(f / (TARGET_PER_BATCH - PER_BATCH)) if TARGET_PER_BATCH > PER_BATCH else None
+        note(
+            f"model: transitions = {f} fixed + {PER_BATCH} x batches + {PER_POLL} x polls + {PER_REREAD} x re-reads "
+            f"(fits every row above). Against {TARGET_PER_BATCH} x batches + {TARGET_PER_POLL} x polls, the fixed "
+            f"{f} must be paid from {TARGET_PER_BATCH - PER_BATCH} spare transitions per batch: the target holds from "
+            f"{least} batches up, not below (1 batch: {f + PER_BATCH} + 3p > {TARGET_PER_BATCH} + 3p), and each "
+            f"re-read costs {PER_REREAD - TARGET_PER_POLL} more than a poll's allowance."
+        )
+    elif fixed:
+        note(
+            f"the fixed part differs between rows ({fixed}): a loop costs more than {PER_BATCH}/{PER_POLL}/{PER_REREAD}"
+        )
     states = sorted({s for r in rows for s in r.by_state}, key=lambda s: (-max(r.by_state[s] for r in rows), s))
     table(
         "state entries per release (columns: instances)",
-        ["state", *[str(r.instances) for r in rows]],
+        ["state", *[f"{r.instances}" + (f" ({r.note})" if r.note else "") for r in rows]],
         [[s, *[r.by_state[s] for r in rows]] for s in states],
     )
 

@@ -98,6 +98,15 @@ def assess(fleet: Fleet, target: str, policy: Policy) -> Assessment:
     )
 
 
+LISTED = 10  # instances named in one message; an error cause must stay readable (and under 32 KB)
+
+
+def listed(items: list[str], separator: str) -> str:
+    """The first few items, then how many more: '... i-9 HTTP 503 and 1990 more'."""
+    shown = separator.join(items[:LISTED])
+    return shown if len(items) <= LISTED else f"{shown} and {len(items) - LISTED} more"
+
+
 def _elapsed(since: str, now: datetime) -> float:
     return (now - parse_iso(since)).total_seconds()
 
@@ -151,7 +160,7 @@ def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> P
 
 def _blockers(fleet: Fleet, view: Assessment) -> str:
     waiting = [i for i in fleet.in_service if not i.serves(view.target) and i not in view.candidates]
-    parts = [f"{i.id} {i.why_not_serving()}" for i in waiting]
+    parts = [listed([f"{i.id} {i.why_not_serving()}" for i in waiting], "; ")] if waiting else []
     if view.serving < fleet.desired:
         parts.append(f"serving {view.serving} of desired {fleet.desired}")
     if view.candidates and view.headroom <= 0:
@@ -204,8 +213,8 @@ def check_replacement(fleet: Fleet, progress: Progress, policy: Policy, now: dat
         return progress.update(pending=None)
 
     expected = max(len(pending.instance_ids), len(newcomers))
-    problems = [f"{i.id} {i.why_not_serving()}" for i in not_ready]
-    problems += [f"{i.id} still {i.lifecycle}" for i in lingering]
+    named = [f"{i.id} {i.why_not_serving()}" for i in not_ready] + [f"{i.id} still {i.lifecycle}" for i in lingering]
+    problems = [listed(named, ", ")] if named else []
     missing = len(pending.instance_ids) - len(newcomers)
     if missing > 0:
         problems.append(f"{missing} not launched yet (InService+Healthy {healthy} of desired {fleet.desired})")

@@ -1,4 +1,8 @@
-"""SelectBatch: decide the next batch to terminate, convergence, or waiting."""
+"""SelectBatch: decide the next batch to terminate, convergence, or waiting.
+
+Its output is the ASG's whole state for the states after it, without the fleet it was given:
+nothing later reads the fleet, and a large one would weigh on every state until the next read.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from typing import Any
 from tasks import contracts, runtime
 from tasks.domain.fleet import Fleet, Progress
 from tasks.domain.release import Policy, decide
+
+CARRIED = ("asg_name", "release_id", "settings")
 
 
 @contracts.step("select_batch")
@@ -20,4 +26,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         decision.message if decision else "no decision",
         extra={"step": "SelectBatch", "asg_name": fleet.asg_name, "target_version": progress.target_version},
     )
-    return progress.to_record()
+    return {**{key: event[key] for key in CARRIED}, "progress": progress.to_record()}

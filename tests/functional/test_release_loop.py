@@ -52,7 +52,12 @@ def test_four_instances_on_the_old_build_end_on_the_new_one_without_breaking_the
     for _ in range(20):
         fleet = discover({"asg_name": "live_asg_web", "version_url": settings["version_url"]}, None)
         fleet = read_versions({"fleet": fleet, "probe_timeout_seconds": settings["probe_timeout_seconds"]}, None)
-        progress = select_batch({"fleet": fleet, "progress": progress, "settings": settings}, None)
+        state = {
+            "asg_name": "live_asg_web",
+            "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
+            "settings": settings,
+        }
+        progress = select_batch({**state, "fleet": fleet, "progress": progress}, None)["progress"]
         action = progress["decision"]["action"]
         if action == "converged":
             break
@@ -76,7 +81,19 @@ def test_four_instances_on_the_old_build_end_on_the_new_one_without_breaking_the
     assert min(floor_seen) >= 2
     assert sorted(i for batch in progress["batches"] for i in batch) == sorted(original)
 
-    report = summarize({"outcomes": [{"asg_name": "live_asg_web", "status": "CONVERGED", "progress": progress}]}, None)
+    report = summarize(
+        {
+            "outcomes": [
+                {
+                    "asg_name": "live_asg_web",
+                    "status": "CONVERGED",
+                    "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
+                    "progress": progress,
+                }
+            ]
+        },
+        None,
+    )
 
     (asg,) = report["asgs"]
     assert report["status"] == "SUCCEEDED"

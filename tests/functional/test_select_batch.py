@@ -11,13 +11,14 @@ from tasks.errors import FloorBlocksReleaseError, InvalidStepInputError, Release
 from tasks.handlers.select_batch import handler as select_batch
 from tests.functional.support import NEW, OLD, ago, empty_progress, fleet_record, instance_record, settings
 
+RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def select(fleet: dict[str, Any], progress: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
-    return select_batch(
-        {"fleet": fleet, "progress": progress or empty_progress(), "settings": settings(**overrides)}, None
-    )
+    event = {"fleet": fleet, "progress": progress or empty_progress(), "settings": settings(**overrides)}
+    state = select_batch({**event, "asg_name": fleet["asg_name"], "release_id": RELEASE_ID}, None)
+    return state["progress"]
 
 
 def mixed_fleet() -> dict[str, Any]:
@@ -146,4 +147,13 @@ def test_settings_missing_a_field_is_invalid_step_input() -> None:
     incomplete = {k: v for k, v in settings().items() if k != "min_healthy"}
 
     with pytest.raises(InvalidStepInputError, match=r"^select_batch input: settings\.min_healthy: required field"):
-        select_batch({"fleet": mixed_fleet(), "progress": empty_progress(), "settings": incomplete}, None)
+        select_batch(
+            {
+                "asg_name": "live_asg_web",
+                "release_id": RELEASE_ID,
+                "fleet": mixed_fleet(),
+                "progress": empty_progress(),
+                "settings": incomplete,
+            },
+            None,
+        )

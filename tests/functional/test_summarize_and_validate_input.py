@@ -102,6 +102,7 @@ def converged(name: str, batches: list[list[str]]) -> dict[str, Any]:
     return {
         "asg_name": name,
         "status": "CONVERGED",
+        "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
         "progress": {
             **empty_progress(),
             "target_version": NEW,
@@ -119,6 +120,7 @@ def failed(name: str, error: str, message: str) -> dict[str, Any]:
     return {
         "asg_name": name,
         "status": "FAILED",
+        "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
         "progress": {**empty_progress(), "target_version": NEW, "started_at": "2026-03-01T10:00:00.000Z"},
         "error": error,
         "cause": cause,

@@ -32,7 +32,12 @@ def selected(simulator: FleetSimulator, name: str, **overrides: Any) -> tuple[di
     release = settings(version_url=simulator.url_template, probe_timeout_seconds=1, **overrides)
     fleet = discover({"asg_name": name, "version_url": release["version_url"]}, None)
     fleet = read_versions({"fleet": fleet, "probe_timeout_seconds": release["probe_timeout_seconds"]}, None)
-    progress = select_batch({"fleet": fleet, "progress": empty_progress(), "settings": release}, None)
+    state = {
+        "asg_name": name,
+        "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
+        "settings": release,
+    }
+    progress = select_batch({**state, "fleet": fleet, "progress": empty_progress()}, None)["progress"]
     assert progress["decision"]["action"] == "terminate"
     return release, progress
 

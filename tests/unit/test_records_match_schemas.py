@@ -9,6 +9,8 @@ from tasks.domain.fleet import Fleet, Progress
 from tasks.domain.release import Policy, begin_replacement, check_replacement, decide
 from tests.unit.builders import ASG, OLD, TARGET, at, decision_of, fleet, instance, settings
 
+RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test"
+
 
 def assert_valid(name: str, document: Any) -> None:
     assert contracts.problems(name, document) == [], name
@@ -33,13 +35,14 @@ def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
     assert chosen_policy == Policy()
 
     before = fleet(instance("i-0a01", OLD), instance("i-0a02", OLD), instance("i-0a03", TARGET))
-    first_read = {"fleet": before.to_record(), "progress": Progress().to_record(), "settings": chosen_settings}
+    carried = {"asg_name": ASG, "release_id": RELEASE_ID, "settings": chosen_settings}
+    first_read = {**carried, "fleet": before.to_record(), "progress": Progress().to_record()}
     assert_valid("select_batch.input", first_read)
 
     selected = decide(before, Progress(), chosen_policy, at(0))
     assert decision_of(selected).action == "terminate"
     record = selected.to_record()
-    assert_valid("select_batch.output", record)
+    assert_valid("select_batch.output", {**carried, "progress": record})
     assert_valid("terminate.input", {"asg_name": ASG, "progress": record})
     assert Progress.from_record(record) == selected
 
@@ -64,23 +67,29 @@ def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
     assert done.pending is None
     record = done.to_record()
     assert_valid("check_replacement.output", record)
-    assert_valid("select_batch.input", {"fleet": replaced.to_record(), "progress": record, "settings": chosen_settings})
+    assert_valid("select_batch.input", {**carried, "fleet": replaced.to_record(), "progress": record})
 
     finished = decide(replaced, Progress.from_record(record), chosen_policy, at(61))
     record = finished.to_record()
     assert decision_of(finished).action in ("terminate", "converged")
-    assert_valid("select_batch.output", record)
+    assert_valid("select_batch.output", {**carried, "progress": record})
 
 
 def test_a_wait_and_a_converged_ledger_satisfy_select_batch_output() -> None:
     waiting = decide(fleet(instance("i-0a01", None)), Progress(), Policy(), at(0))
     assert decision_of(waiting).action == "wait"
-    assert_valid("select_batch.output", waiting.to_record())
+    carried = {"asg_name": ASG, "release_id": RELEASE_ID, "settings": settings()}
+    assert_valid("select_batch.output", {**carried, "progress": waiting.to_record()})
 
     done = decide(fleet(instance("i-0a01", TARGET)), Progress(), Policy(), at(0))
     assert decision_of(done).action == "converged"
-    assert_valid("select_batch.output", done.to_record())
-    outcome = {"asg_name": ASG, "status": "CONVERGED", "progress": done.to_record()}
+    assert_valid("select_batch.output", {**carried, "progress": done.to_record()})
+    outcome = {
+        "asg_name": ASG,
+        "status": "CONVERGED",
+        "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
+        "progress": done.to_record(),
+    }
     assert_valid("summarize.input", {"outcomes": [outcome]})
 
 

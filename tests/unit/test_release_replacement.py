@@ -182,3 +182,12 @@ def test_a_late_success_is_still_a_success() -> None:
 def test_nothing_pending_is_returned_unchanged() -> None:
     idle = Progress(target_version=TARGET, batches=(("i-a",),))
     assert check_replacement(after(*BEFORE), idle, policy(), at(0)) == idle
+
+
+def test_a_long_list_of_unready_replacements_is_cut_to_the_first_ten() -> None:
+    from tasks.domain.release import listed
+
+    items = [f"i-{n:04d} HTTP 503" for n in range(2000)]
+    text = listed(items, ", ")
+    assert text.startswith("i-0000 HTTP 503, i-0001 HTTP 503") and text.endswith("i-0009 HTTP 503 and 1990 more")
+    assert listed(items[:3], "; ") == "i-0000 HTTP 503; i-0001 HTTP 503; i-0002 HTTP 503"

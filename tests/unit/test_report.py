@@ -23,12 +23,24 @@ def converged(asg_name: str, batches: tuple[tuple[str, ...], ...], seconds: floa
         started_at=stamp(0),
         finished_at=stamp(seconds),
     )
-    return {"asg_name": asg_name, "status": "CONVERGED", "progress": progress.to_record()}
+    return {
+        "asg_name": asg_name,
+        "status": "CONVERGED",
+        "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
+        "progress": progress.to_record(),
+    }
 
 
 def failed(asg_name: str, error: str, cause: str, batches: tuple[tuple[str, ...], ...] = ()) -> dict[str, Any]:
     progress = Progress(target_version=TARGET, versions_before={OLD: 2}, batches=batches, started_at=stamp(0))
-    return {"asg_name": asg_name, "status": "FAILED", "progress": progress.to_record(), "error": error, "cause": cause}
+    return {
+        "asg_name": asg_name,
+        "status": "FAILED",
+        "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
+        "progress": progress.to_record(),
+        "error": error,
+        "cause": cause,
+    }
 
 
 def lambda_cause(error_type: str, message: str) -> str:
@@ -130,6 +142,7 @@ def test_an_asg_that_failed_before_its_first_decision_has_no_duration() -> None:
     never_started = {
         "asg_name": "live_asg_gone",
         "status": "FAILED",
+        "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
         "progress": Progress().to_record(),
         "error": "AsgNotFoundError",
         "cause": lambda_cause("AsgNotFoundError", "live_asg_gone: no Auto Scaling group of that name"),

@@ -1,0 +1,151 @@
+"""Bad input, everywhere: every handler rejects it with a named error naming the field, before any
+AWS call (the check runs first, so nothing can be terminated). The tables below are what was tried."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tasks.domain.release import begin_replacement, decide
+from tasks.errors import InvalidExecutionInputError, InvalidStepInputError
+from tasks.handlers import FUNCTIONS, module_name
+from tests.unit.builders import ASG, OLD, TARGET, at, fleet, instance, settings
+
+EVENTS = Path(__file__).parent.parent / "events"
+RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test"
+HUGE = "x" * 100_000
+
+# -- the execution input (the public contract): field, value ("<missing>" to drop it), what the error says
+EXECUTION_INPUT_CASES = [
+    ("asg_names", "<missing>", "asg_names: required field is missing"),
+    ("asg_names", [], "asg_names: [] should be non-empty"),
+    ("asg_names", "live_asg_web", "asg_names: 'live_asg_web' is not of type 'array'"),
+    ("asg_names", [f"asg-{n}" for n in range(51)], "asg_names: "),
+    ("asg_names", ["web", "web"], "has non-unique elements"),
+    ("asg_names", [""], "asg_names[0]: '' should be non-empty"),
+    ("asg_names", [HUGE], "asg_names[0]: "),
+    ("asg_names", [7], "asg_names[0]: 7 is not of type 'string'"),
+    ("target_version", 1.0, "target_version: 1.0 is not of type 'string'"),
+    ("target_version", "latest", "target_version: 'latest' is not a version"),
+    ("target_version", HUGE, "target_version: "),
+    ("version_url", "ftp://{PrivateIpAddress}/version", "version_url: does not yield an http(s) URL"),
+    ("version_url", "http://{PrivateIp}/version", "version_url: unknown placeholder {PrivateIp}"),
+    ("version_url", "http://{PrivateIpAddress/version", "version_url: unbalanced braces"),
+    ("version_url", "/version", "version_url: does not yield an http(s) URL"),
+    ("version_url", "", "version_url: '' should be non-empty"),
+    ("version_url", "http://" + HUGE, "version_url: "),
+    ("min_healthy", -1, "min_healthy: -1 is less than the minimum of 0"),
+    ("min_healthy", "2", "min_healthy: '2' is not of type 'integer'"),
+    ("min_healthy", 2.5, "min_healthy: 2.5 is not of type 'integer'"),
+    ("min_healthy_percent", 101, "min_healthy_percent: 101 is greater than the maximum of 100"),
+    ("max_batch", 0, "max_batch: 0 is less than the minimum of 1"),
+    ("max_batch", "all", "max_batch: 'all' is not of type 'integer'"),
+    ("poll_seconds", 0, "poll_seconds: 0 is less than the minimum of 1"),
+    ("poll_seconds", 86400, "poll_seconds: 86400 is greater than the maximum of 3600"),
+    ("replacement_timeout_seconds", None, "replacement_timeout_seconds: None is not of type 'integer'"),
+    ("probe_timeout_seconds", 0, "probe_timeout_seconds: 0 is less than or equal to the minimum of 0"),
+    ("probe_timeout_seconds", 31, "probe_timeout_seconds: 31 is greater than the maximum of 30"),
+    ("replace_unreadable", "yes", "replace_unreadable: 'yes' is not of type 'boolean'"),
+    ("min_heathy", 2, "min_heathy: unknown field"),
+    ("TargetVersion", "1.0.274", "TargetVersion: unknown field"),
+]
+
+
+def console_input() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / "console_input.json").read_text())
+    return loaded
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), EXECUTION_INPUT_CASES)
+def test_bad_execution_input_is_rejected_naming_the_field(field: str, value: Any, expected: str) -> None:
+    from tasks.handlers.validate_input import handler
+
+    event = console_input()
+    if value == "<missing>":
+        del event[field]
+    else:
+        event[field] = value
+
+    with pytest.raises(InvalidExecutionInputError) as rejected:
+        handler(event, None)
+    assert expected in str(rejected.value)
+    assert len(str(rejected.value)) < 2000  # a huge value is not echoed back whole
+
+
+# -- every step's own input: a valid event per step, then each required field dropped, given the
+#    wrong type, and an unknown field added.
+def valid_events() -> dict[str, dict[str, Any]]:
+    seen = fleet(instance("i-0a01", OLD), instance("i-0a02", OLD), instance("i-0a03", TARGET))
+    chosen = decide(seen, decide(seen, _empty(), _policy(), at(0)), _policy(), at(0))
+    pending = begin_replacement(chosen, ["i-0a01"], at(1))
+    upload: dict[str, Any] = json.loads((EVENTS / "s3_object_created.json").read_text())
+    outcome = {"asg_name": ASG, "status": "CONVERGED", "progress": chosen.to_record(), "release_id": RELEASE_ID}
+    return {
+        "ResolveEvent": upload,
+        "StartRelease": upload,
+        "LockAsg": {"asg_name": ASG, "release_id": RELEASE_ID},
+        "UnlockAsg": {"asg_name": ASG, "release_id": RELEASE_ID},
+        "Discover": {"asg_name": ASG, "version_url": "http://{PrivateIpAddress}/version"},
+        "ReadVersions": {"fleet": seen.to_record(), "probe_timeout_seconds": 2},
+        "SelectBatch": {
+            "asg_name": ASG,
+            "release_id": RELEASE_ID,
+            "fleet": seen.to_record(),
+            "progress": _empty().to_record(),
+            "settings": settings(),
+        },
+        "Terminate": {"asg_name": ASG, "progress": chosen.to_record()},
+        "CheckReplacement": {"asg_name": ASG, "progress": pending.to_record(), "settings": settings()},
+        "Summarize": {"outcomes": [outcome]},
+    }
+
+
+def _empty() -> Any:
+    from tasks.domain.fleet import Progress
+
+    return Progress()
+
+
+def _policy() -> Any:
+    from tasks.domain.release import Policy
+
+    return Policy.from_settings({**settings(), "target_version": TARGET})
+
+
+def step_cases() -> list[tuple[str, str, Any, str]]:
+    from tasks import contracts
+
+    cases = []
+    for step, event in valid_events().items():
+        schema = contracts.schema(f"{module_name(step)}.input")
+        required = schema.get("required") or contracts.schema("resolve_event.input")["required"]
+        for field in required:
+            cases.append((step, field, "<missing>", f"{field}: required field is missing"))
+            cases.append((step, field, ["wrong", "type"], f"{field}: "))
+        if schema.get("additionalProperties") is False:
+            cases.append((step, "surprise", 1, "surprise: unknown field"))
+    return cases
+
+
+def test_every_function_has_a_valid_event_here() -> None:
+    assert set(valid_events()) == set(FUNCTIONS) - {"ValidateInput"}
+
+
+@pytest.mark.parametrize(("step", "field", "value", "expected"), step_cases())
+def test_bad_step_input_is_rejected_before_any_aws_call(step: str, field: str, value: Any, expected: str) -> None:
+    handler = importlib.import_module(f"tasks.handlers.{module_name(step)}").handler
+    event = copy.deepcopy(valid_events()[step])
+    if value == "<missing>":
+        del event[field]
+    else:
+        event[field] = value
+
+    with pytest.raises(InvalidStepInputError) as rejected:
+        handler(event, None)  # no AWS is mocked here: reaching a call would fail differently
+    assert str(rejected.value).startswith(f"{module_name(step)} input: ")
+    assert expected in str(rejected.value)
