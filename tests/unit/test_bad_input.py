@@ -121,7 +121,7 @@ def step_cases() -> list[tuple[str, str, Any, str]]:
     from tasks import contracts
 
     cases = []
-    for step, event in valid_events().items():
+    for step, _event in valid_events().items():
         schema = contracts.schema(f"{module_name(step)}.input")
         required = schema.get("required") or contracts.schema("resolve_event.input")["required"]
         for field in required:

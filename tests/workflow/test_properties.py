@@ -14,8 +14,7 @@ import math
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,10 +22,24 @@ from hypothesis import strategies as st
 
 from asg_terminator.fleet import create_asg
 from asg_terminator.paths import ROOT
-from asg_terminator.simulator import DEAD, GARBAGE, HANGS, HUGE, NEVER_BOOTS, SLOW, WRONG_VERSION, FaultPlan
-from asg_terminator.simulator import FleetSimulator, asg_instance_lister
-from tests.workflow.conftest import World
+from asg_terminator.simulator import (
+    DEAD,
+    GARBAGE,
+    HANGS,
+    HUGE,
+    NEVER_BOOTS,
+    SLOW,
+    WRONG_VERSION,
+    FaultPlan,
+    FleetSimulator,
+    asg_instance_lister,
+)
 from tests.workflow.harness import FloorWatch, run_execution
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tests.workflow.conftest import World
 
 OLD, NEW = "1.0.266", "1.0.274"
 LONG = os.environ.get("ASG_TERMINATOR_PROPERTY_PROFILE") == "long"
