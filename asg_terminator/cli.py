@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 
 from asg_terminator import history, history_html
+from asg_terminator.deploy import DEPLOY_SERVICES
 from asg_terminator.progress import states_table
 
 console = Console()
@@ -215,7 +216,9 @@ def deploy_command(
     stack: str, s3_bucket: str, parameters: tuple[str, ...], endpoint_url: str | None, region: str | None
 ) -> None:
     """Package tasks/ and deploy infra/template.yaml (CloudFormation through boto3)."""
-    from asg_terminator.deploy import deploy
+    import tempfile
+
+    from asg_terminator.deploy import build_dependencies, deploy
 
     values = {}
     for parameter in parameters:
@@ -223,14 +226,11 @@ def deploy_command(
         if not sep:
             raise click.UsageError(f"--parameter {parameter!r}: expected K=V")
         values[key] = value
-    status = deploy(
-        stack,
-        s3_bucket,
-        values,
-        boto3.client("cloudformation", endpoint_url=endpoint_url, region_name=region),
-        boto3.client("s3", endpoint_url=endpoint_url, region_name=region),
-        say=click.echo,
-    )
+    make: Any = boto3.client  # any service by name: the stubs type only literal names
+    clients = {name: make(name, endpoint_url=endpoint_url, region_name=region) for name in DEPLOY_SERVICES}
+    with tempfile.TemporaryDirectory() as scratch:
+        dependencies = build_dependencies(Path(scratch), say=click.echo)
+        status = deploy(stack, s3_bucket, values, clients, dependencies, say=click.echo)
     click.echo(f"{stack}: {status}")
 
 

@@ -2,8 +2,9 @@
 
 What ``sam package`` + ``sam deploy`` do, with boto3 only: the Lambda code (``tasks/`` and its
 dependencies, built for the functions' arm64 Python runtime) and the state machine definition go
-to an S3 bucket, the template's local ``CodeUri``/``DefinitionUri`` become those S3 locations, and
-a CloudFormation change set (which expands the SAM transform) creates or updates the stack.
+to an S3 bucket, the template's local ``CodeUri``/``DefinitionUri`` become those S3 locations, the
+SAM transform is applied here (aws-sam-translator, the library CloudFormation runs for it), and
+the stack is created or updated.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ import io
 import json
 import subprocess
 import sys
-import tempfile
 import zipfile
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 from asg_terminator.paths import RELEASE_ASL, ROOT, SAM_TEMPLATE
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+DEPLOY_SERVICES = ("cloudformation", "s3", "iam", "sts")
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
 LAMBDA_PYTHON = "3.12"
 
@@ -83,34 +87,97 @@ def packaged_template(code_uri: str, definition_uri: str, template: Path = SAM_T
     return document
 
 
-def deploy(stack: str, bucket: str, parameters: dict[str, str], cloudformation: Any, s3: Any, say: Any = print) -> str:
-    """Upload, then create or update ``stack`` through a change set; returns the final stack status."""
-    with tempfile.TemporaryDirectory() as scratch:
-        say("installing the Lambda package's dependencies for python3.12/arm64 ...")
-        install_dependencies(Path(scratch))
-        code = code_zip(Path(scratch))
-    code_key = f"asg-terminator/{hashlib.sha256(code).hexdigest()[:16]}.zip"
+class _PolicyLoader:
+    """AWS managed policies by name, for the SAM translator (the template names none; SAM adds
+    the VPC access policy by ARN), loaded from IAM only if ever asked."""
+
+    def __init__(self, iam: Any) -> None:
+        self._iam = iam
+
+    def load(self) -> dict[str, str]:
+        policies: dict[str, str] = {}
+        for page in self._iam.get_paginator("list_policies").paginate(Scope="AWS"):
+            policies.update({p["PolicyName"]: p["Arn"] for p in page["Policies"]})
+        return policies
+
+
+def cloudformation_template(
+    code_uri: str, definition_uri: str, parameters: dict[str, Any], pseudo: dict[str, str], iam: Any
+) -> dict[str, Any]:
+    """The packaged template with the SAM transform applied here, by the library AWS runs for it.
+
+    Plain CloudFormation then deploys through any CloudFormation API, AWS's or a local one.
+    """
+    values = {**parameters, **{f"AWS::{k}": v for k, v in pseudo.items()}}
+    translated: dict[str, Any] = transform(
+        packaged_template(code_uri, definition_uri),
+        values,
+        _PolicyLoader(iam),
+    )
+    return translated
+
+
+def upload(bucket: str, s3: Any, dependencies_dir: Path | None) -> tuple[str, str]:
+    """Upload the code package and the definition; returns their S3 URIs (content-addressed)."""
+    code = code_zip(dependencies_dir)
     definition = RELEASE_ASL.read_bytes()
+    code_key = f"asg-terminator/{hashlib.sha256(code).hexdigest()[:16]}.zip"
     definition_key = f"asg-terminator/{hashlib.sha256(definition).hexdigest()[:16]}.asl.json"
     s3.put_object(Bucket=bucket, Key=code_key, Body=code)
     s3.put_object(Bucket=bucket, Key=definition_key, Body=definition)
-    say(f"uploaded s3://{bucket}/{code_key} ({len(code) / 1e6:.1f} MB) and the definition")
-    body = json.dumps(packaged_template(f"s3://{bucket}/{code_key}", f"s3://{bucket}/{definition_key}"))
-    exists = _stack_exists(cloudformation, stack)
-    change_set = cloudformation.create_change_set(
-        StackName=stack,
-        ChangeSetName=f"asg-terminator-{hashlib.sha256(body.encode()).hexdigest()[:12]}",
-        ChangeSetType="UPDATE" if exists else "CREATE",
-        TemplateBody=body,
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-    )
-    cloudformation.get_waiter("change_set_create_complete").wait(ChangeSetName=change_set["Id"])
-    cloudformation.execute_change_set(ChangeSetName=change_set["Id"])
-    waiter = "stack_update_complete" if exists else "stack_create_complete"
-    say(f"{'updating' if exists else 'creating'} stack {stack} ...")
-    cloudformation.get_waiter(waiter).wait(StackName=stack)
+    return f"s3://{bucket}/{code_key}", f"s3://{bucket}/{definition_key}"
+
+
+def deploy(
+    stack: str,
+    bucket: str,
+    parameters: dict[str, str],
+    clients: dict[str, Any],
+    dependencies_dir: Path | None,
+    say: Any = print,
+) -> str:
+    """Upload, then create or update ``stack``; returns the final stack status.
+
+    ``clients`` holds boto3 clients for cloudformation, s3, iam and sts.
+    """
+    cloudformation = clients["cloudformation"]
+    code_uri, definition_uri = upload(bucket, clients["s3"], dependencies_dir)
+    say(f"uploaded {code_uri} and {definition_uri}")
+    identity = clients["sts"].get_caller_identity()
+    pseudo = {
+        "Region": cloudformation.meta.region_name,
+        "AccountId": identity["Account"],
+        "Partition": identity["Arn"].split(":")[1],
+        "StackName": stack,
+    }
+    template = cloudformation_template(code_uri, definition_uri, dict(parameters), pseudo, clients["iam"])
+    request = {
+        "StackName": stack,
+        "TemplateBody": json.dumps(template),
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        "Capabilities": ["CAPABILITY_IAM"],
+    }
+    if _stack_exists(cloudformation, stack):
+        try:
+            cloudformation.update_stack(**request)
+        except cloudformation.exceptions.ClientError as e:
+            if "No updates are to be performed" not in str(e):
+                raise
+            say(f"stack {stack} is already up to date")
+            return str(cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"])
+        say(f"updating stack {stack} ...")
+        cloudformation.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig={"Delay": 5})
+    else:
+        cloudformation.create_stack(**request)
+        say(f"creating stack {stack} ...")
+        cloudformation.get_waiter("stack_create_complete").wait(StackName=stack, WaiterConfig={"Delay": 5})
     return str(cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"])
+
+
+def build_dependencies(target: Path, say: Any = print) -> Path:
+    say("installing the Lambda package's dependencies for python3.12/arm64 ...")
+    install_dependencies(target)
+    return target
 
 
 def _stack_exists(cloudformation: Any, stack: str) -> bool:
@@ -118,7 +185,7 @@ def _stack_exists(cloudformation: Any, stack: str) -> bool:
         stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except cloudformation.exceptions.ClientError:
         return False
-    return bool(stacks) and stacks[0]["StackStatus"] != "REVIEW_IN_PROGRESS"
+    return bool(stacks) and stacks[0]["StackStatus"] not in ("REVIEW_IN_PROGRESS", "DELETE_COMPLETE")
 
 
 def state_machine_arn(cloudformation: Any, stack: str) -> str:
