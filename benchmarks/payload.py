@@ -49,9 +49,12 @@ def records(name: str, settings: dict[str, Any], real_terminate: bool) -> list[t
     read = replace(fleet, instances=tuple(replace(i, version=OLD) for i in fleet.instances)).to_record()
     contracts.check("read_versions.output", read, AssertionError, "faked ReadVersions output")
 
-    select_input = {"fleet": read, "progress": empty_progress, "settings": settings}
-    selected = select_batch.handler(select_input, None)
-    state = {"asg_name": name, "settings": settings, "progress": selected, "fleet": read}
+    release_id = f"arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:{name}"
+    carried = {"asg_name": name, "release_id": release_id, "settings": settings}
+    select_input = {**carried, "fleet": read, "progress": empty_progress}
+    # SelectBatch's output is the ASG's state from then on: the fleet read is not carried.
+    state = select_batch.handler(select_input, None)
+    selected = state["progress"]
 
     terminate_input = {"asg_name": name, "progress": selected}
     batch = set(selected["decision"]["batch"])
@@ -95,7 +98,7 @@ def records(name: str, settings: dict[str, Any], real_terminate: bool) -> list[t
         Policy.from_settings(settings),
         runtime.now(),
     ).to_record()
-    outcome = {"asg_name": name, "status": "CONVERGED", "progress": final}
+    outcome = {"asg_name": name, "status": "CONVERGED", "progress": final, "release_id": release_id}
     outcomes = [{**outcome, "asg_name": f"{name}_{n:02d}"} for n in range(MAX_ASGS)]
 
     return [
@@ -103,8 +106,7 @@ def records(name: str, settings: dict[str, Any], real_terminate: bool) -> list[t
         ("ReadVersions input", {"fleet": discovered, "probe_timeout_seconds": settings["probe_timeout_seconds"]}, True),
         ("ReadVersions output (fleet, versions read)", read, True),
         ("SelectBatch input", select_input, True),
-        ("SelectBatch output (progress + decision)", selected, False),
-        ("per-ASG state after SelectBatch", state, True),
+        ("SelectBatch output = per-ASG state after it (no fleet)", state, False),
         ("Terminate input", terminate_input, False),
         ("Terminate output (progress + pending)", terminated, False),
         ("CheckReplacement input", check_input, False),
@@ -165,7 +167,7 @@ def main() -> None:
             ]
         )
     batch_sizes = [
-        len(next(r for lbl, r, _ in measured[label] if lbl.startswith("SelectBatch output"))["decision"]["batch"])
+        len(next(r for lbl, r, _ in measured[label] if lbl.startswith("SelectBatch output"))["progress"]["decision"]["batch"])
         for label in labels
     ]
     table(
