@@ -15,10 +15,14 @@ def create_asg(
     zones: tuple[str, ...] = DEFAULT_ZONES,
     max_size: int | None = None,
     tags: dict[str, str] | None = None,
+    image_id: str | None = None,
 ) -> list[str]:
-    """An ASG of ``instances`` InService instances; returns their ids."""
+    """An ASG of ``instances`` InService instances; returns their ids.
+
+    ``image_id`` skips looking an image up (moto's DescribeImages takes about a second).
+    """
     template = f"{name}-lt"
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = image_id or ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     existing = ec2.describe_launch_templates(Filters=[{"Name": "launch-template-name", "Values": [template]}])[
         "LaunchTemplates"
     ]

@@ -144,8 +144,8 @@ def follow(
 
 def summary_table(view: history.ExecutionView) -> Table:
     table = Table(title=f"{view.name}: {view.status}", show_lines=False)
-    for column in ("ASG", "status", "target", "before", "after", "batches", "terminated", "duration"):
-        table.add_column(column)
+    for column in ("ASG", "status", "target", "before", "after", "batches", "terminated", "time"):
+        table.add_column(column, no_wrap=column in ("status", "target", "batches", "terminated", "time"))
     output = _json(view.output)
     reports = output.get("asgs", []) if isinstance(output, dict) else []
     for report in reports:
@@ -163,7 +163,7 @@ def summary_table(view: history.ExecutionView) -> Table:
 
 
 def _census(census: dict[str, int] | None) -> str:
-    return ", ".join(f"{v} x{n}" for v, n in (census or {}).items())
+    return ", ".join(f"{n}x {v}" for v, n in (census or {}).items())
 
 
 def states_table(view: history.ExecutionView) -> Table:

@@ -167,7 +167,11 @@ def main() -> None:
             ]
         )
     batch_sizes = [
-        len(next(r for lbl, r, _ in measured[label] if lbl.startswith("SelectBatch output"))["progress"]["decision"]["batch"])
+        len(
+            next(r for lbl, r, _ in measured[label] if lbl.startswith("SelectBatch output"))["progress"]["decision"][
+                "batch"
+            ]
+        )
         for label in labels
     ]
     table(

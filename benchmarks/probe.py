@@ -70,7 +70,7 @@ def _serve(port_out: Any, stop: Any) -> None:
             except (BrokenPipeError, ConnectionResetError):
                 return
 
-        def log_message(self, format: str, *args: Any) -> None:
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
             return
 
     httpd = _Server(("127.0.0.1", 0), Handler)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from asg_terminator.fleet import create_asg
 from tasks import contracts
 from tasks.domain.fleet import iso
 
@@ -91,22 +92,7 @@ def create_group(
     tags: dict[str, str] | None = None,
 ) -> list[str]:
     """An ASG of ``instances`` InService instances (tags propagated at launch); returns their ids."""
-    template = f"{name}-lt"
-    ec2.create_launch_template(
-        LaunchTemplateName=template, LaunchTemplateData={"ImageId": IMAGE_ID, "InstanceType": "t3.micro"}
-    )
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateName": template, "Version": "$Latest"},
-        MinSize=0,
-        MaxSize=max_size if max_size is not None else max(instances * 2, 1),
-        DesiredCapacity=instances,
-        AvailabilityZones=list(zones),
-        Tags=[
-            {"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": name, "ResourceType": "auto-scaling-group"}
-            for k, v in (tags or {}).items()
-        ],
-    )
+    create_asg(autoscaling, ec2, name, instances, zones, max_size, tags, image_id=IMAGE_ID)
     return sorted(group_ids(autoscaling, name))
 
 

@@ -11,18 +11,9 @@ from tasks.errors import InvalidExecutionInputError, InvalidStepInputError, Rele
 from tasks.handlers.summarize import handler as summarize
 from tasks.handlers.validate_input import handler as validate_input
 from tests.functional.support import NEW, OLD, empty_progress
+from tests.unit.builders import settings
 
-DEFAULTS = {
-    "target_version": None,
-    "version_url": "http://{PrivateIpAddress}:80/version",
-    "min_healthy": 1,
-    "min_healthy_percent": 0,
-    "max_batch": None,
-    "poll_seconds": 15,
-    "replacement_timeout_seconds": 900,
-    "probe_timeout_seconds": 2,
-    "replace_unreadable": False,
-}
+DEFAULTS = settings()  # every execution-input default
 
 # -- ValidateInput ------------------------------------------------------------------------------
 
