@@ -26,7 +26,8 @@ SLOW = "slow"  # answers correctly after `slow_seconds`
 WRONG_VERSION = "wrong-version"  # boots with `wrong_version`
 GARBAGE = "garbage"  # answers 200 with a body that is no version
 HUGE = "huge"  # answers 200 with a body far over the cap
-FAULTS = (HEALTHY, NEVER_BOOTS, HANGS, DEAD, SLOW, WRONG_VERSION, GARBAGE, HUGE)
+BOOTS_LATE = "boots-late"  # boots `late_seconds` after the usual boot time
+FAULTS = (HEALTHY, NEVER_BOOTS, HANGS, DEAD, SLOW, WRONG_VERSION, GARBAGE, HUGE, BOOTS_LATE)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class FaultPlan:
 
     shares: dict[str, float] = field(default_factory=dict)
     slow_seconds: float = 1.0
+    late_seconds: float = 2.0
     wrong_version: str = "0.0.0"
     seed: int = 0
 
@@ -160,7 +162,8 @@ class FleetSimulator:
     def _new_instance(self) -> SimInstance:
         fault = self.faults.draw(self._rng)
         version = self.faults.wrong_version if fault == WRONG_VERSION else self.build
-        return SimInstance(version, ready_at=self._clock() + self.boot_seconds, fault=fault)
+        late = self.faults.late_seconds if fault == BOOTS_LATE else 0.0
+        return SimInstance(version, ready_at=self._clock() + self.boot_seconds + late, fault=fault)
 
     def _watch(self) -> None:
         while not self._stopping.wait(self._interval):

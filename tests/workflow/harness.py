@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from botocore.awsrequest import AWSResponse
+
 if TYPE_CHECKING:
     from asg_terminator.simulator import FleetSimulator
 
@@ -142,3 +144,21 @@ def run_execution(sfn: Any, machine_arn: str, execution_input: Any, timeout: flo
         cause=described.get("cause"),
         history=history,
     )
+
+
+def throttle(client: Any, operation: str, times: int) -> list[int]:
+    """Make the next ``times`` calls of ``operation`` on this client answer Throttling, as AWS does."""
+    answered: list[int] = []
+
+    def hook(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if len(answered) >= times:
+            return None
+        answered.append(1)
+        error = {"Code": "Throttling", "Message": "Rate exceeded"}
+        return AWSResponse("https://autoscaling", 400, {}, None), {
+            "Error": error,
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+
+    client.meta.events.register(f"before-call.autoscaling.{operation}", hook)
+    return answered

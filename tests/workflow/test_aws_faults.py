@@ -7,34 +7,14 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from botocore.awsrequest import AWSResponse
-
 from asg_terminator.simulator import NEVER_BOOTS, FaultPlan
 from tasks import runtime
-from tests.workflow.harness import run_execution
+from tests.workflow.harness import run_execution, throttle
 
 if TYPE_CHECKING:
     from tests.workflow.conftest import World
 
 OLD, NEW = "1.0.266", "1.0.274"
-
-
-def throttle(client: Any, operation: str, times: int) -> list[int]:
-    """Make the next ``times`` calls of ``operation`` on this client answer Throttling, as AWS does."""
-    answered: list[int] = []
-
-    def hook(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        if len(answered) >= times:
-            return None
-        answered.append(1)
-        error = {"Code": "Throttling", "Message": "Rate exceeded"}
-        return AWSResponse("https://autoscaling", 400, {}, None), {
-            "Error": error,
-            "ResponseMetadata": {"HTTPStatusCode": 400},
-        }
-
-    client.meta.events.register(f"before-call.autoscaling.{operation}", hook)
-    return answered
 
 
 def test_throttling_is_retried_by_the_state_machine_and_the_release_completes(world: World) -> None:

@@ -9,9 +9,12 @@ it tried to ``artifacts/property-stats.json``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import threading
+import time
 import uuid
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -23,6 +26,7 @@ from hypothesis import strategies as st
 from asg_terminator.fleet import create_asg
 from asg_terminator.paths import ROOT
 from asg_terminator.simulator import (
+    BOOTS_LATE,
     DEAD,
     GARBAGE,
     HANGS,
@@ -34,7 +38,8 @@ from asg_terminator.simulator import (
     FleetSimulator,
     asg_instance_lister,
 )
-from tests.workflow.harness import FloorWatch, run_execution
+from tasks import runtime
+from tests.workflow.harness import FloorWatch, run_execution, throttle
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -46,6 +51,8 @@ LONG = os.environ.get("ASG_TERMINATOR_PROPERTY_PROFILE") == "long"
 MAX_ASGS, MAX_INSTANCES, EXAMPLES = (4, 30, 40) if LONG else (2, 5, 6)
 EXAMPLES = int(os.environ.get("ASG_TERMINATOR_PROPERTY_EXAMPLES", EXAMPLES))
 UNREADABLE_AT_START = (HANGS, DEAD, GARBAGE, HUGE)
+# What happens to the fleet while it is released, besides our own terminations.
+CHAOS = ("unhealthy", "standby", "protect", "scale-in", "scale-out", "throttle")
 STATS: Counter[str] = Counter()
 
 
@@ -54,13 +61,15 @@ def fleets(draw: st.DrawFn) -> dict[str, Any]:
     starts = st.sampled_from([OLD] * 6 + [NEW] * 2 + list(UNREADABLE_AT_START))
     asgs = [draw(st.lists(starts, min_size=1, max_size=MAX_INSTANCES)) for _ in range(draw(st.integers(1, MAX_ASGS)))]
     share = st.sampled_from([0.0, 0.0, 0.25])
+    chaos = st.tuples(st.sampled_from(CHAOS), st.floats(0.2, 4.0), st.integers(0, 10**6))
     return {
         "asgs": asgs,
         "min_healthy": draw(st.integers(0, 3)),
         "min_healthy_percent": draw(st.sampled_from([0, 50, 100])),
         "max_batch": draw(st.one_of(st.none(), st.integers(1, 3))),
         "pin_target": draw(st.booleans()),
-        "faults": {NEVER_BOOTS: draw(share), WRONG_VERSION: draw(share), SLOW: draw(share)},
+        "faults": {NEVER_BOOTS: draw(share), WRONG_VERSION: draw(share), SLOW: draw(share), BOOTS_LATE: draw(share)},
+        "chaos": sorted(draw(st.lists(chaos, max_size=3)), key=lambda c: c[1]),
         "seed": draw(st.integers(0, 2**16)),
     }
 
@@ -83,57 +92,138 @@ def test_random_fleets_and_faults_keep_every_safety_rule(world: World, case: dic
     plan = FaultPlan(shares=case["faults"], slow_seconds=0.2, wrong_version=OLD, seed=case["seed"])
     names = [f"prop-{run}-{n}" for n in range(len(case["asgs"]))]
     simulator = FleetSimulator(asg_instance_lister(world.autoscaling, names), build=NEW, boot_seconds=0.2, faults=plan)
-    world.simulator = simulator  # for world.versions(); this example's own fleet
     with simulator:
-        starts: dict[str, str] = {}
-        for name, initial in zip(names, case["asgs"], strict=True):
-            ids = create_asg(world.autoscaling, world.ec2, name, len(initial))
-            for instance_id, start in zip(ids, initial, strict=True):
-                simulator.adopt([instance_id], start if start in (OLD, NEW) else OLD)
-                if start in UNREADABLE_AT_START:
-                    simulator.set_fault(instance_id, start)
-                starts[instance_id] = start
-        release = {
-            "asg_names": names,
-            "version_url": simulator.url_template,
-            "min_healthy": case["min_healthy"],
-            "min_healthy_percent": case["min_healthy_percent"],
-            "max_batch": case["max_batch"],
-            "poll_seconds": 1,
-            "probe_timeout_seconds": 0.3,
-            "replacement_timeout_seconds": 3,
-            **({"target_version": NEW} if case["pin_target"] else {}),
-        }
-        with FloorWatch(world.autoscaling, simulator, names) as watch:
-            execution = run_execution(world.sfn, world.machine_arn, release, timeout=180)
+        starts = _start_fleet(world, simulator, names, case)
+        chaos = Chaos(world.autoscaling, simulator, names, case["chaos"])
+        with FloorWatch(world.autoscaling, simulator, names) as watch, chaos:
+            execution = run_execution(world.sfn, world.machine_arn, _release_input(simulator, names, case), timeout=180)
 
-        target = NEW if case["pin_target"] else None
         outcomes = {a["asg_name"]: a for a in (execution.output or {}).get("asgs", [])}
-        terminated = execution.terminated()
         for name, initial in zip(names, case["asgs"], strict=True):
             serving_at_start = sum(1 for s in initial if s in (OLD, NEW))
-            lowest = min(s.serving for s in watch.samples if s.asg_name == name)
-            assert lowest >= min(serving_at_start, floor(len(initial), case)), f"{name} broke its floor"
-            STATS["instances"] += len(initial)
-            STATS["instances unreadable at start"] += sum(1 for s in initial if s in UNREADABLE_AT_START)
-            if name in outcomes and target is None:
-                target = outcomes[name]["target_version"]
-        for instance_id in terminated:
-            assert watch.gone.get(instance_id) != NEW or target != NEW, f"{instance_id} served the target"
-            assert starts.get(instance_id) not in UNREADABLE_AT_START, f"{instance_id} was unreadable"
+            for sample in (s for s in watch.samples if s.asg_name == name):
+                # the chaos may remove serving instances itself: those do not count against us
+                allowed = min(serving_at_start, floor(sample.desired, case)) - chaos.removed[name]
+                assert sample.serving >= allowed, f"{name} broke its floor: {sample}"
+        for terminate in execution.task_outputs("Terminate"):
+            target = terminate["progress"]["target_version"]
+            for instance_id in terminate["progress"]["batches"][-1]:
+                assert watch.gone.get(instance_id) != target, f"{instance_id} served the target {target}"
+                assert starts.get(instance_id) not in UNREADABLE_AT_START, f"{instance_id} was unreadable"
         for name in names:
             runs = [r.name for r in _runs(world, execution.arn) if r.asg_name == name]
             if "AsgFailed" in runs:
                 assert "Terminate" not in runs[runs.index("AsgFailed") :], f"{name} terminated after failing"
-        if execution.status == "SUCCEEDED":
-            for name in names:
-                assert set(world.versions(name)) == {outcomes[name]["target_version"]}
-        STATS["releases"] += 1
-        STATS["asgs"] += len(names)
-        STATS[f"outcome {execution.status}"] += 1
-        STATS["instances terminated"] += len(terminated)
-        STATS["replacement fault plans"] += int(any(case["faults"].values()))
-    world.simulator = None
+            if execution.status == "SUCCEEDED":
+                assert set(_in_service_reads(world, simulator, name)) <= {outcomes[name]["target_version"]}
+        _count(case, execution, chaos)
+
+
+def _start_fleet(world: World, simulator: FleetSimulator, names: list[str], case: dict[str, Any]) -> dict[str, str]:
+    """Create the ASGs; returns how each instance started (a version, or an unreadable fault)."""
+    starts: dict[str, str] = {}
+    for name, initial in zip(names, case["asgs"], strict=True):
+        ids = create_asg(world.autoscaling, world.ec2, name, len(initial), image_id="ami-12c6146b")
+        for instance_id, start in zip(ids, initial, strict=True):
+            simulator.adopt([instance_id], start if start in (OLD, NEW) else OLD)
+            if start in UNREADABLE_AT_START:
+                simulator.set_fault(instance_id, start)
+            starts[instance_id] = start
+    return starts
+
+
+def _release_input(simulator: FleetSimulator, names: list[str], case: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "asg_names": names,
+        "version_url": simulator.url_template,
+        "min_healthy": case["min_healthy"],
+        "min_healthy_percent": case["min_healthy_percent"],
+        "max_batch": case["max_batch"],
+        "poll_seconds": 1,
+        "probe_timeout_seconds": 0.3,
+        "replacement_timeout_seconds": 3,
+        **({"target_version": NEW} if case["pin_target"] else {}),
+    }
+
+
+def _count(case: dict[str, Any], execution: Any, chaos: Chaos) -> None:
+    STATS["releases"] += 1
+    STATS["asgs"] += len(case["asgs"])
+    STATS["instances"] += sum(len(initial) for initial in case["asgs"])
+    STATS["instances unreadable at start"] += sum(s in UNREADABLE_AT_START for i in case["asgs"] for s in i)
+    STATS[f"outcome {execution.status}"] += 1
+    STATS["instances terminated"] += len(execution.terminated())
+    STATS["replacement fault plans"] += int(any(case["faults"].values()))
+    for kind in chaos.done:
+        STATS[f"chaos {kind}"] += 1
+
+
+class Chaos:
+    """Applies the drawn events at their times: an instance turns Unhealthy or enters Standby (both
+    stop it serving), scale-in protection, a scaling event changing desired capacity, or Auto
+    Scaling throttling the handlers. Counts the serving instances each ASG lost to it."""
+
+    def __init__(self, autoscaling: Any, simulator: FleetSimulator, names: list[str], events: list[Any]) -> None:
+        self.autoscaling, self.simulator, self.names, self.events = autoscaling, simulator, names, events
+        self.removed: Counter[str] = Counter()
+        self.done: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Chaos:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        for kind, at, pick in self.events:
+            if self._stop.wait(max(0.0, at - (time.monotonic() - started))):
+                return
+            name = self.names[pick % len(self.names)]
+            with contextlib.suppress(Exception):  # the group may be mid-change; a skipped event is fine
+                self._apply(kind, name, pick)
+                self.done.append(kind)
+
+    def _apply(self, kind: str, name: str, pick: int) -> None:
+        group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+        members = [i for i in group["Instances"] if i["LifecycleState"] == "InService"]
+        if kind == "throttle":
+            throttle(runtime.autoscaling()._client, "DescribeAutoScalingGroups", times=1)
+            return
+        if kind == "scale-out":
+            desired = min(group["DesiredCapacity"] + 1, group["MaxSize"])
+            self.autoscaling.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=desired)
+            return
+        if not members:
+            return
+        target = members[pick % len(members)]["InstanceId"]
+        serving = sum(1 for i in members if i["HealthStatus"] == "Healthy" and self.simulator.reads(i["InstanceId"]))
+        if kind == "unhealthy":
+            self.autoscaling.set_instance_health(InstanceId=target, HealthStatus="Unhealthy")
+            self.removed[name] += 1
+        elif kind == "standby":
+            self.autoscaling.enter_standby(
+                InstanceIds=[target], AutoScalingGroupName=name, ShouldDecrementDesiredCapacity=True
+            )
+            self.removed[name] += 1
+        elif kind == "protect":
+            self.autoscaling.set_instance_protection(
+                InstanceIds=[target], AutoScalingGroupName=name, ProtectedFromScaleIn=True
+            )
+        elif kind == "scale-in" and group["DesiredCapacity"] > 0:
+            self.autoscaling.set_desired_capacity(
+                AutoScalingGroupName=name, DesiredCapacity=group["DesiredCapacity"] - 1
+            )
+            self.removed[name] += 1 if serving else 0
+
+
+def _in_service_reads(world: World, simulator: FleetSimulator, name: str) -> list[str | None]:
+    group = world.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+    return [simulator.reads(i["InstanceId"]) for i in group["Instances"] if i["LifecycleState"] == "InService"]
 
 
 def _runs(world: World, arn: str) -> list[Any]:
