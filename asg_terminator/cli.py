@@ -105,6 +105,7 @@ def simulate(
 @click.option("--instances", default=3, show_default=True, type=click.IntRange(1, 200))
 @click.option("--boot-seconds", default=3.0, show_default=True, type=click.FloatRange(0, 120))
 @click.option("--min-healthy", default=2, show_default=True, type=click.IntRange(0))
+@click.option("--max-batch", default=None, type=click.IntRange(1), help="Default: no cap beyond the floor.")
 @click.option(
     "--html",
     "html_path",
@@ -113,12 +114,20 @@ def simulate(
     type=click.Path(dir_okay=False, path_type=Path),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary only.")
-def demo(asgs: str, instances: int, boot_seconds: float, min_healthy: int, html_path: Path, as_json: bool) -> None:
+def demo(
+    asgs: str,
+    instances: int,
+    boot_seconds: float,
+    min_healthy: int,
+    max_batch: int | None,
+    html_path: Path,
+    as_json: bool,
+) -> None:
     """Release build 1.0.274 over simulated ASGs on 1.0.266, on the local stack."""
     from asg_terminator.demo import DemoOptions, run
 
     names = [n.strip() for n in asgs.split(",") if n.strip()]
-    options = DemoOptions(names, instances, boot_seconds, min_healthy, html_path)
+    options = DemoOptions(names, instances, boot_seconds, min_healthy, max_batch, html_path)
     sys.exit(run(options, Console(stderr=as_json), as_json=as_json))
 
 

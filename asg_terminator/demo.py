@@ -34,6 +34,7 @@ class DemoOptions:
     instances: int = 3
     boot_seconds: float = 3.0
     min_healthy: int = 2
+    max_batch: int | None = None
     html: Path = Path("artifacts/demo-history.html")
     port: int = 0
 
@@ -84,6 +85,7 @@ def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
         "poll_seconds": 1,
         "probe_timeout_seconds": 1,
         "min_healthy": options.min_healthy,
+        "max_batch": options.max_batch,
         "replacement_timeout_seconds": max(60, int(options.boot_seconds * 10)),
     }
     stack = LocalStack(port=options.port, release_defaults=defaults)
