@@ -72,7 +72,7 @@ class LambdaInvokeServer:
         self.handlers = dict(handlers if handlers is not None else default_handlers())
         self.invocations: list[str] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._request_handler())
+        self._httpd = _Server(("127.0.0.1", port), self._request_handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -143,3 +143,9 @@ class LambdaInvokeServer:
                 log.debug(format, *args)
 
         return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    # A whole fleet is probed at once (128 connections): with the default listen backlog of 5
+    # the kernel drops SYNs, and the retransmit after 1 s turns into probe timeouts.
+    request_queue_size = 1024

@@ -79,7 +79,7 @@ class FleetSimulator:
         self._instances: dict[str, SimInstance] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._request_handler())
+        self._httpd = _Server(("127.0.0.1", port), self._request_handler())
         self._httpd.daemon_threads = True
         self._threads: list[threading.Thread] = []
 
@@ -239,3 +239,9 @@ def asg_instance_lister(autoscaling: Any, asg_names: Iterable[str] | None = None
         ]
 
     return list_ids
+
+
+class _Server(ThreadingHTTPServer):
+    # A whole fleet is probed at once (128 connections): with the default listen backlog of 5
+    # the kernel drops SYNs, and the retransmit after 1 s turns into probe timeouts.
+    request_queue_size = 1024
