@@ -41,23 +41,18 @@ class StepFunctions:
 
     def is_running(self, execution_arn: str) -> bool:
         """Whether that execution is still running (an unknown one is not)."""
-        try:
-            status = self._client.describe_execution(executionArn=execution_arn)["status"]
-        except ClientError as e:
-            if code_of(e) in ("ExecutionDoesNotExist", "InvalidArn"):
-                return False
-            raise translate(e, f"DescribeExecution {execution_arn}") from e
-        except BotoCoreError as e:
-            raise translate(e, f"DescribeExecution {execution_arn}") from e
-        return status == "RUNNING"
+        return self._status(execution_arn) == "RUNNING"
 
     def _exists(self, execution_arn: str) -> bool:
+        return self._status(execution_arn) is not None
+
+    def _status(self, execution_arn: str) -> str | None:
+        """The execution's status, or None when there is no such execution."""
         try:
-            self._client.describe_execution(executionArn=execution_arn)
+            return str(self._client.describe_execution(executionArn=execution_arn)["status"])
         except ClientError as e:
-            if code_of(e) == "ExecutionDoesNotExist":
-                return False
+            if code_of(e) in ("ExecutionDoesNotExist", "InvalidArn"):
+                return None
             raise translate(e, f"DescribeExecution {execution_arn}") from e
         except BotoCoreError as e:
             raise translate(e, f"DescribeExecution {execution_arn}") from e
-        return True
