@@ -62,7 +62,9 @@ def test_no_wildcard_actions_and_terminate_only_in_opted_in_groups(template: dic
         (n, s) for n, s in statements if "autoscaling:TerminateInstanceInAutoScalingGroup" in str(s["Action"])
     ]
     assert {n for n, _ in terminating} == {"TerminateFunction"}
-    for _, statement in terminating:
+    tagging = [(n, s) for n, s in statements if "autoscaling:CreateOrUpdateTags" in str(s["Action"])]
+    assert {n for n, _ in tagging} == {"LockAsgFunction"}
+    for _, statement in terminating + tagging:
         condition = json.dumps(statement["Condition"])
         assert "autoscaling:ResourceTag/asg-terminator:" in condition
     assert "ec2:TerminateInstances" not in SAM_TEMPLATE.read_text()
