@@ -131,75 +131,95 @@ def demo(
     sys.exit(run(options, Console(stderr=as_json), as_json=as_json))
 
 
-@main.command()
-@click.option("--asg", "asgs", multiple=True, required=True, help="An ASG to release (repeatable).")
-@click.option("--target-version", default=None, help="Default: the highest version read in each ASG.")
-@click.option("--version-url", default=None, help="Default: http://{PrivateIpAddress}:80/version")
-@click.option("--min-healthy", type=int, default=None)
-@click.option("--min-healthy-percent", type=int, default=None)
-@click.option("--max-batch", type=int, default=None)
-@click.option("--replace-unreadable", is_flag=True, default=None)
-@click.option("--stack", default=None, help="Find the state machine in this deployed stack.")
-@click.option("--state-machine-arn", default=None)
-@click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS).")
-@click.option("--region", default=None)
-@click.option("--name", default=None, help="Execution name (default: generated).")
-@click.option("--follow", is_flag=True, help="Show live progress until the release ends; exit code from its outcome.")
-def release(
-    asgs: tuple[str, ...],
-    target_version: str | None,
-    version_url: str | None,
-    min_healthy: int | None,
-    min_healthy_percent: int | None,
-    max_batch: int | None,
-    replace_unreadable: bool | None,
-    stack: str | None,
-    state_machine_arn: str | None,
-    endpoint_url: str | None,
-    region: str | None,
-    name: str | None,
-    follow: bool,
-) -> None:
-    """Validate the input here, then start a release (the console's Start execution)."""
+def _release_options(command: Any) -> Any:
+    """The options `release` and `plan` share: the execution input and where to start it."""
+    options = [
+        click.option("--asg", "asgs", multiple=True, required=True, help="An ASG to release (repeatable)."),
+        click.option("--target-version", default=None, help="Default: the highest version read in each ASG."),
+        click.option("--version-url", default=None, help="Default: http://{PrivateIpAddress}:80/version"),
+        click.option("--min-healthy", type=int, default=None),
+        click.option("--min-healthy-percent", type=int, default=None),
+        click.option("--max-batch", type=int, default=None),
+        click.option("--poll-seconds", type=int, default=None, help="Default: 15."),
+        click.option("--replace-unreadable", is_flag=True, default=None),
+        click.option("--stack", default=None, help="Find the state machine in this deployed stack."),
+        click.option("--state-machine-arn", default=None),
+        click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS)."),
+        click.option("--region", default=None),
+        click.option("--name", default=None, help="Execution name (default: generated)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _start(given: dict[str, Any], dry_run: bool) -> tuple[Any, str]:
+    """Validate the execution input here, then start it; returns (sfn client, execution ARN)."""
     from tasks import contracts
     from tasks.domain.execution_input import settings_from_input
     from tasks.errors import InvalidExecutionInputError
 
-    fields = {
-        "asg_names": list(asgs),
-        "target_version": target_version,
-        "version_url": version_url,
-        "min_healthy": min_healthy,
-        "min_healthy_percent": min_healthy_percent,
-        "max_batch": max_batch,
-        "replace_unreadable": replace_unreadable,
-    }
-    execution_input = {k: v for k, v in fields.items() if v is not None}
+    fields = (
+        "target_version",
+        "version_url",
+        "min_healthy",
+        "min_healthy_percent",
+        "max_batch",
+        "poll_seconds",
+        "replace_unreadable",
+    )
+    execution_input = {"asg_names": list(given["asgs"]), **{k: given[k] for k in fields if given[k] is not None}}
+    if dry_run:
+        execution_input["dry_run"] = True
     try:
         contracts.check("validate_input.input", execution_input, InvalidExecutionInputError, "execution input")
         settings_from_input(execution_input, contracts.defaults("validate_input.input"))
     except InvalidExecutionInputError as e:
         raise click.UsageError(str(e)) from e
-    if (stack is None) == (state_machine_arn is None):
+    machine = given["state_machine_arn"]
+    if (given["stack"] is None) == (machine is None):
         raise click.UsageError("give one of --stack or --state-machine-arn")
-    if stack is not None:
-        from asg_terminator.deploy import state_machine_arn as stack_machine
+    if given["stack"] is not None:
+        from asg_terminator.deploy import state_machine_arn
 
-        cloudformation = boto3.client("cloudformation", endpoint_url=endpoint_url, region_name=region)
-        state_machine_arn = stack_machine(cloudformation, stack)
-    sfn = _sfn(endpoint_url, region)
-    started = sfn.start_execution(
-        stateMachineArn=state_machine_arn, input=json.dumps(execution_input), name=name or _execution_name(asgs)
-    )
+        cloudformation = boto3.client("cloudformation", endpoint_url=given["endpoint_url"], region_name=given["region"])
+        machine = state_machine_arn(cloudformation, given["stack"])
+    sfn = _sfn(given["endpoint_url"], given["region"])
+    name = given["name"] or _execution_name(given["asgs"])
+    started = sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input), name=name)
     click.echo(f"started {started['executionArn']}")
+    return sfn, str(started["executionArn"])
+
+
+@main.command()
+@_release_options
+@click.option("--follow", is_flag=True, help="Show live progress until the release ends; exit code from its outcome.")
+def release(follow: bool, **given: Any) -> None:
+    """Validate the input here, then start a release (the console's Start execution)."""
+    sfn, arn = _start(given, dry_run=False)
     if not follow:
         return
     from asg_terminator.progress import follow as follow_execution
     from asg_terminator.progress import summary_table
 
-    view = follow_execution(sfn, started["executionArn"], list(asgs), console=console)
+    view = follow_execution(sfn, arn, list(given["asgs"]), console=console)
     console.print()
     console.print(summary_table(view))
+    if view.status != "SUCCEEDED":
+        console.print(f"[red]{view.error}[/red]: {view.cause}")
+        sys.exit(1)
+
+
+@main.command()
+@_release_options
+def plan(**given: Any) -> None:
+    """A dry run: what a release would do to each instance now, terminating nothing."""
+    from asg_terminator.progress import plan_tables, wait_for
+
+    sfn, arn = _start(given, dry_run=True)
+    view = wait_for(sfn, arn)
+    for table in plan_tables(view):
+        console.print(table)
     if view.status != "SUCCEEDED":
         console.print(f"[red]{view.error}[/red]: {view.cause}")
         sys.exit(1)

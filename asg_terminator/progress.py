@@ -185,3 +185,24 @@ def states_table(view: history.ExecutionView) -> Table:
             f"{run.error}: {_cause(run.cause or '')}"[:200] if run.error else "",
         )
     return table
+
+
+def wait_for(sfn: Any, execution_arn: str, interval: float = 0.5) -> history.ExecutionView:
+    """Wait quietly until the execution ends; returns its history."""
+    while sfn.describe_execution(executionArn=execution_arn)["status"] not in TERMINAL:
+        time.sleep(interval)
+    return history.load(sfn, execution_arn)
+
+
+def plan_tables(view: history.ExecutionView) -> list[Table]:
+    """A dry run's verdict per instance, one table per ASG."""
+    output = _json(view.output)
+    tables = []
+    for report in output.get("asgs", []) if isinstance(output, dict) else []:
+        table = Table(title=f"{report['asg_name']}: {report['status']} (target {report['target_version']})")
+        for column in ("instance", "version", "state", "verdict"):
+            table.add_column(column, overflow="fold")
+        for entry in report.get("plan", []):
+            table.add_row(entry["id"], entry["version"] or "-", entry["state"], entry["verdict"])
+        tables.append(table)
+    return tables

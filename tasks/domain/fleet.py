@@ -103,6 +103,7 @@ class Decision:
     message: str
     batch: tuple[str, ...] = ()
     known_ids: tuple[str, ...] = ()  # every instance id the decision saw: replacements are the others
+    plan: tuple[dict[str, Any], ...] = ()  # dry run: each instance and what the release would do with it
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class Progress:
                 message=decision["message"],
                 batch=tuple(decision["batch"]),
                 known_ids=tuple(decision["known_ids"]),
+                plan=tuple(decision.get("plan", ())),
             ),
         )
 
@@ -166,4 +168,6 @@ class Progress:
         for key in ("pending", "decision"):
             if record[key] is not None:
                 record[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in record[key].items()}
+        if record["decision"] is not None and not record["decision"]["plan"]:
+            del record["decision"]["plan"]  # only a dry run carries a plan
         return record

@@ -7,7 +7,7 @@ ledger (``Progress``) or raises the named error the state machine reports.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tasks.domain import versions
@@ -33,6 +33,7 @@ class Policy:
     max_batch: int | None = None
     replace_unreadable: bool = False
     replacement_timeout_seconds: int = 900
+    dry_run: bool = False
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Policy:
@@ -121,7 +122,44 @@ def decision_line(fleet: Fleet, count: int) -> str:
 
 
 def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> Progress:
-    """Choose the next batch, declare convergence, or wait; fail when no progress is possible."""
+    """Choose the next batch, declare convergence, or wait; fail when no progress is possible.
+
+    In a dry run the decision also carries the plan: every instance and what would happen to it.
+    """
+    decided = _decide(fleet, progress, policy, now)
+    if not policy.dry_run or decided.decision is None:
+        return decided
+    return decided.update(decision=replace(decided.decision, plan=explain(fleet, decided, policy)))
+
+
+def explain(fleet: Fleet, progress: Progress, policy: Policy) -> tuple[dict[str, Any], ...]:
+    """Per instance: its version and state, and why it would or would not be terminated now."""
+    target = progress.target_version
+    if target is None:  # no version read anywhere yet: nothing can be judged outdated
+        return tuple(_entry(i, f"keep: {i.why_not_serving()}; no target yet") for i in fleet.instances)
+    batch = set(progress.decision.batch) if progress.decision else set()
+    view = assess(fleet, target, policy)
+    entries = []
+    for instance in fleet.instances:
+        if instance.id in batch:
+            verdict = "terminate: in the next batch"
+        elif not instance.in_service or not instance.healthy:
+            verdict = f"keep: {instance.why_not_serving()}, not serving (Auto Scaling's to handle)"
+        elif instance.serves(target):
+            verdict = f"keep: serves the target {target}"
+        elif instance.version is None:
+            verdict = f"keep: version unreadable ({instance.reason}); it blocks convergence"
+        else:
+            verdict = f"later: outdated, beyond this batch (serving {view.serving}, floor {view.floor})"
+        entries.append(_entry(instance, verdict))
+    return tuple(entries)
+
+
+def _entry(instance: Instance, verdict: str) -> dict[str, Any]:
+    return {"id": instance.id, "version": instance.version, "state": instance.lifecycle, "verdict": verdict}
+
+
+def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> Progress:
     readable = [i.version for i in fleet.in_service if i.version is not None]
     target = progress.target_version or policy.target_version or versions.highest(readable)
     progress = progress.update(

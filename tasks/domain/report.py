@@ -42,6 +42,8 @@ def asg_report(outcome: dict[str, Any], now: datetime) -> dict[str, Any]:
         "terminated_count": sum(len(b) for b in batches),
         "duration_seconds": duration,
     }
+    if outcome["status"] == "PLANNED":
+        report["plan"] = (progress.get("decision") or {}).get("plan", [])
     if outcome["status"] == "FAILED":
         report["error"] = outcome["error"]
         report["cause"] = _cause_message(outcome["cause"])
@@ -52,6 +54,8 @@ def _line(report: dict[str, Any]) -> str:
     done = f"{report['terminated_count']} terminated in {report['batch_count']} batches"
     if report["status"] == "FAILED":
         return f"{report['asg_name']} FAILED {report['error']} after {done}: {report['cause']}"
+    if report["status"] == "PLANNED":
+        return f"{report['asg_name']} PLANNED (dry run) for {report['target_version']}"
     return f"{report['asg_name']} CONVERGED on {report['target_version']} ({done})"
 
 

@@ -35,6 +35,7 @@ def test_given_values_override_the_defaults() -> None:
         "replacement_timeout_seconds": 600,
         "probe_timeout_seconds": 0.5,
         "replace_unreadable": True,
+        "dry_run": True,
     }
 
     release = validate_input({"asg_names": ["web"], **given}, None)

@@ -78,6 +78,7 @@ def settings(**changes: Any) -> dict[str, Any]:
         "replacement_timeout_seconds": 900,
         "probe_timeout_seconds": 2,
         "replace_unreadable": False,
+        "dry_run": False,
     }
     return {**base, **changes}
 

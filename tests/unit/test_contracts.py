@@ -67,6 +67,7 @@ def test_defaults_are_the_execution_input_defaults() -> None:
         "replacement_timeout_seconds": 900,
         "probe_timeout_seconds": 2,
         "replace_unreadable": False,
+        "dry_run": False,
     }
 
 
@@ -92,7 +93,7 @@ def test_unknown_field_is_named_with_the_allowed_ones() -> None:
     assert contracts.problems("validate_input.input", execution_input(max_batches=2)) == [
         "max_batches: unknown field (allowed: asg_names, target_version, version_url, min_healthy, "
         "min_healthy_percent, max_batch, poll_seconds, replacement_timeout_seconds, probe_timeout_seconds, "
-        "replace_unreadable)"
+        "replace_unreadable, dry_run)"
     ]
 
 

@@ -22,6 +22,7 @@ from tests.workflow.harness import run_execution
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+from typing import Any
 
 CLI = [sys.executable, "-m", "asg_terminator.cli"]
 
@@ -108,6 +109,7 @@ def test_local_up_answers_sdks_and_a_release_against_an_externally_simulated_fle
 
     create_asg(clients["autoscaling"], clients["ec2"], "live_asg_web", 2)
     create_asg(clients["autoscaling"], clients["ec2"], "live_asg_api", 2)
+    planned = create_asg(clients["autoscaling"], clients["ec2"], "live_asg_plan", 3)
     simulator = Program(
         "simulate",
         "--endpoint-url",
@@ -155,6 +157,8 @@ def test_local_up_answers_sdks_and_a_release_against_an_externally_simulated_fle
                 template,
                 "--min-healthy",
                 "1",
+                "--poll-seconds",
+                "1",
                 "--state-machine-arn",
                 machines[0]["stateMachineArn"],
                 "--endpoint-url",
@@ -171,6 +175,35 @@ def test_local_up_answers_sdks_and_a_release_against_an_externally_simulated_fle
         )
         assert followed.returncode == 0, followed.stdout + followed.stderr
         assert "live_asg_api" in followed.stdout and "CONVERGED" in followed.stdout
+
+        dry = subprocess.run(  # noqa: PLW1510 - the exit code is asserted below
+            [
+                *CLI,
+                "plan",
+                "--asg",
+                "live_asg_plan",
+                "--target-version",
+                "1.0.274",
+                "--version-url",
+                template,
+                "--min-healthy",
+                "2",
+                "--state-machine-arn",
+                machines[0]["stateMachineArn"],
+                "--endpoint-url",
+                endpoint,
+                "--region",
+                "us-east-1",
+            ],
+            capture_output=True,
+            text=True,
+            env={**_env(), "COLUMNS": "200"},
+            cwd=ROOT,
+            timeout=90,
+        )
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert "live_asg_plan: PLANNED" in dry.stdout and dry.stdout.count("terminate: in the next batch") == 1
+        assert sorted(planned) == sorted(i for i in _ids(clients["autoscaling"], "live_asg_plan"))
     finally:
         assert simulator.interrupt() == 0
     assert program.interrupt() == 0
@@ -209,3 +242,8 @@ def test_demo_converges_and_writes_the_history(tmp_path: Path) -> None:
         "api": {"1.0.274": 2},
     }
     assert html.read_text().startswith("<!DOCTYPE html>")
+
+
+def _ids(autoscaling: Any, name: str) -> list[str]:
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    return [i["InstanceId"] for g in groups for i in g["Instances"]]

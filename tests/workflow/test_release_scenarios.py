@@ -254,3 +254,33 @@ def test_a_lock_left_by_an_ended_release_does_not_block_the_next(world: World) -
     assert execution.status == "SUCCEEDED", execution.cause
     assert world.versions("live_asg_web") == [NEW] * 2
     assert_safe(world, execution, watch, ["live_asg_web"], 1, NEW)
+
+
+def test_a_dry_run_reports_every_instance_and_terminates_nothing(world: World) -> None:
+    sim = world.fleet(build=NEW)
+    ids = world.asg("live_asg_web", 4, OLD)
+    sim.set_fault(ids[0], "hangs")
+    world.asg("live_asg_api", 1, NEW)
+
+    execution, _ = world.release(
+        {
+            "asg_names": ["live_asg_web", "live_asg_api"],
+            "target_version": NEW,
+            "min_healthy": 2,
+            "max_batch": 1,
+            "probe_timeout_seconds": 0.3,
+            "dry_run": True,
+        }
+    )
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert "Terminate" not in execution.states_entered() and "LockAsg" not in execution.states_entered()
+    reports = {r["asg_name"]: r for r in execution.output["asgs"]}
+    assert reports["live_asg_api"]["status"] == "CONVERGED"
+    web = reports["live_asg_web"]
+    assert web["status"] == "PLANNED" and web["terminated_count"] == 0
+    verdicts = {entry["id"]: entry["verdict"] for entry in web["plan"]}
+    assert sorted(verdicts) == sorted(ids)
+    assert verdicts[ids[0]] == "keep: version unreadable (timeout after 0.3 s); it blocks convergence"
+    assert sorted(v.split(":")[0] for i, v in verdicts.items() if i != ids[0]) == ["later", "later", "terminate"]
+    assert sorted(world.versions("live_asg_web")) == sorted([OLD, OLD, OLD, "unreadable"])
