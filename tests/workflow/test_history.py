@@ -45,9 +45,27 @@ def test_runs_are_paired_per_iteration_even_when_parallel(mixed_release: history
     view = mixed_release
     web = [r.name for r in view.runs if r.asg_name == "web"]
     api = [r.name for r in view.runs if r.asg_name == "api"]
-    assert web[:7] == ["StartAsg", "LockAsg", "Discover", "ReadVersions", "SelectBatch", "BatchDecision", "Terminate"]
+    assert web[:8] == [
+        "StartAsg",
+        "LockUnlessDryRun",
+        "LockAsg",
+        "Discover",
+        "ReadVersions",
+        "SelectBatch",
+        "BatchDecision",
+        "Terminate",
+    ]
     assert web[-5:] == ["ReadVersions", "SelectBatch", "BatchDecision", "AsgConverged", "UnlockAsg"]
-    assert api == ["StartAsg", "LockAsg", "Discover", "ReadVersions", "SelectBatch", "AsgFailed", "UnlockAsg"]
+    assert api == [
+        "StartAsg",
+        "LockUnlessDryRun",
+        "LockAsg",
+        "Discover",
+        "ReadVersions",
+        "SelectBatch",
+        "AsgFailed",
+        "UnlockAsg",
+    ]
     caught = next(r for r in view.runs if r.asg_name == "api" and r.name == "SelectBatch")
     assert caught.status == history.CAUGHT and caught.error == "FloorBlocksReleaseError"
     summarize = next(r for r in view.runs if r.name == "Summarize")
