@@ -19,6 +19,7 @@ from asg_terminator.progress import FleetCounts, follow, summary_table
 from asg_terminator.simulator import FleetSimulator, asg_instance_lister
 from tasks.domain import artifacts
 from tasks.domain.events import APP_TAG
+from tasks.domain.report import lambda_error_message
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -80,7 +81,6 @@ def s3_event(bucket: str, key: str, head: dict[str, Any], region: str) -> dict[s
 
 def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    simulator: FleetSimulator | None = None
     defaults = {
         "poll_seconds": 1,
         "probe_timeout_seconds": 1,
@@ -129,7 +129,7 @@ def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
 
             def counts(view: history.ExecutionView, name: str) -> FleetCounts | None:
                 group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
-                reads = [simulator.reads(i["InstanceId"]) for i in group["Instances"]] if simulator else []
+                reads = [simulator.reads(i["InstanceId"]) for i in group["Instances"]]
                 new = sum(1 for r in reads if r == NEW_BUILD)
                 old = sum(1 for r in reads if r is not None and r != NEW_BUILD)
                 return FleetCounts(group["DesiredCapacity"], old, len(reads) - new - old, new)
@@ -143,16 +143,9 @@ def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
         console.print()
         console.print(summary_table(view))
         if view.status != "SUCCEEDED":
-            console.print(f"[red]{view.error}[/red]: {progress_cause(view)}")
+            console.print(f"[red]{view.error}[/red]: {lambda_error_message(view.cause or '')}")
         console.print(f"execution history: {options.html}  (open it in a browser)")
     return 0 if view.status == "SUCCEEDED" else 1
-
-
-def progress_cause(view: history.ExecutionView) -> str:
-    try:
-        return str(json.loads(view.cause or "{}").get("errorMessage", view.cause))
-    except ValueError:
-        return view.cause or ""
 
 
 def say(console: Console, quiet: bool, text: str) -> None:
@@ -166,7 +159,7 @@ def _summary(view: history.ExecutionView, html: Path) -> dict[str, Any]:
         "execution_arn": view.arn,
         "status": view.status,
         "error": view.error,
-        "cause": progress_cause(view) if view.error else None,
+        "cause": lambda_error_message(view.cause or "") if view.error else None,
         "output": output,
         "history_html": str(html),
         "duration_seconds": round((view.end - view.started).total_seconds(), 3),

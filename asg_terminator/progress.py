@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from asg_terminator import history
+from tasks.domain.report import lambda_error_message
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,7 +59,7 @@ def asg_views(view: history.ExecutionView, asg_names: list[str]) -> dict[str, As
             elif isinstance(decision, dict):
                 asg.note = decision.get("message", "")
         if run.name == "AsgFailed":
-            asg.note = _cause(_json(run.output).get("cause", ""))
+            asg.note = lambda_error_message(_json(run.output).get("cause", ""))
     return views
 
 
@@ -80,11 +81,6 @@ def _json(text: str | None) -> Any:
         return json.loads(text) if text else {}
     except ValueError:
         return {}
-
-
-def _cause(cause: str) -> str:
-    payload = _json(cause)
-    return str(payload.get("errorMessage", cause)) if isinstance(payload, dict) else cause
 
 
 def follow(
@@ -182,7 +178,7 @@ def states_table(view: history.ExecutionView) -> Table:
             f"[{colours[run.status]}]{run.status}",
             f"+{(run.entered - view.started).total_seconds():.2f} s",
             "" if duration is None else f"{duration:.2f} s",
-            f"{run.error}: {_cause(run.cause or '')}"[:200] if run.error else "",
+            f"{run.error}: {lambda_error_message(run.cause or '')}"[:200] if run.error else "",
         )
     return table
 

@@ -20,7 +20,7 @@ from urllib3.exceptions import ReadTimeoutError
 from tasks.domain import versions
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
 DEFAULT_CONCURRENCY = 128  # benchmarks/probe.py: 64 misses the 1,000-endpoint budget when 2% hang
 HARD_STOP_GRACE_SECONDS = 1.0
@@ -92,15 +92,13 @@ class VersionProber:
 
 
 def _connection_reason(error: requests.ConnectionError) -> str:
-    cause: BaseException | None = error
-    while cause is not None:
+    for cause in _chain(error):
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         if isinstance(cause, socket.timeout | TimeoutError):
             return "unreachable (timeout)"
         if isinstance(cause, socket.gaierror):
             return "name not resolved"
-        cause = cause.__cause__ or cause.__context__ or _first_arg_error(cause)
     text = str(error)
     if "refused" in text.lower():
         return "connection refused"
@@ -110,12 +108,15 @@ def _connection_reason(error: requests.ConnectionError) -> str:
 
 
 def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    return any(isinstance(cause, kind) for cause in _chain(error))
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and everything it wraps, through causes, contexts and urllib3's args."""
     seen: BaseException | None = error
     while seen is not None:
-        if isinstance(seen, kind):
-            return True
+        yield seen
         seen = seen.__cause__ or seen.__context__ or _first_arg_error(seen)
-    return False
 
 
 def _first_arg_error(error: BaseException) -> BaseException | None:

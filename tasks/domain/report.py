@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 
-def _cause_message(cause: str) -> str:
+def lambda_error_message(cause: str) -> str:
     """A Lambda error's cause is its JSON payload; keep only the message an operator reads."""
     try:
         payload = json.loads(cause)
@@ -46,7 +46,7 @@ def asg_report(outcome: dict[str, Any], now: datetime) -> dict[str, Any]:
         report["plan"] = (progress.get("decision") or {}).get("plan", [])
     if outcome["status"] == "FAILED":
         report["error"] = outcome["error"]
-        report["cause"] = _cause_message(outcome["cause"])
+        report["cause"] = lambda_error_message(outcome["cause"])
     return report
 
 
