@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 TIMEOUT = 0.3
+PATIENT_TIMEOUT = 10.0
 
 ROUTES = {
     "/plain": answer(200, b"1.0.274\n"),
@@ -62,7 +63,15 @@ def elsewhere() -> Iterator[Loopback]:
 
 @pytest.fixture
 def prober() -> VersionProber:
+    """For the tests about timeouts: a probe allowed 0.3 s."""
     return VersionProber(TIMEOUT, concurrency=8)
+
+
+@pytest.fixture
+def patient() -> VersionProber:
+    """For every other test: a loaded CI machine may take longer than 0.3 s to answer on loopback, and
+    a timeout there would hide the reading the test is about."""
+    return VersionProber(PATIENT_TIMEOUT, concurrency=8)
 
 
 @pytest.mark.parametrize(
@@ -77,9 +86,9 @@ def prober() -> VersionProber:
     ],
 )
 def test_a_version_is_read_from_the_forms_servers_write_it_in(
-    server: Loopback, prober: VersionProber, path: str, version: str
+    server: Loopback, patient: VersionProber, path: str, version: str
 ) -> None:
-    assert prober.read(server.url(path)) == Reading(version, None)
+    assert patient.read(server.url(path)) == Reading(version, None)
 
 
 @pytest.mark.parametrize(
@@ -99,9 +108,9 @@ def test_a_version_is_read_from_the_forms_servers_write_it_in(
     ],
 )
 def test_a_body_or_status_that_is_no_version_gives_its_reason(
-    server: Loopback, prober: VersionProber, path: str, reason: str
+    server: Loopback, patient: VersionProber, path: str, reason: str
 ) -> None:
-    assert prober.read(server.url(path)) == Reading(None, reason)
+    assert patient.read(server.url(path)) == Reading(None, reason)
 
 
 def test_a_two_megabyte_body_is_cut_off_well_within_the_timeout(server: Loopback) -> None:
@@ -115,18 +124,18 @@ REDIRECTS = [301, 302, 303, 307, 308]
 
 
 @pytest.mark.parametrize("status", REDIRECTS)
-def test_a_redirect_to_another_host_is_never_followed(elsewhere: Loopback, prober: VersionProber, status: int) -> None:
+def test_a_redirect_to_another_host_is_never_followed(elsewhere: Loopback, patient: VersionProber, status: int) -> None:
     with Loopback({"/version": redirect(status, elsewhere.url("/version"))}) as server:
-        reading = prober.read(server.url("/version"))
+        reading = patient.read(server.url("/version"))
         assert server.requests == ["/version"]
     assert reading.version is None
     assert elsewhere.requests == []
 
 
 @pytest.mark.parametrize("status", REDIRECTS)
-def test_a_redirect_is_reported_as_not_followed(elsewhere: Loopback, prober: VersionProber, status: int) -> None:
+def test_a_redirect_is_reported_as_not_followed(elsewhere: Loopback, patient: VersionProber, status: int) -> None:
     with Loopback({"/version": redirect(status, elsewhere.url("/version"))}) as server:
-        reading = prober.read(server.url("/version"))
+        reading = patient.read(server.url("/version"))
     assert reading == Reading(None, f"redirect (HTTP {status}) not followed")
     assert elsewhere.requests == []
 
@@ -169,7 +178,7 @@ def test_a_slow_drip_body_ends_within_about_twice_the_timeout(prober: VersionPro
         reading = prober.read(server.url("/version"))
         elapsed = time.monotonic() - started
     assert reading == Reading(None, "timeout after 0.3 s")
-    assert elapsed <= 2 * TIMEOUT + 0.2
+    assert elapsed < 2 * TIMEOUT + 0.5  # the drip alone would last 1.5 s
 
 
 def test_slowly_dripped_headers_are_cut_off_by_the_hard_stop(prober: VersionProber) -> None:
@@ -201,14 +210,14 @@ def test_proxies_from_the_environment_are_ignored(monkeypatch: pytest.MonkeyPatc
             monkeypatch.delenv(key, raising=False)
         for key in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
             monkeypatch.setenv(key, proxy.url(""))
-        reading = VersionProber(TIMEOUT).read(server.url("/plain"))
+        reading = VersionProber(PATIENT_TIMEOUT).read(server.url("/plain"))
         assert proxy.requests == []
     assert reading == Reading("1.0.274", None)
 
 
-def test_read_all_gives_one_reading_per_id_and_never_raises(server: Loopback, prober: VersionProber) -> None:
+def test_read_all_gives_one_reading_per_id_and_never_raises(server: Loopback, patient: VersionProber) -> None:
     refused = f"http://127.0.0.1:{closed_port()}/version"
-    readings = prober.read_all(
+    readings = patient.read_all(
         {
             "i-0aaa": server.url("/plain"),
             "i-0bbb": server.url("/error"),
@@ -224,8 +233,8 @@ def test_read_all_gives_one_reading_per_id_and_never_raises(server: Loopback, pr
     }
 
 
-def test_read_all_of_nothing_is_nothing(prober: VersionProber) -> None:
-    assert prober.read_all({}) == {}
+def test_read_all_of_nothing_is_nothing(patient: VersionProber) -> None:
+    assert patient.read_all({}) == {}
 
 
 def test_read_all_reads_200_slow_instances_concurrently_and_keeps_each_answer_with_its_id() -> None:
