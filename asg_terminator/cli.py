@@ -278,11 +278,16 @@ def deploy_command(
 def history_command(
     execution_arn: str, endpoint_url: str | None, region: str | None, html_path: Path | None, as_json: bool
 ) -> None:
-    """Show an execution's states (and write its visual history page)."""
-    view = history.load(_sfn(endpoint_url, region), execution_arn)
+    """Show an execution's states (and write its visual history page).
+
+    A release that continued as new executions (history limit) is shown whole: every execution of
+    its chain, first to last, from any one of them.
+    """
+    views = history.chain(_sfn(endpoint_url, region), execution_arn)
     if as_json:
         runs = [
             {
+                "execution": number,
                 "name": r.name,
                 "type": r.type,
                 "asg_name": r.asg_name,
@@ -291,15 +296,22 @@ def history_command(
                 "duration": r.duration(),
                 "error": r.error,
             }
+            for number, view in enumerate(views, 1)
             for r in view.runs
         ]
-        click.echo(json.dumps({"status": view.status, "runs": runs}, indent=2))
+        executions = [{"arn": v.arn, "name": v.name, "status": v.status, "events": len(v.events)} for v in views]
+        click.echo(json.dumps({"status": views[-1].status, "executions": executions, "runs": runs}, indent=2))
     else:
-        console.print(states_table(view))
+        for number, view in enumerate(views, 1):
+            if len(views) > 1:
+                console.print(f"[bold]execution {number} of {len(views)}[/bold] {view.arn}")
+            console.print(states_table(view))
     if html_path:
         html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(history_html.render(view), encoding="utf-8")
-        console.print(f"wrote {html_path}")
+        pages = history_html.chain_pages(views, html_path.name)
+        for view, page in zip(views, pages, strict=True):
+            (html_path.parent / page).write_text(history_html.render(view, views, pages), encoding="utf-8")
+            console.print(f"wrote {html_path.parent / page}")
 
 
 if __name__ == "__main__":

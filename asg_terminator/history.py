@@ -205,3 +205,38 @@ def load(sfn: Any, execution_arn: str) -> ExecutionView:
     )
     view.runs = build_runs(events, execution_failed=view.status in ("FAILED", "TIMED_OUT", "ABORTED"))
     return view
+
+
+# A release longer than one execution's history is a chain: each execution's output names the next
+# (``continued_as``) and each continuation's input names the previous one (tasks/domain/chain.py).
+
+
+def json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def continued_as(view: ExecutionView) -> str | None:
+    """The next execution of the chain, once this one has started it."""
+    arn = json_object(view.output).get("continued_as") if view.status == "SUCCEEDED" else None
+    return arn if isinstance(arn, str) else None
+
+
+def continues(view: ExecutionView) -> str | None:
+    """The execution this one continues, if it is not the first of its chain."""
+    continuation = json_object(view.input).get("continuation")
+    previous = continuation.get("previous_execution") if isinstance(continuation, dict) else None
+    return previous if isinstance(previous, str) else None
+
+
+def chain(sfn: Any, execution_arn: str, limit: int = 1000) -> list[ExecutionView]:
+    """Every execution of the release that ``execution_arn`` belongs to, first to last."""
+    views = [load(sfn, execution_arn)]
+    while (previous := continues(views[0])) is not None and len(views) < limit:
+        views.insert(0, load(sfn, previous))
+    while (following := continued_as(views[-1])) is not None and len(views) < limit:
+        views.append(load(sfn, following))
+    return views

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from asg_terminator.history import CAUGHT, FAILED, RUNNING, SUCCEEDED, ExecutionView, StateRun
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
 COLOURS = {SUCCEEDED: "#2e7d32", CAUGHT: "#ef6c00", FAILED: "#c62828", RUNNING: "#1565c0", None: "#9e9e9e"}
 TYPE_COLOURS = {"Task": "#43a047", "Wait": "#90a4ae", "Map": "#2e7d32"}
@@ -208,7 +208,33 @@ li.state{list-style:none;border-left:4px solid;padding:4px 8px;margin:3px 0}
 """
 
 
-def render(view: ExecutionView) -> str:
+def chain_pages(views: Sequence[ExecutionView], first: str) -> list[str]:
+    """File names for a chain's pages: ``history.html``, ``history-2.html``, ..."""
+    stem, dot, suffix = first.rpartition(".")
+    if not dot:
+        stem, suffix = first, "html"
+    return [first] + [f"{stem}-{n}.{suffix}" for n in range(2, len(views) + 1)]
+
+
+def _chain_nav(view: ExecutionView, views: Sequence[ExecutionView], pages: Sequence[str]) -> str:
+    """For a release that continued as new executions: every execution of the chain, linked."""
+    if len(views) < 2:
+        return ""
+    items = []
+    for number, (other, page) in enumerate(zip(views, pages, strict=True), 1):
+        label = f"{number}. {html.escape(other.name)}: {other.status}, {len(other.events)} events"
+        items.append(
+            f"<li><b>{label}</b> (this page)</li>"
+            if other.arn == view.arn
+            else f'<li><a href="{html.escape(page)}">{label}</a></li>'
+        )
+    return (
+        f"<h2>Chain: one release, {len(views)} executions</h2>"
+        f'<p class="note">The release continued as a new execution before the history limit.</p><ol>{"".join(items)}</ol>'
+    )
+
+
+def render(view: ExecutionView, chain: Sequence[ExecutionView] = (), pages: Sequence[str] = ()) -> str:
     svg = graph_svg(view)
     graph = (
         f'<div class="graph" id="graph">{svg}</div>'
@@ -239,7 +265,7 @@ def render(view: ExecutionView) -> str:
 <table class="meta"><tr><td>Execution</td><td><code>{html.escape(view.arn)}</code></td></tr>
 <tr><td>Started</td><td>{view.started.isoformat()}</td></tr><tr><td>Duration</td><td>{duration:.2f} s</td></tr>
 <tr><td>States run</td><td>{len(view.runs)}</td></tr><tr><td>Events</td><td>{len(view.events)}</td></tr></table>
-{failure}
+{_chain_nav(view, chain, pages)}{failure}
 <h2>Graph: the path taken</h2><p class="legend">{legend}</p>{graph}
 <h2>Timeline</h2>{_timeline(view)}
 <h2>States</h2>{_runs_table(view)}

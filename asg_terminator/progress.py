@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,7 +45,7 @@ def asg_views(view: history.ExecutionView, asg_names: list[str]) -> dict[str, As
         if asg is None:
             continue
         asg.state = run.name if run.status != history.FAILED else f"{run.name} (failed)"
-        output = _json(run.output)
+        output = history.json_object(run.output)
         progress = output.get("progress", output) if isinstance(output, dict) else {}
         if isinstance(progress, dict):
             asg.target = progress.get("target_version") or asg.target
@@ -59,7 +58,7 @@ def asg_views(view: history.ExecutionView, asg_names: list[str]) -> dict[str, As
             elif isinstance(decision, dict):
                 asg.note = decision.get("message", "")
         if run.name == "AsgFailed":
-            asg.note = lambda_error_message(_json(run.output).get("cause", ""))
+            asg.note = lambda_error_message(history.json_object(run.output).get("cause", ""))
     return views
 
 
@@ -67,20 +66,13 @@ def history_counts(view: history.ExecutionView, asg_name: str) -> FleetCounts | 
     """Fleet counts from the last fleet read in the history (for releases on real AWS)."""
     for run in reversed(view.runs):
         if run.asg_name == asg_name and run.name == "ReadVersions" and run.output:
-            output = _json(run.output)
+            output = history.json_object(run.output)
             fleet, target = output.get("fleet", {}), output.get("progress", {}).get("target_version")
             instances = [i for i in fleet.get("instances", []) if i["lifecycle"] == "InService"]
             new = sum(1 for i in instances if target and i["version"] == target)
             old = sum(1 for i in instances if i["version"] and i["version"] != target)
             return FleetCounts(fleet.get("desired", 0), old, len(fleet.get("instances", [])) - new - old, new)
     return None
-
-
-def _json(text: str | None) -> Any:
-    try:
-        return json.loads(text) if text else {}
-    except ValueError:
-        return {}
 
 
 def follow(
@@ -130,7 +122,10 @@ def follow(
 
     view, group = refresh()
     with Live(group, console=console, refresh_per_second=4, transient=False, auto_refresh=live) as display:
-        while view.status not in TERMINAL:
+        while view.status not in TERMINAL or history.continued_as(view):
+            following = history.continued_as(view)
+            if following is not None:  # the release goes on in the chain's next execution
+                execution_arn = following
             time.sleep(interval)
             view, group = refresh()
             bars.refresh()
@@ -142,7 +137,7 @@ def summary_table(view: history.ExecutionView) -> Table:
     table = Table(title=f"{view.name}: {view.status}", show_lines=False)
     for column in ("ASG", "status", "target", "before", "after", "batches", "terminated", "time"):
         table.add_column(column, no_wrap=column in ("status", "target", "batches", "terminated", "time"))
-    output = _json(view.output)
+    output = history.json_object(view.output)
     reports = output.get("asgs", []) if isinstance(output, dict) else []
     for report in reports:
         table.add_row(
@@ -184,15 +179,20 @@ def states_table(view: history.ExecutionView) -> Table:
 
 
 def wait_for(sfn: Any, execution_arn: str, interval: float = 0.5) -> history.ExecutionView:
-    """Wait quietly until the execution ends; returns its history."""
-    while sfn.describe_execution(executionArn=execution_arn)["status"] not in TERMINAL:
-        time.sleep(interval)
-    return history.load(sfn, execution_arn)
+    """Wait quietly until the release ends (the last execution of its chain); returns its history."""
+    while True:
+        while sfn.describe_execution(executionArn=execution_arn)["status"] not in TERMINAL:
+            time.sleep(interval)
+        view = history.load(sfn, execution_arn)
+        following = history.continued_as(view)
+        if following is None:
+            return view
+        execution_arn = following
 
 
 def plan_tables(view: history.ExecutionView) -> list[Table]:
     """A dry run's verdict per instance, one table per ASG."""
-    output = _json(view.output)
+    output = history.json_object(view.output)
     tables = []
     for report in output.get("asgs", []) if isinstance(output, dict) else []:
         table = Table(title=f"{report['asg_name']}: {report['status']} (target {report['target_version']})")

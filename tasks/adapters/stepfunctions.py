@@ -15,6 +15,11 @@ else:
     SFNClient = Any
 
 
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN an execution of that name has (or would have)."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
 class StepFunctions:
     def __init__(self, client: SFNClient) -> None:
         self._client = client
@@ -25,7 +30,7 @@ class StepFunctions:
         StartExecution alone cannot tell: with the same name and input as a running execution it
         succeeds and returns that execution, so a duplicate would look like a start. Look first.
         """
-        if self._exists(state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"):
+        if self._exists(execution_arn(state_machine_arn, name)):
             return None
         try:
             started = self._client.start_execution(

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.domain import urls, versions
+from tasks.domain import chain, urls, versions
 from tasks.errors import InvalidExecutionInputError
+
+NOT_SETTINGS = ("asg_names", "continuation", chain.STARTED_BY)
 
 
 def settings_from_input(event: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """Apply defaults to a schema-valid input; raise naming the field when a value cannot work."""
-    settings = {**defaults, **{k: v for k, v in event.items() if k != "asg_names"}}
+    """Apply defaults to a schema-valid input; raise naming the field when a value cannot work.
+
+    The result is ValidateInput's output: the settings, and the Map's items (see chain.branches).
+    """
+    settings = {**defaults, **{k: v for k, v in event.items() if k not in NOT_SETTINGS}}
+    continuation = event.get("continuation")
     problems = []
     target = settings["target_version"]
     if target is not None and not versions.is_version(target):
@@ -18,6 +24,16 @@ def settings_from_input(event: dict[str, Any], defaults: dict[str, Any]) -> dict
     template_problem = urls.template_problem(settings["version_url"])
     if template_problem:
         problems.append(f"version_url: {template_problem}")
+    if continuation is not None:
+        carried = sorted(a["asg_name"] for a in continuation["asgs"])
+        if carried != sorted(event["asg_names"]):
+            problems.append(f"continuation: carries {carried}, not the asg_names {sorted(event['asg_names'])}")
     if problems:
         raise InvalidExecutionInputError("execution input: " + "; ".join(problems))
-    return {"asg_names": list(event["asg_names"]), "settings": settings}
+    names = list(event["asg_names"])
+    return {
+        "asg_names": names,
+        "settings": settings,
+        "asgs": chain.branches(names, settings, continuation),
+        "continuation": continuation,
+    }

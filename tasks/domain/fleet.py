@@ -99,7 +99,7 @@ class Fleet:
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # terminate | wait | converged
+    action: str  # terminate | wait | converged | continue (as a new execution)
     message: str
     batch: tuple[str, ...] = ()
     known_ids: tuple[str, ...] = ()  # every instance id the decision saw: replacements are the others
@@ -127,6 +127,33 @@ class Progress:
     waiting_since: str | None = None
     pending: Pending | None = None
     decision: Decision | None = None
+    # A chain of executions: what earlier executions did, and this execution's history events.
+    earlier_batches: int = 0
+    earlier_terminated: int = 0
+    events_budget: int | None = None
+    events_spent: int = 0
+
+    @property
+    def batch_count(self) -> int:
+        return self.earlier_batches + len(self.batches)
+
+    @property
+    def terminated_count(self) -> int:
+        return self.earlier_terminated + sum(len(b) for b in self.batches)
+
+    def spend(self, events: int) -> Progress:
+        return replace(self, events_spent=self.events_spent + events)
+
+    def carried(self) -> Progress:
+        """What the next execution of a chain starts from: the release's facts, not its lists."""
+        return Progress(
+            target_version=self.target_version,
+            versions_before=self.versions_before,
+            started_at=self.started_at,
+            waiting_since=self.waiting_since,
+            earlier_batches=self.batch_count,
+            earlier_terminated=self.terminated_count,
+        )
 
     def update(self, **changes: Any) -> Progress:
         return replace(self, **changes)
@@ -160,6 +187,10 @@ class Progress:
                 known_ids=tuple(decision["known_ids"]),
                 plan=tuple(decision.get("plan", ())),
             ),
+            earlier_batches=record.get("earlier_batches", 0),
+            earlier_terminated=record.get("earlier_terminated", 0),
+            events_budget=record.get("events_budget"),
+            events_spent=record.get("events_spent", 0),
         )
 
     def to_record(self) -> dict[str, Any]:

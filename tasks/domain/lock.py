@@ -1,7 +1,8 @@
 """One release per ASG at a time, recorded on the ASG itself as the tag ``asg-terminator:release``.
 
 Operators see the holder in the console. A holder whose execution has ended (stopped by hand, say)
-no longer counts. Two releases racing for the same ASG both write the tag, wait, and read it back:
+no longer counts, and the next execution of a chain (see chain.py) takes over its predecessor's lock.
+Two releases racing for the same ASG both write the tag, wait, and read it back:
 the last writer keeps it and the other fails with ``AsgLockedError`` before touching anything.
 """
 
@@ -12,9 +13,9 @@ from tasks.errors import AsgLockedError
 LOCK_TAG = "asg-terminator:release"
 
 
-def may_take(asg_name: str, me: str, holder: str | None, holder_running: bool) -> bool:
+def may_take(asg_name: str, me: str, holder: str | None, holder_running: bool, takes_over: str | None = None) -> bool:
     """Whether ``me`` may write the lock; raises AsgLockedError naming a live holder."""
-    if holder is None or holder == me:
+    if holder is None or holder in (me, takes_over):
         return True
     if holder_running:
         raise AsgLockedError(f"{asg_name}: being released by {holder}; nothing was terminated by {me}")

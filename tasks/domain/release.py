@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from tasks.domain import versions
+from tasks.domain import history_budget, versions
 from tasks.domain.fleet import Decision, Fleet, Instance, Pending, Progress, iso, parse_iso
 from tasks.errors import (
     FloorBlocksReleaseError,
@@ -33,6 +33,7 @@ class Policy:
     max_batch: int | None = None
     replace_unreadable: bool = False
     replacement_timeout_seconds: int = 900
+    poll_seconds: int = 15
     dry_run: bool = False
 
     @classmethod
@@ -125,11 +126,23 @@ def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> P
     """Choose the next batch, declare convergence, or wait; fail when no progress is possible.
 
     In a dry run the decision also carries the plan: every instance and what would happen to it.
+    A branch that has spent its share of the execution's history hands over instead of going on
+    (decision ``continue``): the next execution of the chain re-reads the fleet and decides again.
     """
-    decided = _decide(fleet, progress, policy, now)
-    if not policy.dry_run or decided.decision is None:
+    decided = _decide(fleet, progress.spend(history_budget.READ), policy, now)
+    if decided.decision is not None and decided.decision.action == "wait":
+        decided = decided.spend(history_budget.WAIT)  # WaitBeforeReread
+    if policy.dry_run and decided.decision is not None:
+        return decided.update(decision=replace(decided.decision, plan=explain(fleet, decided, policy)))
+    next_batch = history_budget.batch_cost(policy.poll_seconds, policy.replacement_timeout_seconds)
+    converged = decided.decision is not None and decided.decision.action == "converged"
+    if converged or not history_budget.must_continue(decided.events_spent, decided.events_budget, next_batch):
         return decided
-    return decided.update(decision=replace(decided.decision, plan=explain(fleet, decided, policy)))
+    message = (
+        f"{fleet.asg_name} => continuing as a new execution: {decided.events_spent} of "
+        f"{decided.events_budget} history events spent, the next batch may need {next_batch}"
+    )
+    return decided.update(decision=Decision("continue", message))
 
 
 def explain(fleet: Fleet, progress: Progress, policy: Policy) -> tuple[dict[str, Any], ...]:
@@ -233,11 +246,13 @@ def begin_replacement(progress: Progress, terminated: list[str], now: datetime) 
         pending=pending,
         batches=(*progress.batches, tuple(terminated)),
         decision=None,
+        events_spent=progress.events_spent + history_budget.TERMINATE,
     )
 
 
 def check_replacement(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> Progress:
     """Done when the batch has left, InService+Healthy >= desired and every newcomer serves the target."""
+    progress = progress.spend(history_budget.POLL)
     pending = progress.pending
     target = progress.target_version
     if pending is None or target is None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from tasks.domain.fleet import parse_iso
+from tasks.domain.fleet import Progress, parse_iso
 from tasks.errors import ReleaseFailedError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
 
@@ -30,16 +31,16 @@ def asg_report(outcome: dict[str, Any], now: datetime) -> dict[str, Any]:
     duration = None
     if started:
         duration = round(((parse_iso(ended) if ended else now) - parse_iso(started)).total_seconds(), 3)
-    batches = progress.get("batches", [])
+    ledger = Progress.from_record(progress)
     report: dict[str, Any] = {
         "asg_name": outcome["asg_name"],
         "status": outcome["status"],
         "target_version": progress.get("target_version"),
         "versions_before": progress.get("versions_before"),
         "versions_after": progress.get("versions_after"),
-        "batches": batches,
-        "batch_count": len(batches),
-        "terminated_count": sum(len(b) for b in batches),
+        "batches": progress.get("batches", []),  # this execution's; the counts cover the whole chain
+        "batch_count": ledger.batch_count,
+        "terminated_count": ledger.terminated_count,
         "duration_seconds": duration,
     }
     if outcome["status"] == "PLANNED":
@@ -59,9 +60,12 @@ def _line(report: dict[str, Any]) -> str:
     return f"{report['asg_name']} CONVERGED on {report['target_version']} ({done})"
 
 
-def summarize(outcomes: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
-    """The execution's output; raises ReleaseFailedError naming every ASG when any failed."""
-    reports = [asg_report(o, now) for o in outcomes]
+def summarize(outcomes: list[dict[str, Any]], now: datetime, finished: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The release's output; raises ReleaseFailedError naming every ASG when any failed.
+
+    ``finished``: the reports of ASGs that earlier executions of a chain finished.
+    """
+    reports = [*finished, *(asg_report(o, now) for o in outcomes)]
     failed = [r for r in reports if r["status"] == "FAILED"]
     if failed:
         raise ReleaseFailedError(

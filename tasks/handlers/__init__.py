@@ -20,6 +20,7 @@ STEPS = (
     "CheckReplacement",
     "UnlockAsg",
     "Summarize",
+    "ContinueAsNewExecution",
 )
 
 # Lambda functions that are not Task states: the EventBridge rules' target.

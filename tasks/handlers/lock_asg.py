@@ -12,7 +12,9 @@ from tasks.domain.lock import LOCK_TAG, confirm, may_take
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     asg, me, autoscaling = event["asg_name"], event["release_id"], runtime.autoscaling()
     holder = autoscaling.tag_value(asg, LOCK_TAG)
-    if may_take(asg, me, holder, holder is not None and runtime.stepfunctions().is_running(holder)):
+    takes_over = event.get("takes_over")
+    running = holder is not None and holder != takes_over and runtime.stepfunctions().is_running(holder)
+    if may_take(asg, me, holder, running, takes_over):
         autoscaling.set_tag(asg, LOCK_TAG, me)
         runtime.sleep(runtime.settings().lock_settle_seconds)
         confirm(asg, me, autoscaling.tag_value(asg, LOCK_TAG))

@@ -1,13 +1,27 @@
-"""Summarize: the release's output, or ReleaseFailedError naming every ASG's outcome."""
+"""Summarize: the release's output, ReleaseFailedError naming every ASG's outcome, or, when some ASG
+has spent this execution's history, the next execution of the chain (see tasks/domain/chain.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tasks import contracts, runtime
-from tasks.domain.report import summarize
+from tasks.domain.chain import CONTINUE, continue_as_new
+from tasks.domain.report import asg_report, summarize
 
 
 @contracts.step("summarize")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return summarize(event["outcomes"], runtime.now())
+    continuation = event["continuation"]
+    earlier = continuation["finished"] if continuation else []
+    done = [o for o in event["outcomes"] if o["status"] != CONTINUE]
+    continuing = [o for o in event["outcomes"] if o["status"] == CONTINUE]
+    if not continuing:
+        return summarize(done, runtime.now(), earlier)
+    finished = [*earlier, *(asg_report(o, runtime.now()) for o in done)]
+    runtime.logger.info(
+        f"{len(continuing)} ASGs continue as a new execution", extra={"step": "Summarize", "finished": len(finished)}
+    )
+    return continue_as_new(
+        continuing, finished, event["settings"], event["execution_id"], event["execution_name"], continuation
+    )

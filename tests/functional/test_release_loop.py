@@ -13,7 +13,8 @@ from tasks.handlers.select_batch import handler as select_batch
 from tasks.handlers.summarize import handler as summarize
 from tasks.handlers.terminate import handler as terminate
 from tasks.handlers.validate_input import handler as validate_input
-from tests.functional.support import NEW, OLD, empty_progress, group
+from tests.functional.support import NEW, OLD, group
+from tests.unit.builders import summarize_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,7 +47,7 @@ def test_four_instances_on_the_old_build_end_on_the_new_one_without_breaking_the
         None,
     )
     settings = release["settings"]
-    progress = empty_progress()
+    progress = release["asgs"][0]["progress"]  # the ledger ValidateInput starts the ASG with
     floor_seen = [serving(autoscaling, simulator, "live_asg_web")]
 
     for _ in range(20):
@@ -81,19 +82,13 @@ def test_four_instances_on_the_old_build_end_on_the_new_one_without_breaking_the
     assert min(floor_seen) >= 2
     assert sorted(i for batch in progress["batches"] for i in batch) == sorted(original)
 
-    report = summarize(
-        {
-            "outcomes": [
-                {
-                    "asg_name": "live_asg_web",
-                    "status": "CONVERGED",
-                    "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
-                    "progress": progress,
-                }
-            ]
-        },
-        None,
-    )
+    outcome = {
+        "asg_name": "live_asg_web",
+        "status": "CONVERGED",
+        "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
+        "progress": progress,
+    }
+    report = summarize(summarize_event([outcome]), None)
 
     (asg,) = report["asgs"]
     assert report["status"] == "SUCCEEDED"

@@ -11,7 +11,7 @@ from tasks.errors import InvalidExecutionInputError, InvalidStepInputError, Rele
 from tasks.handlers.summarize import handler as summarize
 from tasks.handlers.validate_input import handler as validate_input
 from tests.functional.support import NEW, OLD, empty_progress
-from tests.unit.builders import settings
+from tests.unit.builders import settings, summarize_event
 
 DEFAULTS = settings()  # every execution-input default
 
@@ -21,7 +21,10 @@ DEFAULTS = settings()  # every execution-input default
 def test_a_console_input_naming_only_the_asgs_gets_every_default() -> None:
     release = validate_input({"asg_names": ["live_asg_web", "live_asg_api"]}, None)
 
-    assert release == {"asg_names": ["live_asg_web", "live_asg_api"], "settings": DEFAULTS}
+    assert release["asg_names"] == ["live_asg_web", "live_asg_api"]
+    assert release["settings"] == DEFAULTS
+    assert [a["asg_name"] for a in release["asgs"]] == ["live_asg_web", "live_asg_api"]
+    assert release["continuation"] is None
 
 
 def test_given_values_override_the_defaults() -> None:
@@ -36,11 +39,12 @@ def test_given_values_override_the_defaults() -> None:
         "probe_timeout_seconds": 0.5,
         "replace_unreadable": True,
         "dry_run": True,
+        "max_history_events": 10000,
     }
 
     release = validate_input({"asg_names": ["web"], **given}, None)
 
-    assert release == {"asg_names": ["web"], "settings": given}
+    assert release["settings"] == given
 
 
 def test_an_unknown_field_is_invalid_execution_input_naming_it() -> None:
@@ -120,7 +124,7 @@ def failed(name: str, error: str, message: str) -> dict[str, Any]:
 
 
 def test_every_asg_converged_is_a_succeeded_release() -> None:
-    report = summarize({"outcomes": [converged("live_asg_web", [["i-0a1", "i-0a2"], ["i-0a3"]])]}, None)
+    report = summarize(summarize_event([converged("live_asg_web", [["i-0a1", "i-0a2"], ["i-0a3"]])]), None)
 
     assert report == {
         "status": "SUCCEEDED",
@@ -151,7 +155,7 @@ def test_one_failed_asg_fails_the_release_naming_every_outcome() -> None:
     ]
 
     with pytest.raises(ReleaseFailedError) as raised:
-        summarize({"outcomes": outcomes}, None)
+        summarize(summarize_event(outcomes), None)
 
     assert str(raised.value) == (
         "1 of 2 ASGs failed: live_asg_web CONVERGED on 1.0.274 (1 terminated in 1 batches); "
@@ -168,11 +172,11 @@ def test_a_cause_that_is_not_a_lambda_payload_is_reported_as_is() -> None:
         match=r"web FAILED States\.Timeout after 0 terminated in 0 batches: "
         r"Task timed out after 60\.00 seconds$",
     ):
-        summarize({"outcomes": [outcome]}, None)
+        summarize(summarize_event([outcome]), None)
 
 
 def test_a_failed_outcome_without_its_error_is_invalid_step_input() -> None:
     outcome = {k: v for k, v in failed("web", "AsgNotFoundError", "gone").items() if k != "error"}
 
     with pytest.raises(InvalidStepInputError, match=r"^summarize input: "):
-        summarize({"outcomes": [outcome]}, None)
+        summarize(summarize_event([outcome]), None)

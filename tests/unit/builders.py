@@ -79,6 +79,7 @@ def settings(**changes: Any) -> dict[str, Any]:
         "probe_timeout_seconds": 2,
         "replace_unreadable": False,
         "dry_run": False,
+        "max_history_events": 20000,
     }
     return {**base, **changes}
 
@@ -86,3 +87,14 @@ def settings(**changes: Any) -> dict[str, Any]:
 def decision_of(progress: Progress) -> Decision:
     assert progress.decision is not None, "decide() returned no decision"
     return progress.decision
+
+
+def summarize_event(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Summarize's input, as the ASL builds it, for an execution that is not part of a chain."""
+    return {
+        "outcomes": outcomes,
+        "settings": settings(),
+        "continuation": None,
+        "execution_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
+        "execution_name": "test",
+    }

@@ -51,6 +51,10 @@ EXECUTION_INPUT_CASES = [
     ("probe_timeout_seconds", 0, "probe_timeout_seconds: 0 is less than or equal to the minimum of 0"),
     ("probe_timeout_seconds", 31, "probe_timeout_seconds: 31 is greater than the maximum of 30"),
     ("replace_unreadable", "yes", "replace_unreadable: 'yes' is not of type 'boolean'"),
+    ("max_history_events", 100, "max_history_events: 100 is less than the minimum of 200"),
+    ("max_history_events", 30000, "max_history_events: 30000 is greater than the maximum of 24000"),
+    ("max_history_events", 200, "max_history_events 200 leaves"),
+    ("continuation", {"origin": "x"}, "continuation.index: required field is missing"),
     ("min_heathy", 2, "min_heathy: unknown field"),
     ("TargetVersion", "1.0.274", "TargetVersion: unknown field"),
 ]
@@ -101,7 +105,17 @@ def valid_events() -> dict[str, dict[str, Any]]:
         },
         "Terminate": {"asg_name": ASG, "progress": chosen.to_record()},
         "CheckReplacement": {"asg_name": ASG, "progress": pending.to_record(), "settings": settings()},
-        "Summarize": {"outcomes": [outcome]},
+        "ContinueAsNewExecution": {
+            "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:asg-terminator-release",
+            "next": {"name": "test-c2", "input": {"asg_names": [ASG]}},
+        },
+        "Summarize": {
+            "outcomes": [outcome],
+            "settings": settings(),
+            "continuation": None,
+            "execution_id": RELEASE_ID,
+            "execution_name": "test",
+        },
     }
 
 

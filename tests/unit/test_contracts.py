@@ -12,6 +12,7 @@ from referencing import Registry, Resource
 
 import tasks
 from tasks import contracts
+from tasks.domain.execution_input import settings_from_input
 from tasks.domain.fleet import Pending, Progress
 from tasks.errors import InvalidExecutionInputError, InvalidStepInputError, InvalidStepOutputError
 from tests.unit.builders import fleet, instance, settings, stamp
@@ -68,11 +69,12 @@ def test_defaults_are_the_execution_input_defaults() -> None:
         "probe_timeout_seconds": 2,
         "replace_unreadable": False,
         "dry_run": False,
+        "max_history_events": 20000,
     }
 
 
 def test_defaults_satisfy_the_settings_every_later_step_requires() -> None:
-    document = {"asg_names": ["live_asg_web"], "settings": contracts.defaults("validate_input.input")}
+    document = settings_from_input({"asg_names": ["live_asg_web"]}, contracts.defaults("validate_input.input"))
     assert contracts.problems("validate_input.output", document) == []
 
 
@@ -93,7 +95,7 @@ def test_unknown_field_is_named_with_the_allowed_ones() -> None:
     assert contracts.problems("validate_input.input", execution_input(max_batches=2)) == [
         "max_batches: unknown field (allowed: asg_names, target_version, version_url, min_healthy, "
         "min_healthy_percent, max_batch, poll_seconds, replacement_timeout_seconds, probe_timeout_seconds, "
-        "replace_unreadable, dry_run)"
+        "replace_unreadable, dry_run, max_history_events, continuation, AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID)"
     ]
 
 
@@ -280,9 +282,9 @@ def test_step_refuses_bad_output() -> None:
 def test_step_raises_the_input_error_it_was_given() -> None:
     @contracts.step("validate_input", input_error=InvalidExecutionInputError)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return {"asg_names": event["asg_names"], "settings": settings()}
+        return settings_from_input(event, settings())
 
-    assert handler({"asg_names": ["live_asg_web"]}, None) == {"asg_names": ["live_asg_web"], "settings": settings()}
+    assert handler({"asg_names": ["live_asg_web"]}, None)["settings"] == settings()
     missing = r"^validate_input input: asg_names: required field is missing$"
     with pytest.raises(InvalidExecutionInputError, match=missing):
         handler({}, None)

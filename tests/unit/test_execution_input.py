@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from tasks import contracts
+from tasks.domain import history_budget
 from tasks.domain.execution_input import settings_from_input
+from tasks.domain.fleet import Progress
 from tasks.errors import InvalidExecutionInputError
 from tests.unit.builders import settings
 
@@ -17,7 +19,20 @@ def release(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_default_is_applied() -> None:
-    assert release({"asg_names": ["live_asg_web"]}) == {"asg_names": ["live_asg_web"], "settings": settings()}
+    assert release({"asg_names": ["live_asg_web"]}) == {
+        "asg_names": ["live_asg_web"],
+        "settings": settings(),
+        "asgs": [
+            {
+                "asg_name": "live_asg_web",
+                "progress": Progress(
+                    events_budget=20000 - history_budget.EXECUTION, events_spent=history_budget.ASG_ONCE
+                ).to_record(),
+                "takes_over": None,
+            }
+        ],
+        "continuation": None,
+    }
 
 
 def test_given_values_win_over_defaults() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tasks.domain import history_budget
 from tasks.domain.fleet import Decision, Fleet, Instance, Pending, Progress
 from tasks.domain.release import begin_replacement, check_replacement, decide
 from tasks.errors import InvalidStepInputError, ReplacementTimeoutError
@@ -181,7 +182,7 @@ def test_a_late_success_is_still_a_success() -> None:
 
 def test_nothing_pending_is_returned_unchanged() -> None:
     idle = Progress(target_version=TARGET, batches=(("i-a",),))
-    assert check_replacement(after(*BEFORE), idle, policy(), at(0)) == idle
+    assert check_replacement(after(*BEFORE), idle, policy(), at(0)) == idle.spend(history_budget.POLL)
 
 
 def test_a_long_list_of_unready_replacements_is_cut_to_the_first_ten() -> None:

@@ -11,7 +11,7 @@ from tasks import contracts
 from tasks.domain.fleet import Progress
 from tasks.domain.report import summarize
 from tasks.errors import ReleaseFailedError
-from tests.unit.builders import OLD, TARGET, at, stamp
+from tests.unit.builders import OLD, TARGET, at, stamp, summarize_event
 
 
 def converged(asg_name: str, batches: tuple[tuple[str, ...], ...], seconds: float) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def test_success_lists_every_asg_with_its_counts_and_duration() -> None:
         ],
     }
     assert contracts.problems("summarize.output", output) == []
-    assert contracts.problems("summarize.input", {"outcomes": outcomes}) == []
+    assert contracts.problems("summarize.input", summarize_event(outcomes)) == []
 
 
 def test_one_failure_fails_the_release_and_the_message_lists_every_asg() -> None:
@@ -101,7 +101,7 @@ def test_one_failure_fails_the_release_and_the_message_lists_every_asg() -> None
         ),
         failed("live_asg_jobs", "AsgNotFoundError", lambda_cause("AsgNotFoundError", "live_asg_jobs: no such group")),
     ]
-    assert contracts.problems("summarize.input", {"outcomes": outcomes}) == []
+    assert contracts.problems("summarize.input", summarize_event(outcomes)) == []
     with pytest.raises(ReleaseFailedError) as raised:
         summarize(outcomes, at(1000))
     assert str(raised.value) == (

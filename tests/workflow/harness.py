@@ -98,6 +98,9 @@ class Execution:
     error: str | None
     cause: str | None
     history: list[dict[str, Any]]
+    # A release that continued as new executions: every execution of its chain, first to last
+    # (this one last). The other fields describe this, the last one.
+    chain: list[Execution] = field(default_factory=list)
 
     def states_entered(self) -> list[str]:
         return [e["stateEnteredEventDetails"]["name"] for e in self.history if "stateEnteredEventDetails" in e]
@@ -122,20 +125,40 @@ class Execution:
 
 
 def run_execution(sfn: Any, machine_arn: str, execution_input: Any, timeout: float = 120) -> Execution:
+    """Start a release and wait until it ends, following its chain of executions if it continues."""
     raw = execution_input if isinstance(execution_input, str) else json.dumps(execution_input)
     # Named explicitly: moto's server mode names unnamed executions "None", so a second one collides.
     arn = sfn.start_execution(stateMachineArn=machine_arn, input=raw, name=f"test-{uuid.uuid4().hex[:12]}")[
         "executionArn"
     ]
     deadline = time.monotonic() + timeout
+    chain: list[Execution] = []
+    while True:
+        execution = _wait(sfn, arn, deadline)
+        chain.append(execution)
+        following = execution.output.get("continued_as") if isinstance(execution.output, dict) else None
+        if execution.status != "SUCCEEDED" or not following:
+            execution.chain = chain
+            return execution
+        arn = following
+
+
+def _wait(sfn: Any, arn: str, deadline: float) -> Execution:
     while True:
         described = sfn.describe_execution(executionArn=arn)
         if described["status"] in TERMINAL:
             break
         if time.monotonic() > deadline:
-            raise AssertionError(f"execution still {described['status']} after {timeout} s")
+            raise AssertionError(f"execution still {described['status']} at the deadline")
         time.sleep(0.05)
-    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    history: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        history.extend(page["events"])
+        if not page.get("nextToken"):
+            break
+        kwargs["nextToken"] = page["nextToken"]
     return Execution(
         arn=arn,
         status=described["status"],

@@ -143,7 +143,7 @@ def test_local_up_answers_sdks_and_a_release_against_an_externally_simulated_fle
             check=True,
         )
         runs = json.loads(shown.stdout)["runs"]
-        assert [r["name"] for r in runs[:2]] == ["RouteInput", "ValidateInput"] and runs[-1]["name"] == "Summarize"
+        assert [r["name"] for r in runs[:2]] == ["RouteInput", "ValidateInput"] and runs[-1]["name"] == "Released"
 
         followed = subprocess.run(  # noqa: PLW1510 - the exit code is asserted below
             [

@@ -1,0 +1,62 @@
+"""How many execution-history events a release spends, so that it continues as a new execution in time.
+
+Step Functions ends an execution that reaches 25,000 history events, and a long release (1,000
+instances one at a time, slow boots) would get there. Each state run writes a fixed number of events,
+so the per-ASG ledger counts what its branch of the Map has spent without reading the history: a
+Lambda Task writes 5 (entered, scheduled, started, succeeded, exited), a Choice, Pass or Wait 2.
+Retries write more (failed, scheduled, started); the default budget leaves 5,000 events for them.
+tests/workflow/test_continue_as_new.py compares these counts with real histories.
+"""
+
+from __future__ import annotations
+
+from tasks.errors import InvalidExecutionInputError
+
+TASK = 5
+CHOICE = PASS = WAIT = 2
+MAP_ITERATION = 2  # MapIterationStarted, MapIterationSucceeded
+
+# ExecutionStarted, RouteInput, ResolveEvent, AnythingToRelease, ValidateInput, the Map's 4 events,
+# Summarize, ContinueOrEnd, ContinueAsNewExecution (its own 6: Submitted too) and ExecutionSucceeded.
+EXECUTION = 1 + CHOICE + TASK + CHOICE + TASK + 4 + TASK + CHOICE + (TASK + 1) + 1
+# Per ASG, once: the Map iteration, LockUnlessDryRun, LockAsg, the outcome Pass and UnlockAsg.
+ASG_ONCE = MAP_ITERATION + CHOICE + TASK + PASS + TASK
+# One read of the fleet: Discover, ReadVersions, SelectBatch, BatchDecision (and WaitBeforeReread
+# after a ``wait`` decision).
+READ = 3 * TASK + CHOICE
+TERMINATE = TASK
+# One check of a batch's replacements: WaitForReplacement, CheckReplacement, ReplacementDone.
+POLL = WAIT + TASK + CHOICE
+
+
+def per_asg(max_events: int, asg_count: int) -> int:
+    """Each ASG's share of the execution's budget: the Map runs them side by side."""
+    return (max_events - EXECUTION) // asg_count
+
+
+def batch_cost(poll_seconds: int, replacement_timeout_seconds: int) -> int:
+    """The most one more batch can spend: terminate, every check until the timeout, the read after."""
+    polls = -(-replacement_timeout_seconds // poll_seconds) + 2
+    return TERMINATE + polls * POLL + READ + WAIT
+
+
+def check_fits(max_events: int, asg_count: int, poll_seconds: int, replacement_timeout_seconds: int) -> int:
+    """The per-ASG budget; raises when not even one batch per execution would fit in it."""
+    budget = per_asg(max_events, asg_count)
+    needed = ASG_ONCE + READ + batch_cost(poll_seconds, replacement_timeout_seconds)
+    if budget < needed:
+        raise InvalidExecutionInputError(
+            f"execution input: max_history_events {max_events} leaves {budget} events for each of "
+            f"{asg_count} ASGs, and one batch may need {needed} (a check every {poll_seconds} s for up to "
+            f"{replacement_timeout_seconds} s); raise max_history_events or poll_seconds, lower "
+            f"replacement_timeout_seconds, or release fewer ASGs at once"
+        )
+    return budget
+
+
+def must_continue(spent: int, budget: int | None, next_batch: int) -> bool:
+    """Whether the branch must hand over before its next batch. The first read of an execution never
+    does (``check_fits`` made room for it), so every execution in a chain makes progress."""
+    if budget is None or spent <= ASG_ONCE + READ:
+        return False
+    return spent + next_batch > budget
