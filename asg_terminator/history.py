@@ -176,16 +176,21 @@ def build_runs(events: list[dict[str, Any]], execution_failed: bool) -> list[Sta
     return sorted(builder.runs.values(), key=lambda r: r.entered_id)
 
 
-def load(sfn: Any, execution_arn: str) -> ExecutionView:
-    described = sfn.describe_execution(executionArn=execution_arn)
+def events_of(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """Every event of the execution's history, all pages."""
     events: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
     while True:
         page = sfn.get_execution_history(**kwargs)
         events.extend(page["events"])
         if not page.get("nextToken"):
-            break
+            return events
         kwargs["nextToken"] = page["nextToken"]
+
+
+def load(sfn: Any, execution_arn: str) -> ExecutionView:
+    described = sfn.describe_execution(executionArn=execution_arn)
+    events = events_of(sfn, execution_arn)
     try:
         definition = sfn.describe_state_machine_for_execution(executionArn=execution_arn)["definition"]
     except Exception:  # older endpoints: fall back to the machine's current definition

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.awsrequest import AWSResponse
 
+from asg_terminator.history import events_of
+
 if TYPE_CHECKING:
     from asg_terminator.simulator import FleetSimulator
 
@@ -151,14 +153,7 @@ def _wait(sfn: Any, arn: str, deadline: float) -> Execution:
         if time.monotonic() > deadline:
             raise AssertionError(f"execution still {described['status']} at the deadline")
         time.sleep(0.05)
-    history: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        history.extend(page["events"])
-        if not page.get("nextToken"):
-            break
-        kwargs["nextToken"] = page["nextToken"]
+    history = events_of(sfn, arn)
     return Execution(
         arn=arn,
         status=described["status"],

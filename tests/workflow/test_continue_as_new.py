@@ -19,7 +19,7 @@ from tasks.domain.lock import LOCK_TAG
 
 if TYPE_CHECKING:
     from tests.workflow.conftest import World
-    from tests.workflow.harness import Execution
+    from tests.workflow.harness import Execution, FloorWatch
 
 OLD, NEW = "1.0.266", "1.0.274"
 
@@ -43,23 +43,21 @@ def _lock(world: World, name: str) -> str | None:
     return next((t["Value"] for t in group.get("Tags", []) if t["Key"] == LOCK_TAG), None)
 
 
+def _release(world: World, names: list[str], min_healthy: int, limit: int) -> tuple[Execution, FloorWatch]:
+    """One instance at a time, each batch's wait short, and the history threshold lowered to ``limit``."""
+    settings = {"target_version": NEW, "max_batch": 1, "replacement_timeout_seconds": 3}
+    return world.release(
+        {"asg_names": names, "min_healthy": min_healthy, "max_history_events": limit, **settings}, timeout=240
+    )
+
+
 def test_a_long_release_continues_as_new_executions_under_the_threshold(world: World) -> None:
     world.fleet(build=NEW)
     original = world.asg("live_asg_web", 4, OLD)
     world.asg("live_asg_api", 1, NEW)  # converges at its first read: its report is carried along
     limit = 300
 
-    execution, watch = world.release(
-        {
-            "asg_names": ["live_asg_web", "live_asg_api"],
-            "target_version": NEW,
-            "min_healthy": 3,
-            "max_batch": 1,
-            "replacement_timeout_seconds": 3,
-            "max_history_events": limit,
-        },
-        timeout=240,
-    )
+    execution, watch = _release(world, ["live_asg_web", "live_asg_api"], 3, limit)
 
     chain = execution.chain
     assert execution.status == "SUCCEEDED", execution.cause
@@ -97,17 +95,7 @@ def test_the_counted_events_are_never_fewer_than_the_history_holds(world: World)
     world.asg("live_asg_web", 3, OLD)
     world.asg("live_asg_api", 2, OLD)
 
-    execution, _ = world.release(
-        {
-            "asg_names": ["live_asg_web", "live_asg_api"],
-            "target_version": NEW,
-            "min_healthy": 1,
-            "max_batch": 1,
-            "replacement_timeout_seconds": 3,
-            "max_history_events": 400,
-        },
-        timeout=240,
-    )
+    execution, _ = _release(world, ["live_asg_web", "live_asg_api"], 1, 400)
 
     assert execution.status == "SUCCEEDED", execution.cause
     for link in execution.chain:
@@ -120,17 +108,7 @@ def test_the_counted_events_are_never_fewer_than_the_history_holds(world: World)
 def test_the_history_tooling_follows_the_chain_from_any_link(world: World) -> None:
     world.fleet(build=NEW)
     world.asg("live_asg_web", 4, OLD)
-    execution, _ = world.release(
-        {
-            "asg_names": ["live_asg_web"],
-            "target_version": NEW,
-            "min_healthy": 3,
-            "max_batch": 1,
-            "replacement_timeout_seconds": 3,
-            "max_history_events": 200,
-        },
-        timeout=240,
-    )
+    execution, _ = _release(world, ["live_asg_web"], 3, 200)
     assert execution.status == "SUCCEEDED", execution.cause
     arns = [link.arn for link in execution.chain]
     assert len(arns) >= 2
