@@ -19,6 +19,8 @@ from typing import Any
 
 from _common import NEW, OLD, REGION, fake_aws_environment, loopback_only, note, table
 
+from asg_terminator.paths import RELEASE_ASL
+
 TARGET_BYTES = 200 * 1024
 LIMIT_BYTES = 256 * 1024  # Step Functions: a state's input or output, UTF-8, at most 256 KiB
 MAX_ASGS = 50  # asg_names allows 1 to 50
@@ -87,19 +89,30 @@ def records(name: str, settings: dict[str, Any], real_terminate: bool) -> list[t
     contracts.check("check_replacement.output", checked, AssertionError, "CheckReplacement output")
     polling_state = {**state, "progress": checked}
 
-    # At convergence every original instance has been terminated in some batch of this size.
+    # At convergence every original instance has been terminated in some batch of this size, each
+    # recorded as Terminate records it (the ledger keeps the recent ids and counts the rest).
     step = max(1, len(batch))
     originals = [i.id for i in fleet.instances]
-    all_batches = tuple(tuple(originals[k : k + step]) for k in range(0, len(originals), step))
+    ledger = Progress.from_record(checked).update(pending=None, batches=())
+    for k in range(0, len(originals), step):
+        ledger = ledger.with_batch(tuple(originals[k : k + step]))
     converged_fleet = replace(after, instances=tuple(replace(i, version=NEW, reason=None) for i in after.instances))
-    final = decide(
-        converged_fleet,
-        Progress.from_record(checked).update(pending=None, batches=all_batches),
-        Policy.from_settings(settings),
-        runtime.now(),
-    ).to_record()
-    outcome = {"asg_name": name, "status": "CONVERGED", "progress": final, "release_id": release_id}
+    final = decide(converged_fleet, ledger, Policy.from_settings(settings), runtime.now()).to_record()
+    # The Map's output: what the AsgConverged state carries of the ledger (read from the definition).
+    machine = json.loads(RELEASE_ASL.read_text())
+    selection = machine["States"]["ReleaseEachAsg"]["ItemProcessor"]["States"]["AsgConverged"]["Parameters"]
+    carried_ledger = {
+        k.removesuffix(".$"): final[v.removeprefix("$.progress.")] for k, v in selection["progress"].items()
+    }
+    outcome = {"asg_name": name, "status": "CONVERGED", "progress": carried_ledger, "release_id": release_id}
     outcomes = [{**outcome, "asg_name": f"{name}_{n:02d}"} for n in range(MAX_ASGS)]
+    summarize_input = {
+        "outcomes": outcomes,
+        "settings": settings,
+        "continuation": None,
+        "execution_id": release_id,
+        "execution_name": name,
+    }
 
     return [
         ("Discover output (fleet)", discovered, True),
@@ -112,8 +125,8 @@ def records(name: str, settings: dict[str, Any], real_terminate: bool) -> list[t
         ("CheckReplacement input", check_input, False),
         ("CheckReplacement output (replacements booting)", checked, False),
         ("per-ASG state while polling", polling_state, True),
-        ("Map outcome of 1 ASG at convergence (every id in batches)", outcome, False),
-        (f"Summarize input: {MAX_ASGS} such ASGs (the Map's output)", {"outcomes": outcomes}, False),
+        ("Map outcome of 1 ASG at convergence (recent ids, counts)", outcome, False),
+        (f"Summarize input: {MAX_ASGS} such ASGs (the Map's output)", summarize_input, False),
     ]
 
 

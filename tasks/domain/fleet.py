@@ -14,6 +14,10 @@ from tasks.domain import versions
 
 IN_SERVICE = "InService"
 HEALTHY = "Healthy"
+# The ledger names the ids of the most recent batches only, this many at most (the newest batch is
+# always named whole while it is replaced); older batches become counts. A ledger, and with it
+# every ASG's outcome in the Map's output, then stays small however large the fleet.
+RECENT_IDS = 100
 
 
 def iso(moment: datetime) -> str:
@@ -140,6 +144,35 @@ class Progress:
     @property
     def terminated_count(self) -> int:
         return self.earlier_terminated + sum(len(b) for b in self.batches)
+
+    def with_batch(self, terminated: tuple[str, ...]) -> Progress:
+        """The ledger after one more batch: older batches fold into the counts beyond RECENT_IDS."""
+        batches = (*self.batches, terminated)
+        folded = 0
+        while len(batches) - folded > 1 and sum(len(b) for b in batches[folded:]) > RECENT_IDS:
+            folded += 1
+        return replace(
+            self,
+            batches=batches[folded:],
+            earlier_batches=self.earlier_batches + folded,
+            earlier_terminated=self.earlier_terminated + sum(len(b) for b in batches[:folded]),
+        )
+
+    def trimmed(self) -> Progress:
+        """The ledger an outcome reports: at most RECENT_IDS ids, the newest batch cut if need be."""
+        kept: list[tuple[str, ...]] = []
+        room = RECENT_IDS
+        for batch in reversed(self.batches):
+            if room <= 0:
+                break
+            kept.insert(0, batch[:room])
+            room -= len(batch)
+        return replace(
+            self,
+            batches=tuple(kept),
+            earlier_batches=self.batch_count - len(kept),
+            earlier_terminated=self.terminated_count - sum(len(b) for b in kept),
+        )
 
     def spend(self, events: int) -> Progress:
         return replace(self, events_spent=self.events_spent + events)

@@ -186,7 +186,7 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
     view = assess(fleet, target, policy)
     if view.converged:
         message = f"{fleet.asg_name} => converged: {view.serving} instances serve {target}"
-        return progress.update(
+        return progress.trimmed().update(
             decision=Decision("converged", message),
             versions_after=fleet.census(),
             finished_at=iso(now),
@@ -244,10 +244,9 @@ def begin_replacement(progress: Progress, terminated: list[str], now: datetime) 
     )
     return progress.update(
         pending=pending,
-        batches=(*progress.batches, tuple(terminated)),
         decision=None,
         events_spent=progress.events_spent + history_budget.TERMINATE,
-    )
+    ).with_batch(tuple(terminated))
 
 
 def check_replacement(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> Progress:

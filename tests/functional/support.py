@@ -15,7 +15,7 @@ from typing import Any
 
 from asg_terminator.fleet import create_asg
 from tasks import contracts
-from tasks.domain.fleet import iso
+from tasks.domain.fleet import Progress, iso
 
 REGION = "us-east-1"
 OLD = "1.0.266"
@@ -27,18 +27,8 @@ NEW = "1.0.274"
 
 
 def empty_progress() -> dict[str, Any]:
-    """The ledger a release starts each ASG with (every key present, as the ASL builds it)."""
-    return {
-        "target_version": None,
-        "versions_before": None,
-        "versions_after": None,
-        "batches": [],
-        "started_at": None,
-        "finished_at": None,
-        "waiting_since": None,
-        "pending": None,
-        "decision": None,
-    }
+    """The ledger a release starts each ASG with (every key present, as ValidateInput builds it)."""
+    return Progress().to_record()
 
 
 def settings(**overrides: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from tasks.handlers.summarize import handler as summarize
 from tasks.handlers.terminate import handler as terminate
 from tasks.handlers.validate_input import handler as validate_input
 from tests.functional.support import NEW, OLD, group
-from tests.unit.builders import summarize_event
+from tests.unit.builders import outcome_progress, summarize_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -86,7 +86,7 @@ def test_four_instances_on_the_old_build_end_on_the_new_one_without_breaking_the
         "asg_name": "live_asg_web",
         "status": "CONVERGED",
         "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
-        "progress": progress,
+        "progress": outcome_progress(progress),
     }
     report = summarize(summarize_event([outcome]), None)
 

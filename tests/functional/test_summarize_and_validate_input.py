@@ -11,7 +11,7 @@ from tasks.errors import InvalidExecutionInputError, InvalidStepInputError, Rele
 from tasks.handlers.summarize import handler as summarize
 from tasks.handlers.validate_input import handler as validate_input
 from tests.functional.support import NEW, OLD, empty_progress
-from tests.unit.builders import settings, summarize_event
+from tests.unit.builders import outcome_progress, settings, summarize_event
 
 DEFAULTS = settings()  # every execution-input default
 
@@ -99,15 +99,17 @@ def converged(name: str, batches: list[list[str]]) -> dict[str, Any]:
         "asg_name": name,
         "status": "CONVERGED",
         "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
-        "progress": {
-            **empty_progress(),
-            "target_version": NEW,
-            "versions_before": {OLD: 2, NEW: 1},
-            "versions_after": {NEW: 3},
-            "batches": batches,
-            "started_at": "2026-03-01T10:00:00.000Z",
-            "finished_at": "2026-03-01T10:04:30.500Z",
-        },
+        "progress": outcome_progress(
+            {
+                **empty_progress(),
+                "target_version": NEW,
+                "versions_before": {OLD: 2, NEW: 1},
+                "versions_after": {NEW: 3},
+                "batches": batches,
+                "started_at": "2026-03-01T10:00:00.000Z",
+                "finished_at": "2026-03-01T10:04:30.500Z",
+            }
+        ),
     }
 
 
@@ -117,7 +119,9 @@ def failed(name: str, error: str, message: str) -> dict[str, Any]:
         "asg_name": name,
         "status": "FAILED",
         "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
-        "progress": {**empty_progress(), "target_version": NEW, "started_at": "2026-03-01T10:00:00.000Z"},
+        "progress": outcome_progress(
+            {**empty_progress(), "target_version": NEW, "started_at": "2026-03-01T10:00:00.000Z"}, "FAILED"
+        ),
         "error": error,
         "cause": cause,
     }

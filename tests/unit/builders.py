@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -98,3 +99,21 @@ def summarize_event(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
         "execution_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
         "execution_name": "test",
     }
+
+
+OUTCOME_STATES = {
+    "CONVERGED": "AsgConverged",
+    "FAILED": "AsgFailed",
+    "PLANNED": "AsgPlanned",
+    "CONTINUE": "AsgContinues",
+}
+
+
+def outcome_progress(record: dict[str, Any], status: str = "CONVERGED") -> dict[str, Any]:
+    """The ledger as the ASL's outcome state for ``status`` carries it into the Map's output (read
+    from release.asl.json, so these tests follow the definition)."""
+    from asg_terminator.paths import RELEASE_ASL
+
+    states = json.loads(RELEASE_ASL.read_text())["States"]["ReleaseEachAsg"]["ItemProcessor"]["States"]
+    selection: dict[str, str] = states[OUTCOME_STATES[status]]["Parameters"]["progress"]
+    return {key.removesuffix(".$"): record[path.removeprefix("$.progress.")] for key, path in selection.items()}

@@ -14,7 +14,7 @@ import pytest
 from tasks.domain.release import begin_replacement, decide
 from tasks.errors import InvalidExecutionInputError, InvalidStepInputError
 from tasks.handlers import FUNCTIONS, module_name
-from tests.unit.builders import ASG, OLD, TARGET, at, fleet, instance, settings
+from tests.unit.builders import ASG, OLD, TARGET, at, fleet, instance, outcome_progress, settings
 
 EVENTS = Path(__file__).parent.parent / "events"
 RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test"
@@ -88,7 +88,12 @@ def valid_events() -> dict[str, dict[str, Any]]:
     chosen = decide(seen, decide(seen, _empty(), _policy(), at(0)), _policy(), at(0))
     pending = begin_replacement(chosen, ["i-0a01"], at(1))
     upload: dict[str, Any] = json.loads((EVENTS / "s3_object_created.json").read_text())
-    outcome = {"asg_name": ASG, "status": "CONVERGED", "progress": chosen.to_record(), "release_id": RELEASE_ID}
+    outcome = {
+        "asg_name": ASG,
+        "status": "CONVERGED",
+        "progress": outcome_progress(chosen.to_record()),
+        "release_id": RELEASE_ID,
+    }
     return {
         "ResolveEvent": upload,
         "StartRelease": upload,

@@ -14,7 +14,19 @@ from tasks.domain.fleet import Pending, Progress
 from tasks.domain.lock import may_take
 from tasks.domain.release import begin_replacement, check_replacement, decide
 from tasks.errors import AsgLockedError, InvalidExecutionInputError
-from tests.unit.builders import ASG, OLD, TARGET, at, decision_of, fleet, instance, policy, settings, stamp
+from tests.unit.builders import (
+    ASG,
+    OLD,
+    TARGET,
+    at,
+    decision_of,
+    fleet,
+    instance,
+    outcome_progress,
+    policy,
+    settings,
+    stamp,
+)
 
 PREVIOUS = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:web-1"
 THIS = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:web-1-c2"
@@ -140,7 +152,12 @@ def test_the_carried_ledger_keeps_the_facts_and_counts_not_the_lists() -> None:
 def continuing(spent: int = 480) -> dict[str, Any]:
     progress = Progress(target_version=TARGET, versions_before={OLD: 4}, batches=(("i-0a01",),), started_at=stamp(0))
     progress = progress.update(events_budget=500, events_spent=spent)
-    return {"asg_name": ASG, "status": "CONTINUE", "progress": progress.to_record(), "release_id": PREVIOUS}
+    return {
+        "asg_name": ASG,
+        "status": "CONTINUE",
+        "progress": outcome_progress(progress.to_record(), "CONTINUE"),
+        "release_id": PREVIOUS,
+    }
 
 
 def finished_report() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from tasks.domain.fleet import Progress
 from tasks.domain.release import decide
 from tasks.domain.report import summarize
 from tasks.errors import ReleaseFailedError
-from tests.unit.builders import OLD, TARGET, at, fleet, instance, policy
+from tests.unit.builders import OLD, TARGET, at, fleet, instance, outcome_progress, policy
 
 
 def verdicts(progress: Progress) -> dict[str, str]:
@@ -56,7 +56,12 @@ def test_a_planned_asg_reports_its_plan_and_the_release_succeeds() -> None:
     planned = decide(
         fleet(instance("i-0a01", OLD)), Progress(), policy(target_version=TARGET, min_healthy=0, dry_run=True), at(0)
     )
-    outcome = {"asg_name": "web", "status": "PLANNED", "progress": planned.to_record(), "release_id": "arn:x"}
+    outcome = {
+        "asg_name": "web",
+        "status": "PLANNED",
+        "progress": outcome_progress(planned.to_record(), "PLANNED"),
+        "release_id": "arn:x",
+    }
 
     report = summarize([outcome], at(1))
 
@@ -72,11 +77,16 @@ def test_a_failure_next_to_a_plan_names_both() -> None:
         fleet(instance("i-0a01", OLD)), Progress(), policy(target_version=TARGET, min_healthy=0, dry_run=True), at(0)
     )
     outcomes = [
-        {"asg_name": "web", "status": "PLANNED", "progress": planned.to_record(), "release_id": "arn:x"},
+        {
+            "asg_name": "web",
+            "status": "PLANNED",
+            "progress": outcome_progress(planned.to_record(), "PLANNED"),
+            "release_id": "arn:x",
+        },
         {
             "asg_name": "api",
             "status": "FAILED",
-            "progress": Progress().to_record(),
+            "progress": outcome_progress(Progress().to_record(), "FAILED"),
             "release_id": "arn:x",
             "error": "AsgNotFoundError",
             "cause": "api: no Auto Scaling group of that name",

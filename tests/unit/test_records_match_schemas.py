@@ -7,7 +7,18 @@ from typing import Any
 from tasks import contracts
 from tasks.domain.fleet import Fleet, Progress
 from tasks.domain.release import Policy, begin_replacement, check_replacement, decide
-from tests.unit.builders import ASG, OLD, TARGET, at, decision_of, fleet, instance, settings, summarize_event
+from tests.unit.builders import (
+    ASG,
+    OLD,
+    TARGET,
+    at,
+    decision_of,
+    fleet,
+    instance,
+    outcome_progress,
+    settings,
+    summarize_event,
+)
 
 RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test"
 
@@ -88,7 +99,7 @@ def test_a_wait_and_a_converged_ledger_satisfy_select_batch_output() -> None:
         "asg_name": ASG,
         "status": "CONVERGED",
         "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
-        "progress": done.to_record(),
+        "progress": outcome_progress(done.to_record()),
     }
     assert_valid("summarize.input", summarize_event([outcome]))
 

@@ -11,7 +11,7 @@ from tasks import contracts
 from tasks.domain.fleet import Progress
 from tasks.domain.report import summarize
 from tasks.errors import ReleaseFailedError
-from tests.unit.builders import OLD, TARGET, at, stamp, summarize_event
+from tests.unit.builders import OLD, TARGET, at, outcome_progress, stamp, summarize_event
 
 
 def converged(asg_name: str, batches: tuple[tuple[str, ...], ...], seconds: float) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def converged(asg_name: str, batches: tuple[tuple[str, ...], ...], seconds: floa
         "asg_name": asg_name,
         "status": "CONVERGED",
         "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
-        "progress": progress.to_record(),
+        "progress": outcome_progress(progress.to_record()),
     }
 
 
@@ -37,7 +37,7 @@ def failed(asg_name: str, error: str, cause: str, batches: tuple[tuple[str, ...]
         "asg_name": asg_name,
         "status": "FAILED",
         "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
-        "progress": progress.to_record(),
+        "progress": outcome_progress(progress.to_record(), "FAILED"),
         "error": error,
         "cause": cause,
     }
@@ -143,7 +143,7 @@ def test_an_asg_that_failed_before_its_first_decision_has_no_duration() -> None:
         "asg_name": "live_asg_gone",
         "status": "FAILED",
         "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
-        "progress": Progress().to_record(),
+        "progress": outcome_progress(Progress().to_record(), "FAILED"),
         "error": "AsgNotFoundError",
         "cause": lambda_cause("AsgNotFoundError", "live_asg_gone: no Auto Scaling group of that name"),
     }
