@@ -142,6 +142,18 @@ def _release_options(command: Any) -> Any:
         click.option("--max-batch", type=int, default=None),
         click.option("--poll-seconds", type=int, default=None, help="Default: 15."),
         click.option("--replace-unreadable", is_flag=True, default=None),
+        click.option(
+            "--standby-instances",
+            type=click.Choice(["replace", "ignore", "wait"]),
+            default=None,
+            help="Instances in Standby. Default: ignore.",
+        ),
+        click.option(
+            "--protected-instances",
+            type=click.Choice(["replace", "ignore", "wait"]),
+            default=None,
+            help="Outdated instances protected from scale-in. Default: replace.",
+        ),
         click.option("--stack", default=None, help="Find the state machine in this deployed stack."),
         click.option("--state-machine-arn", default=None),
         click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS)."),
@@ -167,6 +179,8 @@ def _start(given: dict[str, Any], dry_run: bool) -> tuple[Any, str]:
         "max_batch",
         "poll_seconds",
         "replace_unreadable",
+        "standby_instances",
+        "protected_instances",
     )
     execution_input = {"asg_names": list(given["asgs"]), **{k: given[k] for k in fields if given[k] is not None}}
     if dry_run:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tasks.domain import urls
-from tasks.domain.fleet import Fleet, Instance
+from tasks.domain.fleet import READABLE, Fleet, Instance
 
 if TYPE_CHECKING:
     from tasks.adapters.autoscaling import AutoScaling
@@ -34,8 +34,8 @@ class FleetReader:
 
 
 def read_versions(fleet: Fleet, prober: VersionProber) -> Fleet:
-    """The same fleet with every InService instance's version, or why it has none."""
-    targets = {i.id: i.url for i in fleet.instances if i.in_service and i.url}
+    """The same fleet with every InService or Standby instance's version, or why it has none."""
+    targets = {i.id: i.url for i in fleet.instances if i.lifecycle in READABLE and i.url}
     readings = prober.read_all(targets)
     instances = tuple(
         replace(i, version=readings[i.id].version, reason=readings[i.id].reason) if i.id in readings else i
@@ -61,4 +61,5 @@ def _instance(member: dict[str, Any], facts: InstanceFacts | None, template: str
         launched=facts.launched if facts else "",
         url=url,
         reason=reason,
+        protected=bool(member.get("ProtectedFromScaleIn", False)),
     )

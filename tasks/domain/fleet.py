@@ -13,7 +13,10 @@ from typing import Any
 from tasks.domain import versions
 
 IN_SERVICE = "InService"
+STANDBY = "Standby"
 HEALTHY = "Healthy"
+# Lifecycle states whose version is read: Standby instances still run, and a policy may replace them.
+READABLE = (IN_SERVICE, STANDBY)
 # The ledger names the ids of the most recent batches only, this many at most (the newest batch is
 # always named whole while it is replaced); older batches become counts. A ledger, and with it
 # every ASG's outcome in the Map's output, then stays small however large the fleet.
@@ -38,10 +41,19 @@ class Instance:
     url: str | None = None
     version: str | None = None
     reason: str | None = None
+    protected: bool = False  # scale-in protection
 
     @property
     def in_service(self) -> bool:
         return self.lifecycle == IN_SERVICE
+
+    @property
+    def standby(self) -> bool:
+        return self.lifecycle == STANDBY
+
+    def runs(self, target: str) -> bool:
+        """Its version is the target's, whatever its state (a Standby instance runs but does not serve)."""
+        return self.version is not None and versions.same(self.version, target)
 
     @property
     def healthy(self) -> bool:
@@ -69,7 +81,10 @@ class Instance:
         return cls(**record)
 
     def to_record(self) -> dict[str, Any]:
-        return asdict(self)
+        record = asdict(self)
+        if not self.protected:
+            del record["protected"]  # the usual case goes unsaid: fleet records stay small
+        return record
 
 
 @dataclass(frozen=True)

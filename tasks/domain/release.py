@@ -7,7 +7,7 @@ ledger (``Progress``) or raises the named error the state machine reports.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from tasks.domain import history_budget, versions
@@ -35,6 +35,8 @@ class Policy:
     replacement_timeout_seconds: int = 900
     poll_seconds: int = 15
     dry_run: bool = False
+    standby_instances: str = "ignore"  # replace | ignore | wait
+    protected_instances: str = "replace"  # replace | ignore | wait (scale-in protected instances)
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Policy:
@@ -68,6 +70,9 @@ def spread_over_zones(candidates: list[Instance]) -> list[Instance]:
     return ordered
 
 
+REPLACE, IGNORE, WAIT = "replace", "ignore", "wait"
+
+
 @dataclass(frozen=True)
 class Assessment:
     """One read of an ASG judged against the target."""
@@ -75,8 +80,11 @@ class Assessment:
     target: str
     serving: int
     floor: int
-    candidates: list[Instance]
+    candidates: list[Instance]  # outdated serving instances: each one terminated costs headroom
     converged: bool
+    standby: list[Instance] = field(default_factory=list)  # Standby, not on the target: replaced freely
+    held: list[Instance] = field(default_factory=list)  # a policy says wait for these
+    ignored: list[Instance] = field(default_factory=list)  # a policy says leave these as they are
 
     @property
     def headroom(self) -> int:
@@ -84,19 +92,39 @@ class Assessment:
 
 
 def assess(fleet: Fleet, target: str, policy: Policy) -> Assessment:
+    """Which instances must serve the target, which may be terminated, and which a policy sets aside.
+
+    Scale-in protected instances (``protected_instances``): replaced like any other, left alone, or
+    waited for until unprotected. Standby instances (``standby_instances``) serve nothing, so the
+    floor never counts them: left alone, replaced (without spending headroom), or waited for until
+    they return to service. Either kind already on the target needs nothing.
+    """
     in_service = fleet.in_service
     serving = [i for i in in_service if i.serving]
-    outdated = [i for i in serving if not i.serves(target)]
     unreadable = [i for i in in_service if i.healthy and i.version is None]
-    candidates = outdated + (unreadable if policy.replace_unreadable else [])
+    outdated = [i for i in serving if not i.serves(target)] + (unreadable if policy.replace_unreadable else [])
+    protected = [i for i in outdated if i.protected and policy.protected_instances != REPLACE]
+    standby = [i for i in fleet.instances if i.standby and not i.runs(target)]
+    ignored = [i for i in protected if policy.protected_instances == IGNORE]
+    ignored += standby if policy.standby_instances == IGNORE else []
+    held = [i for i in protected if policy.protected_instances == WAIT]
+    held += standby if policy.standby_instances == WAIT else []
     counted = len(serving) + (len(unreadable) if policy.replace_unreadable else 0)
-    converged = all(i.serves(target) for i in in_service) and len(serving) >= fleet.desired
+    must_serve = [i for i in in_service if i not in ignored]
+    converged = (
+        all(i.serves(target) for i in must_serve)
+        and len(serving) >= fleet.desired
+        and not any(i not in ignored for i in standby)
+    )
     return Assessment(
         target=target,
         serving=counted,
         floor=healthy_floor(fleet.desired, policy.min_healthy, policy.min_healthy_percent),
-        candidates=candidates,
+        candidates=[i for i in outdated if i not in protected],
         converged=converged,
+        standby=standby if policy.standby_instances == REPLACE else [],
+        held=held,
+        ignored=ignored,
     )
 
 
@@ -156,6 +184,12 @@ def explain(fleet: Fleet, progress: Progress, policy: Policy) -> tuple[dict[str,
     for instance in fleet.instances:
         if instance.id in batch:
             verdict = "terminate: in the next batch"
+        elif instance in view.held:
+            verdict = f"keep: {_set_aside(instance, policy)}; the release waits for it"
+        elif instance in view.ignored:
+            verdict = f"keep: {_set_aside(instance, policy)}"
+        elif instance in view.standby:
+            verdict = f"later: {_set_aside(instance, policy)}, beyond this batch"
         elif not instance.in_service or not instance.healthy:
             verdict = f"keep: {instance.why_not_serving()}, not serving (Auto Scaling's to handle)"
         elif instance.serves(target):
@@ -186,6 +220,8 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
     view = assess(fleet, target, policy)
     if view.converged:
         message = f"{fleet.asg_name} => converged: {view.serving} instances serve {target}"
+        if view.ignored:
+            message += "; left as they are: " + listed([f"{i.id} {_set_aside(i, policy)}" for i in view.ignored], ", ")
         return progress.trimmed().update(
             decision=Decision("converged", message),
             versions_after=fleet.census(),
@@ -193,8 +229,10 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
             waiting_since=None,
         )
 
-    limit = view.headroom if policy.max_batch is None else min(view.headroom, policy.max_batch)
-    batch = spread_over_zones(view.candidates)[: max(limit, 0)]
+    cap = len(view.standby) + len(view.candidates) if policy.max_batch is None else policy.max_batch
+    standby = spread_over_zones(view.standby)[:cap]  # not serving: replacing them costs no headroom
+    room = min(view.headroom, cap - len(standby))
+    batch = standby + spread_over_zones(view.candidates)[: max(room, 0)]
     if batch:
         known = tuple(sorted(i.id for i in fleet.instances))
         decision = Decision("terminate", decision_line(fleet, len(batch)), tuple(i.id for i in batch), known)
@@ -206,12 +244,25 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
             f"{fleet.desired} ({view.serving} serving), so none of the {len(view.candidates)} outdated "
             f"instances can be terminated; lower min_healthy/min_healthy_percent or raise desired capacity"
         )
-    return _wait(fleet, progress, policy, now, _blockers(fleet, view))
+    return _wait(fleet, progress, policy, now, _blockers(fleet, view, policy))
 
 
-def _blockers(fleet: Fleet, view: Assessment) -> str:
-    waiting = [i for i in fleet.in_service if not i.serves(view.target) and i not in view.candidates]
-    parts = [listed([f"{i.id} {i.why_not_serving()}" for i in waiting], "; ")] if waiting else []
+def _set_aside(instance: Instance, policy: Policy) -> str:
+    """Why a policy sets this instance aside, in the words of the input field that says so."""
+    version = instance.version or "an unread version"
+    if instance.standby:
+        return f"in Standby on {version} (standby_instances: {policy.standby_instances})"
+    return f"protected from scale-in on {version} (protected_instances: {policy.protected_instances})"
+
+
+def _blockers(fleet: Fleet, view: Assessment, policy: Policy) -> str:
+    waiting = [
+        i
+        for i in fleet.in_service
+        if not i.serves(view.target) and i not in view.candidates and i not in view.held + view.ignored
+    ]
+    named = [f"{i.id} {_set_aside(i, policy)}" for i in view.held] + [f"{i.id} {i.why_not_serving()}" for i in waiting]
+    parts = [listed(named, "; ")] if named else []
     if view.serving < fleet.desired:
         parts.append(f"serving {view.serving} of desired {fleet.desired}")
     if view.candidates and view.headroom <= 0:

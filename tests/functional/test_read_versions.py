@@ -56,20 +56,24 @@ def test_each_faulty_endpoint_gives_its_reason(make_asg: Callable[..., list[str]
     assert read[ids[5]] == (None, "connection reset")  # closed without a response
 
 
-def test_only_in_service_instances_with_a_url_are_read(
+def test_only_in_service_and_standby_instances_with_a_url_are_read(
     make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
 ) -> None:
-    ids = make_asg("web", 3, zones=("us-east-1a",), tags={"Name": "web"})
+    ids = make_asg("web", 4, zones=("us-east-1a",), tags={"Name": "web"})
     simulator.adopt(ids, NEW)
     autoscaling.set_instance_health(InstanceId=ids[0], HealthStatus="Unhealthy")
     autoscaling.enter_standby(AutoScalingGroupName="web", InstanceIds=[ids[1]], ShouldDecrementDesiredCapacity=True)
     fleet = discover({"asg_name": "web", "version_url": simulator.url_template}, None)
+    # moto launches instances InService at once: this one is made to look like a booting instance.
+    booting = next(i for i in fleet["instances"] if i["id"] == ids[3])
+    booting["lifecycle"] = "Pending"
 
     read = readings(read_versions({"fleet": fleet, "probe_timeout_seconds": 1}, None))
 
     assert read[ids[0]] == (NEW, None)  # InService though Unhealthy: its version is still worth knowing
-    assert read[ids[1]] == (None, None)  # Standby: not read, though its endpoint would answer
+    assert read[ids[1]] == (NEW, None)  # Standby: read, as a policy may replace it
     assert read[ids[2]] == (NEW, None)
+    assert read[ids[3]] == (None, None)  # Pending: not read, though its endpoint would answer
 
 
 def test_an_instance_without_a_url_keeps_its_reason(

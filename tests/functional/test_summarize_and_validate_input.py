@@ -39,6 +39,8 @@ def test_given_values_override_the_defaults() -> None:
         "probe_timeout_seconds": 0.5,
         "replace_unreadable": True,
         "dry_run": True,
+        "standby_instances": "wait",
+        "protected_instances": "ignore",
         "max_history_events": 10000,
     }
 

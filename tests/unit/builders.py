@@ -80,6 +80,8 @@ def settings(**changes: Any) -> dict[str, Any]:
         "probe_timeout_seconds": 2,
         "replace_unreadable": False,
         "dry_run": False,
+        "standby_instances": "ignore",
+        "protected_instances": "replace",
         "max_history_events": 20000,
     }
     return {**base, **changes}

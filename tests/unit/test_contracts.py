@@ -69,6 +69,8 @@ def test_defaults_are_the_execution_input_defaults() -> None:
         "probe_timeout_seconds": 2,
         "replace_unreadable": False,
         "dry_run": False,
+        "standby_instances": "ignore",
+        "protected_instances": "replace",
         "max_history_events": 20000,
     }
 
@@ -95,7 +97,8 @@ def test_unknown_field_is_named_with_the_allowed_ones() -> None:
     assert contracts.problems("validate_input.input", execution_input(max_batches=2)) == [
         "max_batches: unknown field (allowed: asg_names, target_version, version_url, min_healthy, "
         "min_healthy_percent, max_batch, poll_seconds, replacement_timeout_seconds, probe_timeout_seconds, "
-        "replace_unreadable, dry_run, max_history_events, continuation, AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID)"
+        "replace_unreadable, dry_run, standby_instances, protected_instances, max_history_events, continuation, "
+        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID)"
     ]
 
 
