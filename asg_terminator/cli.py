@@ -154,6 +154,7 @@ def _release_options(command: Any) -> Any:
             default=None,
             help="Outdated instances protected from scale-in. Default: replace.",
         ),
+        click.option("--event-bus-name", default=None, help="Send notifications to this EventBridge bus."),
         click.option("--stack", default=None, help="Find the state machine in this deployed stack."),
         click.option("--state-machine-arn", default=None),
         click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS)."),
@@ -181,6 +182,7 @@ def _start(given: dict[str, Any], dry_run: bool) -> tuple[Any, str]:
         "replace_unreadable",
         "standby_instances",
         "protected_instances",
+        "event_bus_name",
     )
     execution_input = {"asg_names": list(given["asgs"]), **{k: given[k] for k in fields if given[k] is not None}}
     if dry_run:

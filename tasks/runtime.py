@@ -9,17 +9,19 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
 from tasks.adapters.autoscaling import AutoScaling
 from tasks.adapters.ec2 import Ec2
+from tasks.adapters.events import Events
 from tasks.adapters.fleet_reader import FleetReader
 from tasks.adapters.stepfunctions import StepFunctions
 from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, VersionProber
 from tasks.domain.artifacts import DEFAULT_KEY_PATTERN
+from tasks.errors import AwsRequestError, AwsThrottledError, AwsUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -74,6 +76,28 @@ def fleet_reader() -> FleetReader:
 @functools.cache
 def stepfunctions() -> StepFunctions:
     return StepFunctions(boto3.client("stepfunctions", config=_CLIENT_CONFIG))
+
+
+@functools.cache
+def events() -> Events:
+    return Events(boto3.client("events", config=_CLIENT_CONFIG))
+
+
+def notify(bus: str | None, event: tuple[str, dict[str, Any]], required: bool = False) -> None:
+    """Send a release notification when the release asked for them (``event_bus_name``).
+
+    A ``required`` one (the first, before anything is terminated) fails the step when the bus cannot
+    take it, so a misconfigured bus stops the release early. Any later one that is lost is logged
+    and never changes what the release does.
+    """
+    if bus is None:
+        return
+    try:
+        events().send(bus, *event)
+    except (AwsRequestError, AwsThrottledError, AwsUnavailableError) as e:
+        if required:
+            raise
+        logger.warning(f"notification {event[0]} not sent: {e}", extra={"event_bus_name": bus})
 
 
 def prober(timeout_seconds: float) -> VersionProber:

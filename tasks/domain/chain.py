@@ -57,6 +57,7 @@ def continue_as_new(
 ) -> dict[str, Any]:
     """Summarize's output when some ASG continues: the next execution's name and input."""
     origin = continuation["origin"] if continuation else execution_name
+    first = continuation["first_execution"] if continuation else execution_id
     index = continuation["index"] + 1 if continuation else 2
     asgs = [
         {"asg_name": o["asg_name"], "progress": Progress.from_record(o["progress"]).carried().to_record()}
@@ -67,6 +68,7 @@ def continue_as_new(
         "asg_names": [a["asg_name"] for a in asgs],
         "continuation": {
             "origin": origin,
+            "first_execution": first,
             "index": index,
             "previous_execution": execution_id,
             "asgs": asgs,

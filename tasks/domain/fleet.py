@@ -151,6 +151,7 @@ class Progress:
     earlier_terminated: int = 0
     events_budget: int | None = None
     events_spent: int = 0
+    release_id: str | None = None  # the execution that started this ASG's release (a chain's first)
 
     @property
     def batch_count(self) -> int:
@@ -201,6 +202,7 @@ class Progress:
             waiting_since=self.waiting_since,
             earlier_batches=self.batch_count,
             earlier_terminated=self.terminated_count,
+            release_id=self.release_id,
         )
 
     def update(self, **changes: Any) -> Progress:
@@ -239,6 +241,7 @@ class Progress:
             earlier_terminated=record.get("earlier_terminated", 0),
             events_budget=record.get("events_budget"),
             events_spent=record.get("events_spent", 0),
+            release_id=record.get("release_id"),
         )
 
     def to_record(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from tasks import contracts, runtime
 from tasks.adapters.fleet_reader import read_versions
+from tasks.domain import notifications
 from tasks.domain.fleet import Progress
 from tasks.domain.release import Policy, check_replacement
 
@@ -20,4 +21,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     status = progress.pending.status if progress.pending else f"{fleet.asg_name} => batch replaced"
     runtime.logger.info(status, extra={"step": "CheckReplacement", "asg_name": fleet.asg_name})
+    if progress.pending is None:
+        replaced = notifications.batch_replaced(progress.release_id or "", fleet.asg_name, progress)
+        runtime.notify(settings["event_bus_name"], replaced)
     return progress.to_record()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks import contracts, runtime
+from tasks.domain import notifications
 from tasks.domain.lock import LOCK_TAG, confirm, may_take
 
 
@@ -19,4 +20,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         runtime.sleep(runtime.settings().lock_settle_seconds)
         confirm(asg, me, autoscaling.tag_value(asg, LOCK_TAG))
     runtime.logger.info(f"{asg} => locked by {me}", extra={"step": "LockAsg", "asg_name": asg})
+    if takes_over is None:  # a chain's later executions go on with a release already started
+        runtime.notify(event.get("event_bus_name"), notifications.started(me, asg), required=True)
     return {"asg_name": asg, "release_id": me}

@@ -18,9 +18,9 @@ CARRIED = ("asg_name", "release_id", "settings")
 @contracts.step("select_batch")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     fleet = Fleet.from_record(event["fleet"])
-    progress = decide(
-        fleet, Progress.from_record(event["progress"]), Policy.from_settings(event["settings"]), runtime.now()
-    )
+    ledger = Progress.from_record(event["progress"])
+    ledger = ledger.update(release_id=ledger.release_id or event["release_id"])
+    progress = decide(fleet, ledger, Policy.from_settings(event["settings"]), runtime.now())
     decision = progress.decision
     runtime.logger.info(
         decision.message if decision else "no decision",

@@ -41,6 +41,7 @@ def test_given_values_override_the_defaults() -> None:
         "dry_run": True,
         "standby_instances": "wait",
         "protected_instances": "ignore",
+        "event_bus_name": "releases",
         "max_history_events": 10000,
     }
 

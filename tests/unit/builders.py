@@ -82,6 +82,7 @@ def settings(**changes: Any) -> dict[str, Any]:
         "dry_run": False,
         "standby_instances": "ignore",
         "protected_instances": "replace",
+        "event_bus_name": None,
         "max_history_events": 20000,
     }
     return {**base, **changes}

@@ -191,10 +191,18 @@ def test_the_first_hand_over_starts_link_two_with_the_ASGs_still_releasing() -> 
 
 
 def test_later_links_keep_the_origin_and_count_on() -> None:
-    before = {"origin": "web-1", "index": 2, "previous_execution": PREVIOUS, "asgs": [], "finished": []}
+    before = {
+        "origin": "web-1",
+        "first_execution": PREVIOUS,
+        "index": 2,
+        "previous_execution": PREVIOUS,
+        "asgs": [],
+        "finished": [],
+    }
     output = chain.continue_as_new([continuing()], [], settings(), THIS, "web-1-c2", before)
     assert output["next"]["name"] == "web-1-c3"
     assert output["next"]["input"]["continuation"]["previous_execution"] == THIS
+    assert output["next"]["input"]["continuation"]["first_execution"] == PREVIOUS  # notifications' release_id
 
 
 def test_a_long_or_odd_origin_still_gives_a_valid_execution_name() -> None:

@@ -1,0 +1,43 @@
+"""The events a release sends to EventBridge (``event_bus_name``): source ``asg-terminator``.
+
+Three detail types, each detail checked against tasks/schemas/notification.json before it is sent:
+``ASG Release Started`` once an ASG's lock is taken, ``Batch Replaced`` once a batch's replacements
+serve the target, ``Release Ended`` with every ASG's outcome. A release that continues as a new
+execution sends one of each, not one per execution; a dry run sends none.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tasks.domain.fleet import Progress
+
+SOURCE = "asg-terminator"
+STARTED, BATCH_REPLACED, ENDED = "ASG Release Started", "Batch Replaced", "Release Ended"
+
+
+def started(release_id: str, asg_name: str) -> tuple[str, dict[str, Any]]:
+    return STARTED, {"release_id": release_id, "asg_name": asg_name}
+
+
+def batch_replaced(release_id: str, asg_name: str, progress: Progress) -> tuple[str, dict[str, Any]]:
+    return BATCH_REPLACED, {
+        "release_id": release_id,
+        "asg_name": asg_name,
+        "target_version": progress.target_version,
+        "instance_ids": list(progress.batches[-1]) if progress.batches else [],
+        "batch_count": progress.batch_count,
+        "terminated_count": progress.terminated_count,
+    }
+
+
+def ended(release_id: str, reports: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """From the release's reports (tasks/domain/report.py): its status and each ASG's outcome."""
+    keep = ("asg_name", "status", "target_version", "batch_count", "terminated_count", "error")
+    failed = any(r["status"] == "FAILED" for r in reports)
+    return ENDED, {
+        "release_id": release_id,
+        "status": "FAILED" if failed else "SUCCEEDED",
+        "asgs": [{k: r[k] for k in keep if k in r} for r in reports],
+    }
