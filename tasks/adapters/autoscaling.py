@@ -30,6 +30,20 @@ class AutoScaling:
             raise AsgNotFoundError(f"{name}: no Auto Scaling group of that name in this account and region")
         return dict(found[0])
 
+    def warm_pool(self, name: str) -> list[dict[str, Any]]:
+        """The instances in the group's warm pool (DescribeWarmPool, every page)."""
+        instances: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"AutoScalingGroupName": name}
+        try:
+            while True:
+                page = self._client.describe_warm_pool(**kwargs)
+                instances.extend(dict(i) for i in page.get("Instances", []))
+                if not page.get("NextToken"):
+                    return instances
+                kwargs["NextToken"] = page["NextToken"]
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"DescribeWarmPool {name}") from e
+
     def tag_value(self, name: str, key: str) -> str | None:
         tags = self.describe_group(name).get("Tags", [])
         return next((str(t["Value"]) for t in tags if t["Key"] == key), None)

@@ -23,7 +23,11 @@ class FleetReader:
         group = self._autoscaling.describe_group(asg_name)
         members = group.get("Instances", [])
         facts = self._ec2.describe(m["InstanceId"] for m in members)
-        instances = (_instance(m, facts.get(m["InstanceId"]), version_url) for m in members)
+        instances = [_instance(m, facts.get(m["InstanceId"]), version_url) for m in members]
+        # A warm pool's instances (Warmed:Stopped, Warmed:Running...) are listed so that they are seen,
+        # known when one enters the group, and never counted as serving nor probed nor terminated.
+        if group.get("WarmPoolConfiguration"):
+            instances += [_warm(m) for m in self._autoscaling.warm_pool(asg_name)]
         return Fleet(
             asg_name=asg_name,
             desired=int(group["DesiredCapacity"]),
@@ -42,6 +46,17 @@ def read_versions(fleet: Fleet, prober: VersionProber) -> Fleet:
         for i in fleet.instances
     )
     return replace(fleet, instances=instances)
+
+
+def _warm(member: dict[str, Any]) -> Instance:
+    return Instance(
+        id=member["InstanceId"],
+        lifecycle=member["LifecycleState"],
+        health=member.get("HealthStatus", ""),
+        az=member.get("AvailabilityZone", ""),
+        launched="",
+        reason="in the warm pool",
+    )
 
 
 def _instance(member: dict[str, Any], facts: InstanceFacts | None, template: str) -> Instance:

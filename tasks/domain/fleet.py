@@ -14,6 +14,7 @@ from tasks.domain import versions
 
 IN_SERVICE = "InService"
 STANDBY = "Standby"
+WARMED = "Warmed:"
 HEALTHY = "Healthy"
 # Lifecycle states whose version is read: Standby instances still run, and a policy may replace them.
 READABLE = (IN_SERVICE, STANDBY)
@@ -50,6 +51,11 @@ class Instance:
     @property
     def standby(self) -> bool:
         return self.lifecycle == STANDBY
+
+    @property
+    def warm(self) -> bool:
+        """In the group's warm pool (Warmed:Pending, Warmed:Stopped, Warmed:Running...)."""
+        return self.lifecycle.startswith(WARMED)
 
     def runs(self, target: str) -> bool:
         """Its version is the target's, whatever its state (a Standby instance runs but does not serve)."""

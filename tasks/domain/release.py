@@ -309,7 +309,8 @@ def check_replacement(fleet: Fleet, progress: Progress, policy: Policy, now: dat
         return progress
     known = set(pending.known_ids)
     lingering = [i for i in fleet.instances if i.id in pending.instance_ids]
-    newcomers = [i for i in fleet.instances if i.id not in known]
+    # The warm pool refilling itself is no replacement: only instances that joined the group are.
+    newcomers = [i for i in fleet.instances if i.id not in known and not i.warm]
     not_ready = [i for i in newcomers if not i.serves(target)]
     healthy = sum(1 for i in fleet.instances if i.healthy)
     if not lingering and not not_ready and healthy >= fleet.desired:

@@ -67,6 +67,14 @@ def test_done_when_the_batch_left_and_the_newcomer_serves_the_target() -> None:
     assert progress.target_version == TARGET
 
 
+def test_an_instance_launched_into_the_warm_pool_is_no_replacement() -> None:
+    refill = instance("i-w", None, lifecycle="Warmed:Pending", reason="in the warm pool")
+    progress = check_replacement(
+        after(BEFORE[1], BEFORE[2], instance("i-n", TARGET), refill), terminated_a(), policy(), at(60)
+    )
+    assert progress.pending is None
+
+
 def test_a_newcomer_on_an_equal_version_spelling_counts() -> None:
     progress = check_replacement(
         after(BEFORE[1], BEFORE[2], instance("i-n", "1.0.274.0")), terminated_a(), policy(), at(60)
@@ -92,6 +100,9 @@ def test_not_done_before_a_replacement_is_launched() -> None:
     ("newcomer", "why"),
     [
         (instance("i-n", TARGET, lifecycle="Pending"), "i-n Pending"),
+        # held by a launch lifecycle hook: its version may already answer, it still does not count
+        (instance("i-n", TARGET, lifecycle="Pending:Wait"), "i-n Pending:Wait"),
+        (instance("i-n", TARGET, lifecycle="Pending:Proceed"), "i-n Pending:Proceed"),
         (instance("i-n", TARGET, health="Unhealthy"), "i-n Unhealthy"),
         (instance("i-n", None, reason="HTTP 503"), "i-n HTTP 503"),
         (instance("i-n", None, reason="connection refused"), "i-n connection refused"),
