@@ -140,6 +140,12 @@ def _release_options(command: Any) -> Any:
         click.option("--min-healthy", type=int, default=None),
         click.option("--min-healthy-percent", type=int, default=None),
         click.option("--max-batch", type=int, default=None),
+        click.option(
+            "--max-surge",
+            default=None,
+            callback=lambda _ctx, _param, value: int(value) if value is not None and value.isdigit() else value,
+            help="Extra instances while releasing: a count or a percentage like 25%. Default: 0.",
+        ),
         click.option("--poll-seconds", type=int, default=None, help="Default: 15."),
         click.option("--replace-unreadable", is_flag=True, default=None),
         click.option(
@@ -178,6 +184,7 @@ def _start(given: dict[str, Any], dry_run: bool) -> tuple[Any, str]:
         "min_healthy",
         "min_healthy_percent",
         "max_batch",
+        "max_surge",
         "poll_seconds",
         "replace_unreadable",
         "standby_instances",

@@ -76,6 +76,19 @@ class AutoScaling:
             raise translate(e, f"DeleteTags {name} {key}") from e
         return True
 
+    def delete_tag(self, name: str, key: str) -> None:
+        try:
+            self._client.delete_tags(Tags=[{"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": key}])
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"DeleteTags {name} {key}") from e
+
+    def set_desired(self, name: str, capacity: int) -> None:
+        """Set desired capacity now (cooldowns are for scaling policies, not for a release)."""
+        try:
+            self._client.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=capacity, HonorCooldown=False)
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"SetDesiredCapacity {name} {capacity}") from e
+
     def names_tagged(self, key: str, value: str) -> list[str]:
         """Every ASG carrying the opt-in tag ``key=value`` (paginated)."""
         names: list[str] = []

@@ -42,6 +42,7 @@ def test_given_values_override_the_defaults() -> None:
         "standby_instances": "wait",
         "protected_instances": "ignore",
         "event_bus_name": "releases",
+        "max_surge": "25%",
         "max_history_events": 10000,
     }
 

@@ -83,6 +83,7 @@ def settings(**changes: Any) -> dict[str, Any]:
         "standby_instances": "ignore",
         "protected_instances": "replace",
         "event_bus_name": None,
+        "max_surge": 0,
         "max_history_events": 20000,
     }
     return {**base, **changes}

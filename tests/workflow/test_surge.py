@@ -1,0 +1,102 @@
+"""Issue #6 item 1 on the real ASL: max_surge launches replacements before old instances go and
+gives the capacity back at the end, converged, failed or interrupted."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from asg_terminator.simulator import NEVER_BOOTS, FaultPlan
+from tasks.domain.capacity import SURGE_TAG
+from tasks.domain.lock import LOCK_TAG
+
+if TYPE_CHECKING:
+    from tests.workflow.conftest import World
+
+OLD, NEW = "1.0.266", "1.0.274"
+
+
+def _group(world: World, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = world.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ][0]
+    return found
+
+
+def _tags(world: World, name: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in _group(world, name).get("Tags", [])}
+
+
+def test_an_asg_of_one_instance_releases_without_ever_having_none_serving(world: World) -> None:
+    world.fleet(build=NEW)
+    (old,) = world.asg("live_asg_web", 1, OLD, max_size=2)
+
+    execution, watch = world.release(
+        {"asg_names": ["live_asg_web"], "target_version": NEW, "min_healthy": 1, "max_surge": 1}
+    )
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.terminated() == [old]
+    assert watch.floor_breaches("live_asg_web", 1) == []
+    assert watch.lowest("live_asg_web").serving >= 1
+    assert _group(world, "live_asg_web")["DesiredCapacity"] == 1  # given back
+    assert SURGE_TAG not in _tags(world, "live_asg_web") and LOCK_TAG not in _tags(world, "live_asg_web")
+    assert world.versions("live_asg_web") == [NEW]
+    (locked,) = execution.task_outputs("LockAsg")
+    assert "LockAsg" in execution.states_entered() and locked["asg_name"] == "live_asg_web"
+    lock_events = [e for e in execution.history if e["type"] == "LambdaFunctionSucceeded"]
+    assert any("surge: desired 1 -> 2" in e["lambdaFunctionSucceededEventDetails"]["output"] for e in lock_events)
+
+
+def test_without_surge_the_same_asg_cannot_be_released(world: World) -> None:
+    world.fleet(build=NEW)
+    world.asg("live_asg_web", 1, OLD, max_size=2)
+    execution, _ = world.release({"asg_names": ["live_asg_web"], "target_version": NEW, "min_healthy": 1})
+    assert execution.status == "FAILED" and "FloorBlocksReleaseError" in execution.cause_message()
+
+
+def test_a_failed_release_gives_the_capacity_back(world: World) -> None:
+    world.fleet(build=NEW, faults=FaultPlan({NEVER_BOOTS: 1.0}))
+    world.asg("live_asg_web", 2, OLD, max_size=4)
+
+    execution, _ = world.release(
+        {
+            "asg_names": ["live_asg_web"],
+            "target_version": NEW,
+            "min_healthy": 1,
+            "max_surge": "50%",
+            "replacement_timeout_seconds": 3,
+        }
+    )
+
+    assert execution.status == "FAILED" and "ReplacementTimeoutError" in execution.cause_message()
+    assert _group(world, "live_asg_web")["DesiredCapacity"] == 2
+    assert SURGE_TAG not in _tags(world, "live_asg_web")
+
+
+def test_a_release_stopped_by_hand_leaves_a_record_the_next_one_repairs(world: World) -> None:
+    assert world.simulator is None
+    world.fleet(build=NEW, boot_seconds=30)  # the first release's surge never gets to serve
+    world.asg("live_asg_web", 2, OLD, max_size=4)
+    release = {"asg_names": ["live_asg_web"], "target_version": NEW, "min_healthy": 1, "poll_seconds": 1}
+    first = world.sfn.start_execution(
+        stateMachineArn=world.machine_arn,
+        name=f"test-{uuid.uuid4().hex[:12]}",
+        input=json.dumps({**release, "version_url": world.simulator.url_template, "max_surge": 1}),
+    )["executionArn"]
+    deadline = time.monotonic() + 30
+    while _tags(world, "live_asg_web").get(SURGE_TAG) is None:
+        assert time.monotonic() < deadline, "the first release never surged"
+        time.sleep(0.05)
+    world.sfn.stop_execution(executionArn=first, cause="stopped by the operator")
+    assert _group(world, "live_asg_web")["DesiredCapacity"] == 3 and _tags(world, "live_asg_web")[SURGE_TAG] == "2"
+
+    world.simulator.boot_seconds = 0.3
+    execution, _ = world.release(release)
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert _group(world, "live_asg_web")["DesiredCapacity"] == 2
+    assert SURGE_TAG not in _tags(world, "live_asg_web")
+    assert world.versions("live_asg_web") == [NEW, NEW]
