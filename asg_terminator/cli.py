@@ -161,6 +161,12 @@ def _release_options(command: Any) -> Any:
             help="Outdated instances protected from scale-in. Default: replace.",
         ),
         click.option("--event-bus-name", default=None, help="Send notifications to this EventBridge bus."),
+        click.option(
+            "--alarm-name",
+            "alarm_names",
+            multiple=True,
+            help="Stop the release when this CloudWatch alarm is in ALARM (repeatable).",
+        ),
         click.option("--stack", default=None, help="Find the state machine in this deployed stack."),
         click.option("--state-machine-arn", default=None),
         click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS)."),
@@ -192,6 +198,8 @@ def _start(given: dict[str, Any], dry_run: bool) -> tuple[Any, str]:
         "event_bus_name",
     )
     execution_input = {"asg_names": list(given["asgs"]), **{k: given[k] for k in fields if given[k] is not None}}
+    if given["alarm_names"]:
+        execution_input["alarm_names"] = list(given["alarm_names"])
     if dry_run:
         execution_input["dry_run"] = True
     try:

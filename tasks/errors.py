@@ -67,3 +67,11 @@ class UnreleasableEventError(TerminalError):
 
 class AsgLockedError(TerminalError):
     """Another release (still running) holds this ASG: two releases never work on one ASG at once."""
+
+
+class AlarmTriggeredError(TerminalError):
+    """A CloudWatch alarm the release watches (alarm_names) is in ALARM: nothing more is terminated."""
+
+
+class AlarmNotFoundError(TerminalError):
+    """A name in alarm_names is no CloudWatch alarm: the ASG fails before its first termination."""

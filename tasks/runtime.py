@@ -15,11 +15,13 @@ import boto3
 from botocore.config import Config
 
 from tasks.adapters.autoscaling import AutoScaling
+from tasks.adapters.cloudwatch import CloudWatch
 from tasks.adapters.ec2 import Ec2
 from tasks.adapters.events import Events
 from tasks.adapters.fleet_reader import FleetReader
 from tasks.adapters.stepfunctions import StepFunctions
 from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, VersionProber
+from tasks.domain import alarms
 from tasks.domain.artifacts import DEFAULT_KEY_PATTERN
 from tasks.errors import AwsRequestError, AwsThrottledError, AwsUnavailableError
 
@@ -76,6 +78,17 @@ def fleet_reader() -> FleetReader:
 @functools.cache
 def stepfunctions() -> StepFunctions:
     return StepFunctions(boto3.client("stepfunctions", config=_CLIENT_CONFIG))
+
+
+@functools.cache
+def cloudwatch() -> CloudWatch:
+    return CloudWatch(boto3.client("cloudwatch", config=_CLIENT_CONFIG))
+
+
+def check_alarms(asg_name: str, names: list[str], outcome: str) -> None:
+    """Raise AlarmTriggeredError (or AlarmNotFoundError) when a watched alarm forbids going on."""
+    if names:
+        alarms.check(asg_name, names, cloudwatch().alarm_states(names), outcome)
 
 
 @functools.cache

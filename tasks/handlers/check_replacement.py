@@ -14,6 +14,7 @@ from tasks.domain.release import Policy, check_replacement
 @contracts.step("check_replacement")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = event["settings"]
+    runtime.check_alarms(event["asg_name"], settings["alarm_names"], "no further batch will be terminated")
     fleet = runtime.fleet_reader().discover(event["asg_name"], settings["version_url"])
     fleet = read_versions(fleet, runtime.prober(settings["probe_timeout_seconds"]))
     progress = check_replacement(

@@ -13,6 +13,8 @@ from tasks.domain.release import begin_replacement
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     progress = Progress.from_record(event["progress"])
     batch = progress.decision.batch if progress.decision else ()
+    stopped = f"the batch of {len(batch)} was not terminated, and no other will be"
+    runtime.check_alarms(event["asg_name"], event.get("alarm_names", []), stopped)
     terminated = runtime.autoscaling().terminate_batch(event["asg_name"], batch)
     runtime.logger.info(
         f"{event['asg_name']} => terminating instance ids [{' '.join(terminated)}]",

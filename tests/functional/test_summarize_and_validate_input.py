@@ -43,6 +43,7 @@ def test_given_values_override_the_defaults() -> None:
         "protected_instances": "ignore",
         "event_bus_name": "releases",
         "max_surge": "25%",
+        "alarm_names": ["web-5xx"],
         "max_history_events": 10000,
     }
 

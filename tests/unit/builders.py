@@ -84,6 +84,7 @@ def settings(**changes: Any) -> dict[str, Any]:
         "protected_instances": "replace",
         "event_bus_name": None,
         "max_surge": 0,
+        "alarm_names": [],
         "max_history_events": 20000,
     }
     return {**base, **changes}

@@ -73,6 +73,7 @@ def test_defaults_are_the_execution_input_defaults() -> None:
         "protected_instances": "replace",
         "event_bus_name": None,
         "max_surge": 0,
+        "alarm_names": [],
         "max_history_events": 20000,
     }
 
@@ -98,9 +99,9 @@ def test_a_valid_document_has_no_problems() -> None:
 def test_unknown_field_is_named_with_the_allowed_ones() -> None:
     assert contracts.problems("validate_input.input", execution_input(max_batches=2)) == [
         "max_batches: unknown field (allowed: asg_names, target_version, version_url, min_healthy, "
-        "min_healthy_percent, max_batch, max_surge, poll_seconds, replacement_timeout_seconds, probe_timeout_seconds, "
-        "replace_unreadable, dry_run, standby_instances, protected_instances, event_bus_name, max_history_events, "
-        "continuation, AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID)"
+        "min_healthy_percent, max_batch, max_surge, poll_seconds, replacement_timeout_seconds, "
+        "probe_timeout_seconds, replace_unreadable, dry_run, standby_instances, protected_instances, alarm_names, "
+        "event_bus_name, max_history_events, continuation, AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID)"
     ]
 
 

@@ -118,7 +118,9 @@ class Execution:
         return outputs
 
     def terminated(self) -> list[str]:
-        batches = [o["progress"]["batches"][-1] for o in self.task_outputs("Terminate")]
+        # A Terminate that failed (caught: its output carries the failure) terminated nothing.
+        done = [o for o in self.task_outputs("Terminate") if "failure" not in o]
+        batches = [o["progress"]["batches"][-1] for o in done]
         return [i for batch in batches for i in batch]
 
     def cause_message(self) -> str:
