@@ -23,7 +23,7 @@ from tasks.adapters.stepfunctions import StepFunctions
 from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, VersionProber
 from tasks.domain import alarms
 from tasks.domain.artifacts import DEFAULT_KEY_PATTERN
-from tasks.errors import AwsRequestError, AwsThrottledError, AwsUnavailableError
+from tasks.errors import AwsRequestError, AwsThrottledError, AwsUnavailableError, InvalidStepOutputError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -107,7 +107,7 @@ def notify(bus: str | None, event: tuple[str, dict[str, Any]], required: bool = 
         return
     try:
         events().send(bus, *event)
-    except (AwsRequestError, AwsThrottledError, AwsUnavailableError) as e:
+    except (AwsRequestError, AwsThrottledError, AwsUnavailableError, InvalidStepOutputError) as e:
         if required:
             raise
         logger.warning(f"notification {event[0]} not sent: {e}", extra={"event_bus_name": bus})

@@ -105,8 +105,9 @@ class AutoScaling:
         present = {i["InstanceId"] for i in self.describe_group(name).get("Instances", [])}
         return [i for i in instance_ids if i in present and self.terminate_in_group(i)]
 
-    def terminate_in_group(self, instance_id: str) -> bool:
-        """Terminate through Auto Scaling, keeping desired capacity so a replacement launches.
+    def terminate_in_group(self, instance_id: str, decrement: bool = False) -> bool:
+        """Terminate through Auto Scaling, keeping desired capacity so a replacement launches (or,
+        with ``decrement``, lowering it by one: giving capacity back instance by instance).
 
         Returns False when the instance already left the group (terminated by someone else, or an
         earlier attempt of this same step that was retried): the outcome we asked for holds.
@@ -114,7 +115,7 @@ class AutoScaling:
         """
         try:
             self._client.terminate_instance_in_auto_scaling_group(
-                InstanceId=instance_id, ShouldDecrementDesiredCapacity=False
+                InstanceId=instance_id, ShouldDecrementDesiredCapacity=decrement
             )
         except ClientError as e:
             if code_of(e) == "ValidationError" and _already_gone(e):

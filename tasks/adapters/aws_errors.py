@@ -17,6 +17,7 @@ THROTTLING_CODES = frozenset(
         "RequestThrottled",
         "RequestThrottledException",
         "SlowDown",
+        "ResourceContention",  # Auto Scaling: another update to the group is pending
     }
 )
 UNAVAILABLE_CODES = frozenset({"ServiceUnavailable", "InternalError", "InternalFailure", "Unavailable"})

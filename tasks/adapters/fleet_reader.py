@@ -19,7 +19,8 @@ class FleetReader:
         self._autoscaling = autoscaling
         self._ec2 = ec2
 
-    def discover(self, asg_name: str, version_url: str) -> Fleet:
+    def discover(self, asg_name: str, version_url: str | None) -> Fleet:
+        """The group, its instances and (with a ``version_url`` template) where each reports its version."""
         group = self._autoscaling.describe_group(asg_name)
         members = group.get("Instances", [])
         facts = self._ec2.describe(m["InstanceId"] for m in members)
@@ -59,11 +60,11 @@ def _warm(member: dict[str, Any]) -> Instance:
     )
 
 
-def _instance(member: dict[str, Any], facts: InstanceFacts | None, template: str) -> Instance:
+def _instance(member: dict[str, Any], facts: InstanceFacts | None, template: str | None) -> Instance:
     url, reason = None, None
     if facts is None:
         reason = "not yet described by EC2"
-    else:
+    elif template is not None:
         try:
             url = urls.render(template, facts.placeholders)
         except KeyError as e:

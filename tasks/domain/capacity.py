@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tasks.errors import InvalidStepInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from tasks.domain.fleet import Instance
 
 SURGE_TAG = "asg-terminator:desired-capacity"
 _PERCENT = re.compile(r"^(\d{1,3})%$")
@@ -60,3 +66,12 @@ def plan_surge(
     if recorded_capacity is not None:
         return SurgePlan(base, None, f"an interrupted release's surge undone: desired {desired} -> {base}")
     return SurgePlan(None, None, "no surge")
+
+
+def to_give_back(instances: Sequence[Instance], count: int) -> list[str]:
+    """Which instances go when a surge is given back: those that serve nothing first (not InService,
+    or unhealthy), then the newest, which the release itself launched; so a release that failed on a
+    broken build removes the broken instances rather than the old ones still serving."""
+    newest_first = sorted((i for i in instances if not i.warm), key=lambda i: (i.launched, i.id), reverse=True)
+    serving_last = sorted(newest_first, key=lambda i: i.healthy)  # stable: the newest first within each
+    return [i.id for i in serving_last][: max(count, 0)]

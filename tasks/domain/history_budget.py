@@ -40,16 +40,23 @@ def batch_cost(poll_seconds: int, replacement_timeout_seconds: int) -> int:
     return TERMINATE + polls * POLL + READ + WAIT
 
 
+# The least an execution must do for every ASG: a read, one batch checked twice, the read after it.
+ONE_QUICK_BATCH = ASG_ONCE + READ + TERMINATE + 2 * POLL + READ + WAIT
+
+
 def check_fits(max_events: int, asg_count: int, poll_seconds: int, replacement_timeout_seconds: int) -> int:
-    """The per-ASG budget; raises when not even one batch per execution would fit in it."""
+    """The per-ASG budget; raises when not even one quick batch per execution would fit in it.
+
+    A share smaller than the worst case of one batch (every check until the timeout) is allowed:
+    such a branch hands over after every batch, and only if most ASGs waited out their whole
+    timeout at once could the execution overrun; the default budget leaves 5,000 events for that.
+    """
     budget = per_asg(max_events, asg_count)
-    needed = ASG_ONCE + READ + batch_cost(poll_seconds, replacement_timeout_seconds)
-    if budget < needed:
+    if budget < ONE_QUICK_BATCH:
         raise InvalidExecutionInputError(
             f"execution input: max_history_events {max_events} leaves {budget} events for each of "
-            f"{asg_count} ASGs, and one batch may need {needed} (a check every {poll_seconds} s for up to "
-            f"{replacement_timeout_seconds} s); raise max_history_events or poll_seconds, lower "
-            f"replacement_timeout_seconds, or release fewer ASGs at once"
+            f"{asg_count} ASGs, less than the {ONE_QUICK_BATCH} one batch needs at the least; raise "
+            f"max_history_events or release fewer ASGs at once"
         )
     return budget
 

@@ -61,7 +61,8 @@ def test_no_wildcard_actions_and_terminate_only_in_opted_in_groups(template: dic
     terminating = [
         (n, s) for n, s in statements if "autoscaling:TerminateInstanceInAutoScalingGroup" in str(s["Action"])
     ]
-    assert {n for n, _ in terminating} == {"TerminateFunction"}
+    # Terminate replaces instances; UnlockAsg gives a surge back instance by instance (with decrement).
+    assert {n for n, _ in terminating} == {"TerminateFunction", "UnlockAsgFunction"}
     tagging = [(n, s) for n, s in statements if "autoscaling:CreateOrUpdateTags" in str(s["Action"])]
     assert {n for n, _ in tagging} == {"LockAsgFunction"}
     for _, statement in terminating + tagging:

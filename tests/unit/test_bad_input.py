@@ -53,7 +53,6 @@ EXECUTION_INPUT_CASES = [
     ("replace_unreadable", "yes", "replace_unreadable: 'yes' is not of type 'boolean'"),
     ("max_history_events", 100, "max_history_events: 100 is less than the minimum of 200"),
     ("max_history_events", 30000, "max_history_events: 30000 is greater than the maximum of 24000"),
-    ("max_history_events", 200, "max_history_events 200 leaves"),
     ("continuation", {"origin": "x"}, "continuation.index: required field is missing"),
     ("min_heathy", 2, "min_heathy: unknown field"),
     ("TargetVersion", "1.0.274", "TargetVersion: unknown field"),

@@ -51,16 +51,19 @@ def test_a_batch_may_cost_every_check_until_its_timeout() -> None:
     assert cost == history_budget.TERMINATE + 62 * history_budget.POLL + history_budget.READ + history_budget.WAIT
 
 
-def test_a_budget_too_small_for_one_batch_per_execution_is_refused_naming_the_fields() -> None:
+def test_a_budget_too_small_for_one_quick_batch_per_execution_is_refused_naming_the_field() -> None:
     with pytest.raises(InvalidExecutionInputError) as refused:
-        history_budget.check_fits(20000, 50, 15, 900)
+        history_budget.check_fits(200, 50, 15, 900)
     message = str(refused.value)
-    assert "max_history_events 20000 leaves 399 events for each of 50 ASGs" in message
-    assert "raise max_history_events or poll_seconds" in message
+    assert "max_history_events 200 leaves 3 events for each of 50 ASGs" in message
+    assert "raise max_history_events or release fewer ASGs at once" in message
 
 
-def test_the_default_budget_fits_a_release_of_30_asgs() -> None:
-    assert history_budget.check_fits(20000, 30, 15, 900) == (20000 - history_budget.EXECUTION) // 30
+def test_the_default_budget_takes_the_most_asgs_a_release_may_name() -> None:
+    # 399 each: less than a batch that waits out 900 s checked every 15 s, so those branches hand
+    # over after every batch; a release of 50 ASGs is never refused at the defaults.
+    assert history_budget.check_fits(20000, 50, 15, 900) == (20000 - history_budget.EXECUTION) // 50
+    assert history_budget.batch_cost(15, 900) > 399
 
 
 @pytest.mark.parametrize(
@@ -177,7 +180,7 @@ def finished_report() -> dict[str, Any]:
 def test_the_first_hand_over_starts_link_two_with_the_ASGs_still_releasing() -> None:
     output = chain.continue_as_new([continuing()], [finished_report()], settings(), PREVIOUS, "web-1", None)
 
-    assert output["status"] == "CONTINUING" and output["asgs"] == [finished_report()]
+    assert output["status"] == "CONTINUING" and "asgs" not in output
     assert output["next"]["name"] == "web-1-c2"
     given = output["next"]["input"]
     assert given["asg_names"] == [ASG]
@@ -188,6 +191,14 @@ def test_the_first_hand_over_starts_link_two_with_the_ASGs_still_releasing() -> 
     assert {k: given[k] for k in settings()} == settings()
     assert contracts.problems("summarize.output", output) == []
     assert contracts.problems("validate_input.input", given) == []
+
+
+def test_an_asg_that_failed_before_its_first_read_is_carried_too() -> None:
+    early = {**finished_report(), "status": "FAILED", "target_version": None, "versions_before": None}
+    early |= {"versions_after": None, "duration_seconds": None, "error": "AsgLockedError", "cause": "held"}
+    output = chain.continue_as_new([continuing()], [early], settings(), PREVIOUS, "web-1", None)
+    assert contracts.problems("summarize.output", output) == []
+    assert contracts.problems("validate_input.input", output["next"]["input"]) == []
 
 
 def test_later_links_keep_the_origin_and_count_on() -> None:

@@ -98,3 +98,14 @@ def test_portable_asl(asl: dict[str, Any]) -> None:
         assert state.get("ResultPath") != "$", name
         for choice in state.get("Choices", []):
             assert choice.get("IsPresent") is not False, name
+
+
+def test_no_task_of_one_asg_can_fail_the_others(asl: dict[str, Any]) -> None:
+    """An uncaught error in a Map iteration fails the whole Map: every other ASG would stop mid-release
+    with its lock (and surge) held. So every Task in the iteration catches States.ALL."""
+    iteration = asl["States"]["ReleaseEachAsg"]["ItemProcessor"]["States"]
+    tasks = {name: state for name, state in iteration.items() if state["Type"] == "Task"}
+    assert "UnlockAsg" in tasks
+    for name, state in tasks.items():
+        assert any(c["ErrorEquals"] == ["States.ALL"] for c in state.get("Catch", [])), name
+    assert iteration["UnlockAsg"]["Catch"][0]["Next"] == "AsgNotCleanedUp"

@@ -60,6 +60,7 @@ def test_without_surge_the_same_asg_cannot_be_released(world: World) -> None:
 def test_a_failed_release_gives_the_capacity_back(world: World) -> None:
     world.fleet(build=NEW, faults=FaultPlan({NEVER_BOOTS: 1.0}))
     world.asg("live_asg_web", 2, OLD, max_size=4)
+    time.sleep(1.1)  # EC2 launch times have one-second resolution: the release's instances are newer
 
     execution, _ = world.release(
         {
@@ -73,6 +74,8 @@ def test_a_failed_release_gives_the_capacity_back(world: World) -> None:
 
     assert execution.status == "FAILED" and "ReplacementTimeoutError" in execution.cause_message()
     assert _group(world, "live_asg_web")["DesiredCapacity"] == 2
+    # The surplus given back was a broken instance the release launched, not the old one still serving.
+    assert world.versions("live_asg_web") == [OLD, "unreadable"]
     assert SURGE_TAG not in _tags(world, "live_asg_web")
 
 
