@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3
+
 from asg_terminator.fleet import create_asg
 from tasks import contracts
 from tasks.domain.fleet import Progress, iso
@@ -95,6 +97,23 @@ def group(autoscaling: Any, name: str) -> dict[str, Any]:
 
 def group_ids(autoscaling: Any, name: str) -> set[str]:
     return {i["InstanceId"] for i in group(autoscaling, name)["Instances"]}
+
+
+def put_alarm(name: str, state: str | None = None) -> None:
+    """A CloudWatch metric alarm (in moto), optionally forced into ``state``."""
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    if state:
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"set to {state} by the test")
 
 
 # ---------------------------------------------------------------------------------------------

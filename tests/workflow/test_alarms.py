@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-import boto3
+from tests.functional.support import put_alarm
 
 if TYPE_CHECKING:
     from tests.workflow.conftest import World
@@ -13,33 +13,17 @@ if TYPE_CHECKING:
 OLD, NEW = "1.0.266", "1.0.274"
 
 
-def _alarm(name: str, state: str | None = None) -> None:
-    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
-    cloudwatch.put_metric_alarm(
-        AlarmName=name,
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=5,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    if state:
-        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"set to {state} by the test")
-
-
 def test_an_alarm_firing_during_a_batch_stops_the_release_after_it(world: World) -> None:
     world.fleet(build=NEW, boot_seconds=3)  # the first batch is still booting when the alarm fires
     original = world.asg("live_asg_web", 3, OLD)
-    _alarm("web-5xx", "OK")
+    put_alarm("web-5xx", "OK")
     stop = threading.Event()
 
     def fire_after_the_first_termination() -> None:
         while not stop.wait(0.02):
             group = world.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["live_asg_web"])
             if set(original) - {i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"]}:
-                _alarm("web-5xx", "ALARM")
+                put_alarm("web-5xx", "ALARM")
                 return
 
     watcher = threading.Thread(target=fire_after_the_first_termination, daemon=True)
@@ -68,7 +52,7 @@ def test_an_alarm_firing_during_a_batch_stops_the_release_after_it(world: World)
 def test_an_alarm_already_firing_terminates_nothing(world: World) -> None:
     world.fleet(build=NEW)
     world.asg("live_asg_web", 3, OLD)
-    _alarm("web-5xx", "ALARM")
+    put_alarm("web-5xx", "ALARM")
 
     execution, _ = world.release(
         {"asg_names": ["live_asg_web"], "target_version": NEW, "min_healthy": 1, "alarm_names": ["web-5xx"]}
