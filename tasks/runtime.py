@@ -17,6 +17,7 @@ from botocore.config import Config
 from tasks.adapters.autoscaling import AutoScaling
 from tasks.adapters.cloudwatch import CloudWatch
 from tasks.adapters.ec2 import Ec2
+from tasks.adapters.elbv2 import LoadBalancing
 from tasks.adapters.events import Events
 from tasks.adapters.fleet_reader import FleetReader
 from tasks.adapters.stepfunctions import StepFunctions
@@ -72,7 +73,12 @@ def autoscaling() -> AutoScaling:
 
 @functools.cache
 def fleet_reader() -> FleetReader:
-    return FleetReader(autoscaling(), Ec2(boto3.client("ec2", config=_CLIENT_CONFIG)))
+    return FleetReader(autoscaling(), Ec2(boto3.client("ec2", config=_CLIENT_CONFIG)), load_balancing())
+
+
+@functools.cache
+def load_balancing() -> LoadBalancing:
+    return LoadBalancing(boto3.client("elbv2", config=_CLIENT_CONFIG))
 
 
 @functools.cache

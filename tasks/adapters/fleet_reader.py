@@ -11,13 +11,15 @@ from tasks.domain.fleet import READABLE, Fleet, Instance
 if TYPE_CHECKING:
     from tasks.adapters.autoscaling import AutoScaling
     from tasks.adapters.ec2 import Ec2, InstanceFacts
+    from tasks.adapters.elbv2 import LoadBalancing
     from tasks.adapters.version_probe import VersionProber
 
 
 class FleetReader:
-    def __init__(self, autoscaling: AutoScaling, ec2: Ec2) -> None:
+    def __init__(self, autoscaling: AutoScaling, ec2: Ec2, load_balancing: LoadBalancing | None = None) -> None:
         self._autoscaling = autoscaling
         self._ec2 = ec2
+        self._load_balancing = load_balancing
 
     def discover(self, asg_name: str, version_url: str | None) -> Fleet:
         """The group, its instances and (with a ``version_url`` template) where each reports its version."""
@@ -25,6 +27,11 @@ class FleetReader:
         members = group.get("Instances", [])
         facts = self._ec2.describe(m["InstanceId"] for m in members)
         instances = [_instance(m, facts.get(m["InstanceId"]), version_url) for m in members]
+        # With target groups an instance serves only when healthy in every one of them.
+        target_groups = list(group.get("TargetGroupARNs", []))
+        if target_groups and self._load_balancing is not None:
+            health = self._load_balancing.health(target_groups, [i.id for i in instances])
+            instances = [replace(i, lb=health[i.id]) for i in instances]
         # A warm pool's instances (Warmed:Stopped, Warmed:Running...) are listed so that they are seen,
         # known when one enters the group, and never counted as serving nor probed nor terminated.
         if group.get("WarmPoolConfiguration"):

@@ -16,6 +16,7 @@ IN_SERVICE = "InService"
 STANDBY = "Standby"
 WARMED = "Warmed:"
 HEALTHY = "Healthy"
+LB_HEALTHY = "healthy"
 # Lifecycle states whose version is read: Standby instances still run, and a policy may replace them.
 READABLE = (IN_SERVICE, STANDBY)
 # The ledger names the ids of the most recent batches only, this many at most (the newest batch is
@@ -43,6 +44,7 @@ class Instance:
     version: str | None = None
     reason: str | None = None
     protected: bool = False  # scale-in protection
+    lb: str | None = None  # with target groups: "healthy" in every one, or why not; None without
 
     @property
     def in_service(self) -> bool:
@@ -67,8 +69,9 @@ class Instance:
 
     @property
     def serving(self) -> bool:
-        """InService, Healthy and its version read: the only instances the floor counts."""
-        return self.healthy and self.version is not None
+        """InService, Healthy, healthy in every target group and its version read: the only instances
+        the floor counts."""
+        return self.healthy and self.version is not None and self.lb in (None, LB_HEALTHY)
 
     def serves(self, target: str) -> bool:
         return self.serving and versions.same(self.version or "", target)
@@ -78,6 +81,8 @@ class Instance:
             return self.lifecycle
         if not self.healthy:
             return self.health
+        if self.lb not in (None, LB_HEALTHY):
+            return str(self.lb)
         if self.version is not None:
             return f"serves {self.version}"
         return self.reason or "version not read"
@@ -90,6 +95,8 @@ class Instance:
         record = asdict(self)
         if not self.protected:
             del record["protected"]  # the usual case goes unsaid: fleet records stay small
+        if self.lb is None:
+            del record["lb"]
         return record
 
 

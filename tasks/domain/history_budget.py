@@ -24,7 +24,8 @@ ASG_ONCE = MAP_ITERATION + CHOICE + TASK + PASS + TASK
 # One read of the fleet: Discover, ReadVersions, SelectBatch, BatchDecision (and WaitBeforeReread
 # after a ``wait`` decision).
 READ = 3 * TASK + CHOICE
-TERMINATE = TASK
+# A batch going: Drain, WaitForDraining, Terminate.
+TERMINATE = TASK + WAIT + TASK
 # One check of a batch's replacements: WaitForReplacement, CheckReplacement, ReplacementDone.
 POLL = WAIT + TASK + CHOICE
 

@@ -16,6 +16,7 @@ STEPS = (
     "Discover",
     "ReadVersions",
     "SelectBatch",
+    "Drain",
     "Terminate",
     "CheckReplacement",
     "UnlockAsg",

@@ -256,3 +256,18 @@ def closed_port() -> int:
     port = int(sock.getsockname()[1])
     sock.close()
     return port
+
+
+def target_group(autoscaling: Any, asg_name: str, delay_seconds: int = 1) -> str:
+    """A target group (in moto) attached to the ASG, which registers its instances; returns its ARN."""
+    ec2, elbv2 = boto3.client("ec2", region_name=REGION), boto3.client("elbv2", region_name=REGION)
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    name = f"{asg_name}-tg".replace("_", "-")[:32]
+    arn: str = elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0][
+        "TargetGroupArn"
+    ]
+    elbv2.modify_target_group_attributes(
+        TargetGroupArn=arn, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(delay_seconds)}]
+    )
+    autoscaling.attach_load_balancer_target_groups(AutoScalingGroupName=asg_name, TargetGroupARNs=[arn])
+    return arn

@@ -107,6 +107,7 @@ def valid_events() -> dict[str, dict[str, Any]]:
             "progress": _empty().to_record(),
             "settings": settings(),
         },
+        "Drain": {"asg_name": ASG, "progress": chosen.to_record(), "alarm_names": []},
         "Terminate": {"asg_name": ASG, "progress": chosen.to_record()},
         "CheckReplacement": {"asg_name": ASG, "progress": pending.to_record(), "settings": settings()},
         "ContinueAsNewExecution": {

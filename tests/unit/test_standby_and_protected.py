@@ -125,3 +125,17 @@ def test_the_plan_names_the_policy_behind_each_verdict() -> None:
         verdicts = {e["id"]: e["verdict"] for e in explain(seen, decide(seen, Progress(), waiting, at(0)), waiting)}
         assert verdicts["i-p"].startswith(rule)
         assert verdicts["i-s1"] == "keep: in Standby on 1.0.273 (standby_instances: ignore)"
+
+
+# -- target groups (issue #6 item 2) -----------------------------------------------------------------
+
+
+def test_an_instance_unhealthy_in_a_target_group_does_not_serve_and_says_why() -> None:
+    draining = Instance(**{**instance("i-1", TARGET).__dict__, "lb": "draining in target group web"})
+    healthy = Instance(**{**instance("i-2", TARGET).__dict__, "lb": "healthy"})
+    assert not draining.serving and draining.why_not_serving() == "draining in target group web"
+    assert healthy.serving and instance("i-3", TARGET).serving  # no target groups: lb is None
+    assert "lb" not in instance("i-3", TARGET).to_record() and healthy.to_record()["lb"] == "healthy"
+    waiting = decide(fleet(draining, healthy), Progress(), policy(target_version=TARGET, min_healthy=1), at(0))
+    assert decision_of(waiting).action == "wait"
+    assert "i-1 draining in target group web" in decision_of(waiting).message

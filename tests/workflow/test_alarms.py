@@ -59,7 +59,7 @@ def test_an_alarm_already_firing_terminates_nothing(world: World) -> None:
     )
 
     assert execution.status == "FAILED" and "AlarmTriggeredError" in execution.cause_message()
-    assert "the batch of 2 was not terminated" in execution.cause_message()
+    assert "the batch of 2 was not drained" in execution.cause_message()  # Drain checks first
     assert execution.terminated() == [] and world.versions("live_asg_web") == [OLD] * 3
 
 

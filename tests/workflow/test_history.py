@@ -52,7 +52,7 @@ def test_runs_are_paired_per_iteration_even_when_parallel(mixed_release: history
         "ReadVersions",
         "SelectBatch",
         "BatchDecision",
-        "Terminate",
+        "Drain",
     ]
     assert web[-5:] == ["ReadVersions", "SelectBatch", "BatchDecision", "AsgConverged", "UnlockAsg"]
     assert api == [

@@ -1,0 +1,55 @@
+"""Elastic Load Balancing v2: the health of an ASG's instances in its target groups, and draining."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tasks.adapters.aws_errors import translate
+
+if TYPE_CHECKING:
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+else:
+    ElasticLoadBalancingv2Client = Any
+
+HEALTHY = "healthy"
+DELAY = "deregistration_delay.timeout_seconds"
+
+
+def _name(target_group_arn: str) -> str:
+    """``arn:...:targetgroup/web/0123abcd`` -> ``web``."""
+    return target_group_arn.split(":targetgroup/", 1)[-1].split("/", 1)[0]
+
+
+class LoadBalancing:
+    def __init__(self, client: ElasticLoadBalancingv2Client) -> None:
+        self._client = client
+
+    def health(self, target_group_arns: list[str], instance_ids: list[str]) -> dict[str, str]:
+        """Per instance: ``healthy`` when healthy in every target group, else why not (the first one)."""
+        verdicts = dict.fromkeys(instance_ids, HEALTHY)
+        for arn in target_group_arns:
+            try:
+                described = self._client.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+            except (ClientError, BotoCoreError) as e:
+                raise translate(e, f"DescribeTargetHealth {_name(arn)}") from e
+            states = {d["Target"]["Id"]: d.get("TargetHealth", {}).get("State", "unknown") for d in described}
+            for instance_id in instance_ids:
+                state = states.get(instance_id, "not registered")
+                if state != HEALTHY and verdicts[instance_id] == HEALTHY:
+                    verdicts[instance_id] = f"{state} in target group {_name(arn)}"
+        return verdicts
+
+    def deregister(self, target_group_arns: list[str], instance_ids: list[str]) -> int:
+        """Take the instances out of every target group; returns the longest deregistration delay (s)."""
+        delay = 0
+        for arn in target_group_arns:
+            try:
+                self._client.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in instance_ids])
+                attributes = self._client.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+            except (ClientError, BotoCoreError) as e:
+                raise translate(e, f"DeregisterTargets {_name(arn)}") from e
+            seconds = next((a.get("Value", "0") for a in attributes if a.get("Key") == DELAY), "0")
+            delay = max(delay, int(seconds))
+        return delay
