@@ -37,10 +37,10 @@ PROBE_TIMEOUT_SECONDS = 10
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 MAX_HISTORY_PAGES = 200
 CUT = ("RUNNING", "ABORTED", "KILLED")  # the release outran its budget
-# What each loop of the ASL costs: a batch enters Discover, ReadVersions, SelectBatch, BatchDecision and
-# Terminate; a poll WaitForReplacement, CheckReplacement and ReplacementDone; a re-read WaitBeforeReread
-# and the four reading states again. The rest of an execution is fixed per release.
-PER_BATCH = 5
+# What each loop of the ASL costs: a batch enters Discover, ReadVersions, SelectBatch, BatchDecision,
+# Drain, WaitForDraining and Terminate; a poll WaitForReplacement, CheckReplacement and ReplacementDone;
+# a re-read WaitBeforeReread and the four reading states again. The rest of an execution is fixed.
+PER_BATCH = 7
 PER_POLL = 3
 PER_REREAD = 5
 
