@@ -15,6 +15,11 @@ else:
     AutoScalingClient = Any
 
 
+def tags_of(group: dict[str, Any]) -> dict[str, str]:
+    """A described group's tags, by key."""
+    return {str(t["Key"]): str(t["Value"]) for t in group.get("Tags", [])}
+
+
 class AutoScaling:
     def __init__(self, client: AutoScalingClient) -> None:
         self._client = client
@@ -45,8 +50,7 @@ class AutoScaling:
             raise translate(e, f"DescribeWarmPool {name}") from e
 
     def tag_value(self, name: str, key: str) -> str | None:
-        tags = self.describe_group(name).get("Tags", [])
-        return next((str(t["Value"]) for t in tags if t["Key"] == key), None)
+        return tags_of(self.describe_group(name)).get(key)
 
     def set_tag(self, name: str, key: str, value: str) -> None:
         tag = {
@@ -67,13 +71,9 @@ class AutoScaling:
             groups = self._client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"DescribeAutoScalingGroups {name}") from e
-        tags = {t["Key"]: t["Value"] for g in groups for t in g.get("Tags", [])}
-        if tags.get(key) != value:
+        if not groups or tags_of(dict(groups[0])).get(key) != value:
             return False
-        try:
-            self._client.delete_tags(Tags=[{"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": key}])
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"DeleteTags {name} {key}") from e
+        self.delete_tag(name, key)
         return True
 
     def delete_tag(self, name: str, key: str) -> None:

@@ -74,7 +74,7 @@ class Instance:
         return self.healthy and self.version is not None and self.lb in (None, LB_HEALTHY)
 
     def serves(self, target: str) -> bool:
-        return self.serving and versions.same(self.version or "", target)
+        return self.serving and self.runs(target)
 
     def why_not_serving(self) -> str:
         if not self.in_service:

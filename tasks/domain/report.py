@@ -65,7 +65,11 @@ def summarize(outcomes: list[dict[str, Any]], now: datetime, finished: Sequence[
 
     ``finished``: the reports of ASGs that earlier executions of a chain finished.
     """
-    reports = [*finished, *(asg_report(o, now) for o in outcomes)]
+    return release_output([*finished, *(asg_report(o, now) for o in outcomes)])
+
+
+def release_output(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The output of a release whose ASG reports are these, or ReleaseFailedError naming them all."""
     failed = [r for r in reports if r["status"] == "FAILED"]
     if failed:
         raise ReleaseFailedError(

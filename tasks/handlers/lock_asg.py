@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks import contracts, runtime
+from tasks.adapters.autoscaling import tags_of
 from tasks.domain import capacity, notifications
 from tasks.domain.lock import LOCK_TAG, confirm, may_take
 
@@ -30,8 +31,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _surge(asg: str, max_surge: int | str, ours: bool) -> str:
     autoscaling = runtime.autoscaling()
     group = autoscaling.describe_group(asg)
-    tags = {t["Key"]: t["Value"] for t in group.get("Tags", [])}
-    recorded = capacity.recorded(tags.get(capacity.SURGE_TAG))
+    recorded = capacity.recorded(tags_of(group).get(capacity.SURGE_TAG))
     plan = capacity.plan_surge(max_surge, int(group["DesiredCapacity"]), int(group["MaxSize"]), recorded, ours)
     if plan.set_to is not None and plan.original is not None:
         autoscaling.set_tag(asg, capacity.SURGE_TAG, str(plan.original))  # first: an interruption leaves a record

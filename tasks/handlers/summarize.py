@@ -8,31 +8,26 @@ from typing import Any
 from tasks import contracts, runtime
 from tasks.domain.chain import CONTINUE, continue_as_new
 from tasks.domain.notifications import ended
-from tasks.domain.report import asg_report, summarize
-
-
-def _ended(event: dict[str, Any], reports: list[dict[str, Any]]) -> dict[str, Any]:
-    """The release's output (or ReleaseFailedError), after its Release Ended notification."""
-    settings = event["settings"]
-    if not settings["dry_run"]:
-        continuation = event["continuation"]
-        release_id = continuation["first_execution"] if continuation else event["execution_id"]
-        runtime.notify(settings["event_bus_name"], ended(release_id, reports))
-    return summarize([], runtime.now(), reports)
+from tasks.domain.report import asg_report, release_output
 
 
 @contracts.step("summarize")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    continuation = event["continuation"]
-    earlier = continuation["finished"] if continuation else []
-    done = [o for o in event["outcomes"] if o["status"] != CONTINUE]
+    continuation, settings, now = event["continuation"], event["settings"], runtime.now()
     continuing = [o for o in event["outcomes"] if o["status"] == CONTINUE]
-    if not continuing:
-        return _ended(event, [*earlier, *(asg_report(o, runtime.now()) for o in done)])
-    finished = [*earlier, *(asg_report(o, runtime.now()) for o in done)]
-    runtime.logger.info(
-        f"{len(continuing)} ASGs continue as a new execution", extra={"step": "Summarize", "finished": len(finished)}
-    )
-    return continue_as_new(
-        continuing, finished, event["settings"], event["execution_id"], event["execution_name"], continuation
-    )
+    finished = [
+        *(continuation["finished"] if continuation else []),
+        *(asg_report(o, now) for o in event["outcomes"] if o["status"] != CONTINUE),
+    ]
+    if continuing:
+        runtime.logger.info(
+            f"{len(continuing)} ASGs continue as a new execution",
+            extra={"step": "Summarize", "finished": len(finished)},
+        )
+        return continue_as_new(
+            continuing, finished, settings, event["execution_id"], event["execution_name"], continuation
+        )
+    if not settings["dry_run"]:
+        release_id = continuation["first_execution"] if continuation else event["execution_id"]
+        runtime.notify(settings["event_bus_name"], ended(release_id, finished))
+    return release_output(finished)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks import contracts, runtime
+from tasks.adapters.autoscaling import tags_of
 from tasks.domain import capacity
 from tasks.domain.lock import LOCK_TAG
 from tasks.errors import AsgNotFoundError
@@ -15,7 +16,7 @@ from tasks.errors import AsgNotFoundError
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     asg, me, autoscaling = event["asg_name"], event["release_id"], runtime.autoscaling()
     try:
-        tags = {t["Key"]: t["Value"] for t in autoscaling.describe_group(asg).get("Tags", [])}
+        tags = tags_of(autoscaling.describe_group(asg))
     except AsgNotFoundError:  # deleted during the release: nothing to give back
         tags = {}
     original = capacity.recorded(tags.get(capacity.SURGE_TAG))

@@ -5,6 +5,7 @@ Every server here binds 127.0.0.1:0 and nothing in this package connects anywher
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ import boto3
 
 from asg_terminator.fleet import create_asg
 from tasks import contracts
+from tasks.domain import notifications
 from tasks.domain.fleet import Progress, iso
 
 REGION = "us-east-1"
@@ -114,6 +116,26 @@ def put_alarm(name: str, state: str | None = None) -> None:
     )
     if state:
         cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"set to {state} by the test")
+
+
+def subscribe_to_releases() -> Callable[[], list[dict[str, Any]]]:
+    """An SQS queue (in moto) subscribed to every asg-terminator event on the default bus; returns a
+    reader that takes every event delivered since the last read."""
+    events, sqs = boto3.client("events", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    queue = sqs.create_queue(QueueName="releases")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="releases", EventPattern=json.dumps({"source": [notifications.SOURCE]}))
+    events.put_targets(Rule="releases", Targets=[{"Id": "queue", "Arn": arn}])
+
+    def read() -> list[dict[str, Any]]:
+        received: list[dict[str, Any]] = []
+        while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            received += [json.loads(m["Body"]) for m in batch]
+            entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)]
+            sqs.delete_message_batch(QueueUrl=queue, Entries=entries)
+        return received
+
+    return read
 
 
 # ---------------------------------------------------------------------------------------------

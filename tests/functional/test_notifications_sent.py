@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 
 from tasks import runtime
 from tasks.domain import notifications
 from tasks.errors import AwsRequestError, InvalidStepOutputError
-from tests.functional.support import REGION
+from tests.functional.support import subscribe_to_releases
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,18 +20,7 @@ RELEASE = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-releas
 
 @pytest.fixture
 def delivered(aws: None) -> Callable[[], list[dict[str, Any]]]:
-    """Every asg-terminator event on the default bus lands in a queue; returns a reader of it."""
-    events, sqs = boto3.client("events", region_name=REGION), boto3.client("sqs", region_name=REGION)
-    queue = sqs.create_queue(QueueName="releases")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="releases", EventPattern=json.dumps({"source": [notifications.SOURCE]}))
-    events.put_targets(Rule="releases", Targets=[{"Id": "queue", "Arn": arn}])
-
-    def read() -> list[dict[str, Any]]:
-        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(m["Body"]) for m in messages]
-
-    return read
+    return subscribe_to_releases()
 
 
 def test_an_event_arrives_with_its_source_type_and_detail(delivered: Callable[[], list[dict[str, Any]]]) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 
 from tasks import contracts
+from tests.functional.support import subscribe_to_releases
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -20,24 +19,7 @@ OLD, NEW = "1.0.266", "1.0.274"
 
 @pytest.fixture
 def subscriber(world: World) -> Callable[[], list[dict[str, Any]]]:
-    """An SQS queue subscribed to every asg-terminator event on the default bus; returns its reader."""
-    events, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
-    queue = sqs.create_queue(QueueName="releases")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="releases", EventPattern=json.dumps({"source": ["asg-terminator"]}))
-    events.put_targets(Rule="releases", Targets=[{"Id": "queue", "Arn": arn}])
-
-    def read() -> list[dict[str, Any]]:
-        received: list[dict[str, Any]] = []
-        while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
-            received += [json.loads(m["Body"]) for m in batch]
-            sqs.delete_message_batch(
-                QueueUrl=queue,
-                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)],
-            )
-        return received
-
-    return read
+    return subscribe_to_releases()
 
 
 def _shown(events: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
