@@ -167,6 +167,19 @@ def _release_options(command: Any) -> Any:
             multiple=True,
             help="Stop the release when this CloudWatch alarm is in ALARM (repeatable).",
         ),
+        click.option(
+            "--checkpoint",
+            "checkpoints",
+            multiple=True,
+            help="Pause after this many instances (1) or this share ('50%') are replaced (repeatable).",
+        ),
+        click.option("--bake-seconds", type=int, default=None, help="How long each checkpoint waits. Default: 300."),
+        click.option(
+            "--approve-checkpoints",
+            is_flag=True,
+            default=None,
+            help="At each checkpoint, wait for `asg-terminator approve` (or `reject`).",
+        ),
         click.option("--stack", default=None, help="Find the state machine in this deployed stack."),
         click.option("--state-machine-arn", default=None),
         click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS)."),
@@ -196,10 +209,14 @@ def _start(given: dict[str, Any], dry_run: bool) -> tuple[Any, str]:
         "standby_instances",
         "protected_instances",
         "event_bus_name",
+        "bake_seconds",
+        "approve_checkpoints",
     )
     execution_input = {"asg_names": list(given["asgs"]), **{k: given[k] for k in fields if given[k] is not None}}
     if given["alarm_names"]:
         execution_input["alarm_names"] = list(given["alarm_names"])
+    if given["checkpoints"]:
+        execution_input["checkpoints"] = [int(c) if c.isdigit() else c for c in given["checkpoints"]]
     if dry_run:
         execution_input["dry_run"] = True
     try:
@@ -292,6 +309,50 @@ def deploy_command(
         dependencies = build_dependencies(Path(scratch), say=click.echo)
         status = deploy(stack, s3_bucket, values, clients, dependencies, say=click.echo)
     click.echo(f"{stack}: {status}")
+
+
+def _answer(
+    approving: bool, execution_arn: str, asg: str | None, text: str, endpoint_url: str | None, region: str | None
+) -> None:
+    from asg_terminator import approval
+
+    sfn = _sfn(endpoint_url, region)
+    try:
+        (found,) = approval.waiting_in(sfn, execution_arn, asg)
+    except approval.ApprovalError as e:
+        raise click.ClickException(str(e)) from e
+    if approving:
+        approval.approve(sfn, found, text)
+        click.echo(f"{found.asg_name}: approved; the release goes on ({found.message})")
+    else:
+        approval.reject(sfn, found, text)
+        click.echo(f"{found.asg_name}: rejected; its release fails with {approval.REJECTED}")
+
+
+@main.command()
+@click.argument("execution_arn")
+@click.option("--asg", default=None, help="The ASG whose checkpoint to approve (needed when several wait).")
+@click.option("--note", default="", help="Said with the approval, in the execution's history.")
+@click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS).")
+@click.option("--region", default=None)
+def approve(execution_arn: str, asg: str | None, note: str, endpoint_url: str | None, region: str | None) -> None:
+    """Let a release that waits at a checkpoint (approve_checkpoints) go on.
+
+    EXECUTION_ARN is any execution of the release (a chain's first is fine).
+    """
+    _answer(True, execution_arn, asg, note, endpoint_url, region)
+
+
+@main.command()
+@click.argument("execution_arn")
+@click.option("--asg", default=None, help="The ASG whose checkpoint to reject (needed when several wait).")
+@click.option("--reason", required=True, help="Why: the ASG's release fails with it.")
+@click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS).")
+@click.option("--region", default=None)
+def reject(execution_arn: str, asg: str | None, reason: str, endpoint_url: str | None, region: str | None) -> None:
+    """Stop a release that waits at a checkpoint: that ASG's release fails (ReleaseRejectedError) and
+    nothing more of it is terminated. Instances already replaced stay as they are."""
+    _answer(False, execution_arn, asg, reason, endpoint_url, region)
 
 
 @main.command("history")

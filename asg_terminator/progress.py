@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from asg_terminator import history
+from tasks.domain.fleet import Instance
 from tasks.domain.report import lambda_error_message
 
 if TYPE_CHECKING:
@@ -68,9 +69,9 @@ def history_counts(view: history.ExecutionView, asg_name: str) -> FleetCounts | 
         if run.asg_name == asg_name and run.name == "ReadVersions" and run.output:
             output = history.json_object(run.output)
             fleet, target = output.get("fleet", {}), output.get("progress", {}).get("target_version")
-            instances = [i for i in fleet.get("instances", []) if i["lifecycle"] == "InService"]
-            new = sum(1 for i in instances if target and i["version"] == target)
-            old = sum(1 for i in instances if i["version"] and i["version"] != target)
+            instances = [i for i in map(Instance.from_record, fleet.get("instances", [])) if i.in_service]
+            new = sum(1 for i in instances if target and i.runs(target))
+            old = sum(1 for i in instances if i.version and not (target and i.runs(target)))
             return FleetCounts(fleet.get("desired", 0), old, len(fleet.get("instances", [])) - new - old, new)
     return None
 

@@ -1,8 +1,8 @@
 """Step payload sizes for a 2,000-instance ASG, against the 200 KiB target and Step Functions' 256 KiB.
 
 The records are the production ones: Discover, SelectBatch and Terminate run as the real handlers
-against moto; ReadVersions' readings are faked without any network (every instance read at the
-old version, set on the domain's Instance records); CheckReplacement's result is the domain's
+against moto; ReadVersions is the production ``read_versions`` with a prober that answers the old
+version for every URL without any network; CheckReplacement's result is the domain's
 ``check_replacement`` on the fleet read just after the Terminate (replacements booting, HTTP 503).
 Nothing is changed: this measures and reports.
 
@@ -15,11 +15,16 @@ import argparse
 import json
 import math
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from _common import NEW, OLD, REGION, fake_aws_environment, loopback_only, note, table
 
 from asg_terminator.paths import RELEASE_ASL
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from tasks.adapters.version_probe import Reading, VersionProber
 
 TARGET_BYTES = 200 * 1024
 LIMIT_BYTES = 256 * 1024  # Step Functions: a state's input or output, UTF-8, at most 256 KiB
@@ -31,16 +36,26 @@ def size(document: Any) -> int:
     return len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
+class EveryoneOld:
+    """Stands in for the version prober: every URL answers the old version, and no request is made."""
+
+    def read_all(self, urls: Mapping[str, str]) -> dict[str, Reading]:
+        from tasks.adapters.version_probe import Reading
+
+        return {instance_id: Reading(OLD, None) for instance_id in urls}
+
+
 def records(name: str, settings: dict[str, Any], real_terminate: bool) -> list[tuple[str, Any, bool]]:
     """(label, record, carries the fleet) for every payload of one loop, in the order the ASL sees them.
 
     With ``real_terminate`` the Terminate handler runs in moto and CheckReplacement's fleet is read
     from moto. Without it (a batch of ~2,000 costs moto minutes), the Terminate output is the
     production ``begin_replacement`` the handler returns when every id is still in the group, and the
-    replacements are the terminated instances' records under fresh ids, launched now.
+    replacements are the terminated instances' records under fresh ids.
     """
     from tasks import contracts, runtime
-    from tasks.domain.fleet import Fleet, Progress, iso
+    from tasks.adapters.fleet_reader import read_versions
+    from tasks.domain.fleet import Fleet, Progress
     from tasks.domain.release import Policy, begin_replacement, check_replacement, decide
     from tasks.handlers import discover, select_batch, terminate
 
@@ -48,8 +63,8 @@ def records(name: str, settings: dict[str, Any], real_terminate: bool) -> list[t
     discovered = discover.handler({"asg_name": name, "version_url": settings["version_url"]}, None)
 
     fleet = Fleet.from_record(discovered)
-    read = replace(fleet, instances=tuple(replace(i, version=OLD) for i in fleet.instances)).to_record()
-    contracts.check("read_versions.output", read, AssertionError, "faked ReadVersions output")
+    read = read_versions(fleet, cast("VersionProber", EveryoneOld())).to_record()
+    contracts.check("read_versions.output", read, AssertionError, "ReadVersions output")
 
     release_id = f"arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:{name}"
     carried = {"asg_name": name, "release_id": release_id, "settings": settings}
@@ -69,7 +84,7 @@ def records(name: str, settings: dict[str, Any], real_terminate: bool) -> list[t
         contracts.check("terminate.output", terminated, AssertionError, "Terminate output")
         kept = [i for i in fleet.instances if i.id not in batch]
         fresh = [
-            replace(i, id=f"i-{0xF0000000000000000 + n:017x}", launched=iso(now))
+            replace(i, id=f"i-{0xF0000000000000000 + n:017x}")
             for n, i in enumerate(i for i in fleet.instances if i.id in batch)
         ]
         after = replace(fleet, instances=tuple(kept + fresh))

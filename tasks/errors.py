@@ -75,3 +75,7 @@ class AlarmTriggeredError(TerminalError):
 
 class AlarmNotFoundError(TerminalError):
     """A name in alarm_names is no CloudWatch alarm: the ASG fails before its first termination."""
+
+
+class ReleaseRejectedError(TerminalError):
+    """A human rejected the release at a checkpoint (`asg-terminator reject`): nothing more is terminated."""

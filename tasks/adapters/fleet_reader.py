@@ -26,6 +26,9 @@ class FleetReader:
         group = self._autoscaling.describe_group(asg_name)
         members = group.get("Instances", [])
         facts = self._ec2.describe(m["InstanceId"] for m in members)
+        # Oldest launched first: the fleet's order is the instances' age (an instance EC2 does not
+        # describe yet sorts first; it has no version to read either).
+        members = sorted(members, key=lambda m: (_launched(facts.get(m["InstanceId"])), m["InstanceId"]))
         instances = [_instance(m, facts.get(m["InstanceId"]), version_url) for m in members]
         # With target groups an instance serves only when healthy in every one of them.
         target_groups = list(group.get("TargetGroupARNs", []))
@@ -35,22 +38,27 @@ class FleetReader:
         # A warm pool's instances (Warmed:Stopped, Warmed:Running...) are listed so that they are seen,
         # known when one enters the group, and never counted as serving nor probed nor terminated.
         if group.get("WarmPoolConfiguration"):
-            instances += [_warm(m) for m in self._autoscaling.warm_pool(asg_name)]
+            instances += [
+                _warm(m) for m in sorted(self._autoscaling.warm_pool(asg_name), key=lambda m: m["InstanceId"])
+            ]
         return Fleet(
             asg_name=asg_name,
             desired=int(group["DesiredCapacity"]),
             min_size=int(group["MinSize"]),
             max_size=int(group["MaxSize"]),
-            instances=tuple(sorted(instances, key=lambda i: i.id)),
+            instances=tuple(instances),
         )
 
 
 def read_versions(fleet: Fleet, prober: VersionProber) -> Fleet:
-    """The same fleet with every InService or Standby instance's version, or why it has none."""
+    """The same fleet with every InService or Standby instance's version, or why it has none.
+    The URLs are read and left out: no later step needs them, and the record stays small."""
     targets = {i.id: i.url for i in fleet.instances if i.lifecycle in READABLE and i.url}
     readings = prober.read_all(targets)
     instances = tuple(
-        replace(i, version=readings[i.id].version, reason=readings[i.id].reason) if i.id in readings else i
+        replace(i, url=None, version=readings[i.id].version, reason=readings[i.id].reason)
+        if i.id in readings
+        else replace(i, url=None)
         for i in fleet.instances
     )
     return replace(fleet, instances=instances)
@@ -62,7 +70,6 @@ def _warm(member: dict[str, Any]) -> Instance:
         lifecycle=member["LifecycleState"],
         health=member.get("HealthStatus", ""),
         az=member.get("AvailabilityZone", ""),
-        launched="",
         reason="in the warm pool",
     )
 
@@ -81,8 +88,11 @@ def _instance(member: dict[str, Any], facts: InstanceFacts | None, template: str
         lifecycle=member["LifecycleState"],
         health=member["HealthStatus"],
         az=member.get("AvailabilityZone", ""),
-        launched=facts.launched if facts else "",
         url=url,
         reason=reason,
         protected=bool(member.get("ProtectedFromScaleIn", False)),
     )
+
+
+def _launched(facts: InstanceFacts | None) -> str:
+    return facts.launched if facts else ""

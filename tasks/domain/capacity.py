@@ -72,6 +72,6 @@ def to_give_back(instances: Sequence[Instance], count: int) -> list[str]:
     """Which instances go when a surge is given back: those that serve nothing first (not InService,
     or unhealthy), then the newest, which the release itself launched; so a release that failed on a
     broken build removes the broken instances rather than the old ones still serving."""
-    newest_first = sorted((i for i in instances if not i.warm), key=lambda i: (i.launched, i.id), reverse=True)
+    newest_first = [i for i in reversed(instances) if not i.warm]  # a fleet lists the oldest first
     serving_last = sorted(newest_first, key=lambda i: i.healthy)  # stable: the newest first within each
     return [i.id for i in serving_last][: max(count, 0)]

@@ -24,6 +24,8 @@ def settings_from_input(event: dict[str, Any], defaults: dict[str, Any]) -> dict
     template_problem = urls.template_problem(settings["version_url"])
     if template_problem:
         problems.append(f"version_url: {template_problem}")
+    if settings["approve_checkpoints"] and not settings["checkpoints"]:
+        problems.append("approve_checkpoints: there is no checkpoint to approve; give checkpoints, e.g. [1, '50%']")
     if continuation is not None:
         carried = sorted(a["asg_name"] for a in continuation["asgs"])
         if carried != sorted(event["asg_names"]):

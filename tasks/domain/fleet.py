@@ -6,7 +6,7 @@ dataclasses and the step payloads stay a plain, schema-checked JSON shape.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,11 +35,13 @@ def parse_iso(text: str) -> datetime:
 
 @dataclass(frozen=True)
 class Instance:
+    """One instance as one read saw it. Its age is its place in the fleet: a fleet lists its
+    instances oldest launched first, so no launch time travels with every record."""
+
     id: str
-    lifecycle: str
-    health: str
     az: str
-    launched: str
+    lifecycle: str = IN_SERVICE
+    health: str = HEALTHY
     url: str | None = None
     version: str | None = None
     reason: str | None = None
@@ -92,16 +94,19 @@ class Instance:
         return cls(**record)
 
     def to_record(self) -> dict[str, Any]:
-        record = asdict(self)
-        if not self.protected:
-            del record["protected"]  # the usual case goes unsaid: fleet records stay small
-        if self.lb is None:
-            del record["lb"]
-        return record
+        """Only what differs from the usual case (InService, Healthy, nothing unset): a 2,000-instance
+        fleet record then stays well under Step Functions' 256 KiB payload limit."""
+        return {k: v for k, v in asdict(self).items() if k in _ALWAYS or v != _USUAL[k]}
+
+
+_ALWAYS = ("id", "az")
+_USUAL = {f.name: f.default for f in fields(Instance) if f.name not in _ALWAYS}
 
 
 @dataclass(frozen=True)
 class Fleet:
+    """An ASG's capacity and its instances, oldest launched first (a warm pool's last)."""
+
     asg_name: str
     desired: int
     min_size: int
@@ -131,7 +136,7 @@ class Fleet:
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # terminate | wait | converged | continue (as a new execution)
+    action: str  # terminate | wait | converged | checkpoint (bake) | continue (as a new execution)
     message: str
     batch: tuple[str, ...] = ()
     known_ids: tuple[str, ...] = ()  # every instance id the decision saw: replacements are the others
@@ -165,6 +170,7 @@ class Progress:
     events_budget: int | None = None
     events_spent: int = 0
     release_id: str | None = None  # the execution that started this ASG's release (a chain's first)
+    checkpoints_passed: int = 0
 
     @property
     def batch_count(self) -> int:
@@ -216,6 +222,7 @@ class Progress:
             earlier_batches=self.batch_count,
             earlier_terminated=self.terminated_count,
             release_id=self.release_id,
+            checkpoints_passed=self.checkpoints_passed,
         )
 
     def update(self, **changes: Any) -> Progress:
@@ -255,6 +262,7 @@ class Progress:
             events_budget=record.get("events_budget"),
             events_spent=record.get("events_spent", 0),
             release_id=record.get("release_id"),
+            checkpoints_passed=record.get("checkpoints_passed", 0),
         )
 
     def to_record(self) -> dict[str, Any]:

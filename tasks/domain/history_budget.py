@@ -28,6 +28,9 @@ READ = 3 * TASK + CHOICE
 TERMINATE = TASK + WAIT + TASK
 # One check of a batch's replacements: WaitForReplacement, CheckReplacement, ReplacementDone.
 POLL = WAIT + TASK + CHOICE
+# A checkpoint: Bake, PassCheckpoint, ApprovalRequired and (at most) AwaitApproval, whose callback
+# writes one more event (TaskSubmitted).
+CHECKPOINT = WAIT + TASK + CHOICE + TASK + 1
 
 
 def per_asg(max_events: int, asg_count: int) -> int:

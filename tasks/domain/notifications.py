@@ -1,8 +1,9 @@
 """The events a release sends to EventBridge (``event_bus_name``): source ``asg-terminator``.
 
-Three detail types, each detail checked against tasks/schemas/notification.json before it is sent:
+Four detail types, each detail checked against tasks/schemas/notification.json before it is sent:
 ``ASG Release Started`` once an ASG's lock is taken, ``Batch Replaced`` once a batch's replacements
-serve the target, ``Release Ended`` with every ASG's outcome. A release that continues as a new
+serve the target, ``Approval Requested`` when a checkpoint waits for a human (approve_checkpoints),
+``Release Ended`` with every ASG's outcome. A release that continues as a new
 execution sends one of each, not one per execution; a dry run sends none.
 """
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 SOURCE = "asg-terminator"
 STARTED, BATCH_REPLACED, ENDED = "ASG Release Started", "Batch Replaced", "Release Ended"
+APPROVAL_REQUESTED = "Approval Requested"
 
 
 def started(release_id: str, asg_name: str) -> tuple[str, dict[str, Any]]:
@@ -29,6 +31,19 @@ def batch_replaced(release_id: str, asg_name: str, progress: Progress) -> tuple[
         "instance_ids": list(progress.batches[-1]) if progress.batches else [],
         "batch_count": progress.batch_count,
         "terminated_count": progress.terminated_count,
+    }
+
+
+def approval_requested(release_id: str, asg_name: str, execution_arn: str, message: str) -> tuple[str, dict[str, Any]]:
+    """What a human needs to answer: the commands, not the callback token (answering reads it from
+    the execution's history, which takes the rights to answer)."""
+    return APPROVAL_REQUESTED, {
+        "release_id": release_id,
+        "asg_name": asg_name,
+        "execution_arn": execution_arn,
+        "message": message,
+        "approve": f"asg-terminator approve {execution_arn} --asg {asg_name}",
+        "reject": f"asg-terminator reject {execution_arn} --asg {asg_name} --reason TEXT",
     }
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from tasks.domain import history_budget, versions
+from tasks.domain.checkpoints import Checkpoints, to_replace
 from tasks.domain.fleet import Decision, Fleet, Instance, Pending, Progress, iso, parse_iso
 from tasks.errors import (
     FloorBlocksReleaseError,
@@ -37,10 +38,18 @@ class Policy:
     dry_run: bool = False
     standby_instances: str = "ignore"  # replace | ignore | wait
     protected_instances: str = "replace"  # replace | ignore | wait (scale-in protected instances)
+    checkpoints: tuple[int | str, ...] = ()  # counts or percentages of the instances to replace
+    bake_seconds: int = 300
+    approve_checkpoints: bool = False
+
+    def checkpoints_of(self, progress: Progress) -> Checkpoints:
+        base = to_replace(progress.versions_before, progress.target_version or "")
+        return Checkpoints.of(self.checkpoints, base, progress.checkpoints_passed, progress.terminated_count)
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Policy:
-        return cls(**{k: settings[k] for k in cls.__dataclass_fields__ if k in settings})
+        chosen = {k: settings[k] for k in cls.__dataclass_fields__ if k in settings}
+        return cls(**{**chosen, "checkpoints": tuple(settings.get("checkpoints", ()))})
 
 
 def healthy_floor(desired: int, min_healthy: int, min_healthy_percent: int) -> int:
@@ -48,21 +57,28 @@ def healthy_floor(desired: int, min_healthy: int, min_healthy_percent: int) -> i
     return max(min_healthy, -(-min_healthy_percent * desired // 100))
 
 
-def _age_key(instance: Instance) -> tuple[int, Any, str, str]:
-    """Oldest first: unreadable versions before any version, then by version, then by launch."""
+def _age_key(instance: Instance) -> tuple[int, Any]:
+    """Oldest version first, unreadable versions before any; equal versions keep the fleet's order,
+    which is the order of launch (sorts are stable)."""
     if instance.version is None:
-        return (0, None, instance.launched, instance.id)
-    return (1, versions.parse(instance.version), instance.launched, instance.id)
+        return (0, None)
+    return (1, versions.parse(instance.version))
 
 
 def spread_over_zones(candidates: list[Instance]) -> list[Instance]:
-    """Oldest first, but take one per zone in turn, so a batch never empties one zone first."""
+    """Oldest first, but take one per zone in turn, so a batch never empties one zone first.
+    ``candidates`` are in the fleet's order: oldest launched first."""
+    launch_order = {instance.id: n for n, instance in enumerate(candidates)}
+
+    def oldest(instance: Instance) -> tuple[tuple[int, Any], int]:
+        return (_age_key(instance), launch_order[instance.id])
+
     queues: dict[str, deque[Instance]] = {}
-    for instance in sorted(candidates, key=_age_key):
+    for instance in sorted(candidates, key=oldest):
         queues.setdefault(instance.az, deque()).append(instance)
     ordered: list[Instance] = []
     while queues:
-        heads = sorted((q[0] for q in queues.values()), key=_age_key)
+        heads = sorted((q[0] for q in queues.values()), key=oldest)
         for head in heads:
             ordered.append(queues[head.az].popleft())
             if not queues[head.az]:
@@ -160,11 +176,13 @@ def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> P
     decided = _decide(fleet, progress.spend(history_budget.READ), policy, now)
     if decided.decision is not None and decided.decision.action == "wait":
         decided = decided.spend(history_budget.WAIT)  # WaitBeforeReread
+    if decided.decision is not None and decided.decision.action == "checkpoint":
+        decided = decided.spend(history_budget.CHECKPOINT)  # Bake, PassCheckpoint, approval
     if policy.dry_run and decided.decision is not None:
         return decided.update(decision=replace(decided.decision, plan=explain(fleet, decided, policy)))
     next_batch = history_budget.batch_cost(policy.poll_seconds, policy.replacement_timeout_seconds)
-    converged = decided.decision is not None and decided.decision.action == "converged"
-    if converged or not history_budget.must_continue(decided.events_spent, decided.events_budget, next_batch):
+    ended = decided.decision is not None and decided.decision.action in ("converged", "checkpoint")
+    if ended or not history_budget.must_continue(decided.events_spent, decided.events_budget, next_batch):
         return decided
     message = (
         f"{fleet.asg_name} => continuing as a new execution: {decided.events_spent} of "
@@ -218,6 +236,10 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
         return _wait(fleet, progress, policy, now, "no InService instance's version could be read yet")
 
     view = assess(fleet, target, policy)
+    stage = policy.checkpoints_of(progress)
+    if stage.reached:
+        message = stage.describe(fleet.asg_name, policy.bake_seconds, policy.approve_checkpoints)
+        return progress.update(decision=Decision("checkpoint", message), waiting_since=None)
     if view.converged:
         message = f"{fleet.asg_name} => converged: {view.serving} instances serve {target}"
         if view.ignored:
@@ -230,6 +252,9 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
         )
 
     cap = len(view.standby) + len(view.candidates) if policy.max_batch is None else policy.max_batch
+    room_to_checkpoint = stage.room()
+    if room_to_checkpoint is not None:
+        cap = min(cap, room_to_checkpoint)  # a batch never crosses a checkpoint
     standby = spread_over_zones(view.standby)[:cap]  # not serving: replacing them costs no headroom
     room = min(view.headroom, cap - len(standby))
     batch = standby + spread_over_zones(view.candidates)[: max(room, 0)]

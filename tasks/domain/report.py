@@ -47,7 +47,8 @@ def asg_report(outcome: dict[str, Any], now: datetime) -> dict[str, Any]:
         report["plan"] = (progress.get("decision") or {}).get("plan", [])
     if outcome["status"] == "FAILED":
         report["error"] = outcome["error"]
-        report["cause"] = lambda_error_message(outcome["cause"])
+        cause = outcome["cause"]
+        report["cause"] = lambda_error_message(cause if cause is not None else "no cause given")
     return report
 
 

@@ -19,6 +19,8 @@ STEPS = (
     "Drain",
     "Terminate",
     "CheckReplacement",
+    "PassCheckpoint",
+    "AwaitApproval",
     "UnlockAsg",
     "Summarize",
     "ContinueAsNewExecution",

@@ -19,7 +19,7 @@ import boto3
 from asg_terminator.fleet import create_asg
 from tasks import contracts
 from tasks.domain import notifications
-from tasks.domain.fleet import Progress, iso
+from tasks.domain.fleet import Instance, Progress, iso
 
 REGION = "us-east-1"
 OLD = "1.0.266"
@@ -51,19 +51,10 @@ def instance_record(
     az: str = "us-east-1a",
     lifecycle: str = "InService",
     health: str = "Healthy",
-    launched: str = "2025-01-01T00:00:00.000Z",
     reason: str | None = None,
 ) -> dict[str, Any]:
-    return {
-        "id": instance_id,
-        "lifecycle": lifecycle,
-        "health": health,
-        "az": az,
-        "launched": launched,
-        "url": f"http://127.0.0.1:9/{instance_id}/version",
-        "version": version,
-        "reason": reason,
-    }
+    """A record as ReadVersions writes it: the usual values left out."""
+    return Instance(instance_id, az, lifecycle, health, version=version, reason=reason).to_record()
 
 
 def fleet_record(instances: list[dict[str, Any]], desired: int | None = None, name: str = "web") -> dict[str, Any]:

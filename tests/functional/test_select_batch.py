@@ -24,8 +24,8 @@ def select(fleet: dict[str, Any], progress: dict[str, Any] | None = None, **over
 def mixed_fleet() -> dict[str, Any]:
     return fleet_record(
         [
-            instance_record("i-0a1", OLD, az="us-east-1a", launched="2025-01-01T00:00:00.000Z"),
-            instance_record("i-0a2", OLD, az="us-east-1a", launched="2025-01-02T00:00:00.000Z"),
+            instance_record("i-0a1", OLD, az="us-east-1a"),  # oldest launched first
+            instance_record("i-0a2", OLD, az="us-east-1a"),
             instance_record("i-0b1", "1.0.270", az="us-east-1b"),
             instance_record("i-0b2", NEW, az="us-east-1b"),
         ]

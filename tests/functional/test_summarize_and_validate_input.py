@@ -44,6 +44,9 @@ def test_given_values_override_the_defaults() -> None:
         "event_bus_name": "releases",
         "max_surge": "25%",
         "alarm_names": ["web-5xx"],
+        "checkpoints": [1, "50%", "100%"],
+        "bake_seconds": 600,
+        "approve_checkpoints": True,
         "max_history_events": 10000,
     }
 

@@ -26,11 +26,6 @@ def stamp(seconds: float) -> str:
     return iso(at(seconds))
 
 
-def launched(minutes: int) -> str:
-    """A launch time ``minutes`` after midnight of T0's day, as EC2's adapter renders it."""
-    return iso(T0.replace(hour=0) + timedelta(minutes=minutes))
-
-
 def instance(
     id: str,
     version: str | None = TARGET,
@@ -38,7 +33,6 @@ def instance(
     lifecycle: str = "InService",
     health: str = "Healthy",
     az: str = "us-east-1a",
-    launched_at: str | None = None,
     reason: str | None = _UNSET,
 ) -> Instance:
     """An instance; an unread version gets a probe-like reason unless one is given."""
@@ -49,7 +43,6 @@ def instance(
         lifecycle=lifecycle,
         health=health,
         az=az,
-        launched=launched_at if launched_at is not None else launched(0),
         url=f"http://10.0.0.{sum(map(ord, id)) % 250 + 1}:80/version",
         version=version,
         reason=reason,
@@ -57,7 +50,8 @@ def instance(
 
 
 def fleet(*instances: Instance, desired: int | None = None, name: str = ASG) -> Fleet:
-    """A fleet whose desired capacity defaults to the number of InService instances."""
+    """A fleet whose desired capacity defaults to the number of InService instances; ``instances``
+    are given oldest launched first, as Discover lists them."""
     if desired is None:
         desired = sum(1 for i in instances if i.in_service)
     return Fleet(asg_name=name, desired=desired, min_size=0, max_size=max(desired * 2, 1), instances=tuple(instances))
@@ -85,6 +79,9 @@ def settings(**changes: Any) -> dict[str, Any]:
         "event_bus_name": None,
         "max_surge": 0,
         "alarm_names": [],
+        "checkpoints": [],
+        "bake_seconds": 300,
+        "approve_checkpoints": False,
         "max_history_events": 20000,
     }
     return {**base, **changes}

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tasks.domain.fleet import Decision
 from tasks.domain.release import begin_replacement, decide
 from tasks.errors import InvalidExecutionInputError, InvalidStepInputError
 from tasks.handlers import FUNCTIONS, module_name
@@ -86,6 +87,7 @@ def valid_events() -> dict[str, dict[str, Any]]:
     seen = fleet(instance("i-0a01", OLD), instance("i-0a02", OLD), instance("i-0a03", TARGET))
     chosen = decide(seen, decide(seen, _empty(), _policy(), at(0)), _policy(), at(0))
     pending = begin_replacement(chosen, ["i-0a01"], at(1))
+    at_checkpoint = chosen.update(decision=Decision("checkpoint", "checkpoint 1 of 2"))
     upload: dict[str, Any] = json.loads((EVENTS / "s3_object_created.json").read_text())
     outcome = {
         "asg_name": ASG,
@@ -110,6 +112,15 @@ def valid_events() -> dict[str, dict[str, Any]]:
         "Drain": {"asg_name": ASG, "progress": chosen.to_record(), "alarm_names": []},
         "Terminate": {"asg_name": ASG, "progress": chosen.to_record()},
         "CheckReplacement": {"asg_name": ASG, "progress": pending.to_record(), "settings": settings()},
+        "PassCheckpoint": {"asg_name": ASG, "progress": at_checkpoint.to_record(), "alarm_names": []},
+        "AwaitApproval": {
+            "task_token": "AQCEAAAAKgAAAAMAAAAA",
+            "asg_name": ASG,
+            "release_id": RELEASE_ID,
+            "execution_id": RELEASE_ID,
+            "message": "checkpoint 1 of 2",
+            "event_bus_name": None,
+        },
         "ContinueAsNewExecution": {
             "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:asg-terminator-release",
             "next": {"name": "test-c2", "input": {"asg_names": [ASG]}},

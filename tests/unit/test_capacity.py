@@ -58,16 +58,15 @@ def test_an_interrupted_releases_surge_is_undone_before_surging_again() -> None:
 
 
 def test_the_surplus_given_back_is_what_serves_nothing_then_the_newest() -> None:
-    from tests.unit.builders import instance, launched
+    from tests.unit.builders import instance
 
-    old = instance("i-old", "1.0.1", launched_at=launched(0))
-    new = instance("i-new", "1.0.2", launched_at=launched(90))
-    newer = instance("i-newer", "1.0.2", launched_at=launched(120))
-    booting = instance("i-boot", None, lifecycle="Pending", launched_at=launched(10))
-    sick = instance("i-sick", "1.0.2", health="Unhealthy", launched_at=launched(5))
-    warm = instance("i-warm", None, lifecycle="Warmed:Stopped", launched_at=launched(200))
-    fleet = [old, new, newer, booting, sick, warm]
-
+    old = instance("i-old", "1.0.1")
+    sick = instance("i-sick", "1.0.2", health="Unhealthy")
+    booting = instance("i-boot", None, lifecycle="Pending")
+    new = instance("i-new", "1.0.2")
+    newer = instance("i-newer", "1.0.2")
+    warm = instance("i-warm", None, lifecycle="Warmed:Stopped")
+    fleet = [old, sick, booting, new, newer, warm]  # oldest launched first, as a fleet lists them
     assert to_give_back(fleet, 3) == ["i-boot", "i-sick", "i-newer"]  # serving nothing, newest first
     assert to_give_back(fleet, 0) == [] and to_give_back(fleet, -1) == []
     assert "i-warm" not in to_give_back(fleet, 10)  # the warm pool is not the group's capacity

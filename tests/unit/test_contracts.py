@@ -74,6 +74,9 @@ def test_defaults_are_the_execution_input_defaults() -> None:
         "event_bus_name": None,
         "max_surge": 0,
         "alarm_names": [],
+        "checkpoints": [],
+        "bake_seconds": 300,
+        "approve_checkpoints": False,
         "max_history_events": 20000,
     }
 
@@ -101,7 +104,8 @@ def test_unknown_field_is_named_with_the_allowed_ones() -> None:
         "max_batches: unknown field (allowed: asg_names, target_version, version_url, min_healthy, "
         "min_healthy_percent, max_batch, max_surge, poll_seconds, replacement_timeout_seconds, "
         "probe_timeout_seconds, replace_unreadable, dry_run, standby_instances, protected_instances, alarm_names, "
-        "event_bus_name, max_history_events, continuation, AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID)"
+        "checkpoints, bake_seconds, approve_checkpoints, event_bus_name, max_history_events, continuation, "
+        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID)"
     ]
 
 
@@ -117,7 +121,7 @@ def test_nested_unknown_field_is_named_with_its_path() -> None:
     record["instances"][0]["ip"] = "10.0.0.1"
     found = contracts.problems("discover.output", record)
     assert len(found) == 1
-    assert found[0].startswith("instances[0].ip: unknown field (allowed: id, lifecycle, health, az, launched,")
+    assert found[0].startswith("instances[0].ip: unknown field (allowed: id, lifecycle, health, az, url,")
 
 
 def test_missing_required_field_is_named() -> None:
@@ -129,8 +133,8 @@ def test_missing_required_field_is_named() -> None:
 
 def test_nested_missing_required_field_is_named_with_its_path() -> None:
     record = fleet(instance("i-0a01")).to_record()
-    del record["instances"][0]["health"]
-    assert contracts.problems("discover.output", record) == ["instances[0].health: required field is missing"]
+    del record["instances"][0]["az"]
+    assert contracts.problems("discover.output", record) == ["instances[0].az: required field is missing"]
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,23 @@ def test_a_replaced_batch_names_its_instances_and_the_counts_so_far() -> None:
     assert valid(event) == []
 
 
+def test_an_approval_request_says_how_to_answer_and_carries_no_token() -> None:
+    waiting = f"{RELEASE}-c2"
+    event = notifications.approval_requested(RELEASE, ASG, waiting, "checkpoint 1 of 2")
+    assert event == (
+        "Approval Requested",
+        {
+            "release_id": RELEASE,
+            "asg_name": ASG,
+            "execution_arn": waiting,
+            "message": "checkpoint 1 of 2",
+            "approve": f"asg-terminator approve {waiting} --asg {ASG}",
+            "reject": f"asg-terminator reject {waiting} --asg {ASG} --reason TEXT",
+        },
+    )
+    assert valid(event) == []
+
+
 def test_the_end_is_failed_when_any_asg_failed_and_lists_every_one() -> None:
     converged = {"asg_name": "web", "status": "CONVERGED", "target_version": TARGET, "batch_count": 2}
     converged |= {"terminated_count": 3, "versions_before": {OLD: 3}, "batches": [["i-1"]]}

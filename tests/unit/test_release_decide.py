@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tasks.domain.fleet import Fleet, Instance, Progress
 from tasks.domain.release import Policy, decide
 from tasks.errors import FloorBlocksReleaseError, ReleaseStalledError
-from tests.unit.builders import OLD, T0, TARGET, at, decision_of, fleet, instance, launched, policy, stamp
+from tests.unit.builders import OLD, T0, TARGET, at, decision_of, fleet, instance, policy, stamp
 
 
 def test_without_a_target_the_highest_version_read_becomes_the_target() -> None:
@@ -67,7 +67,7 @@ def test_a_pinned_older_target_rolls_newer_instances_back() -> None:
 
 
 def _outdated(count: int, *, azs: tuple[str, ...] = ("us-east-1a", "us-east-1b", "us-east-1c")) -> list[Instance]:
-    return [instance(f"i-o{n}", OLD, az=azs[n % len(azs)], launched_at=launched(n)) for n in range(count)]
+    return [instance(f"i-o{n}", OLD, az=azs[n % len(azs)]) for n in range(count)]
 
 
 def test_batch_is_limited_by_serving_minus_floor() -> None:
@@ -247,7 +247,6 @@ def situations(draw: st.DrawFn) -> tuple[Fleet, Policy]:
             lifecycle=draw(st.sampled_from(["InService", "InService", "InService", "Pending", "Terminating"])),
             health=draw(st.sampled_from(["Healthy", "Healthy", "Unhealthy"])),
             az=draw(st.sampled_from(["us-east-1a", "us-east-1b", "us-east-1c"])),
-            launched_at=launched(n),
         )
         for n in range(count)
     ]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tasks.domain import versions
 from tasks.domain.release import healthy_floor, spread_over_zones
-from tests.unit.builders import instance, launched
+from tests.unit.builders import instance
 
 if TYPE_CHECKING:
     from tasks.domain.fleet import Instance
@@ -57,34 +57,34 @@ def ids(instances: list[Instance]) -> list[str]:
 
 
 def test_spread_takes_one_per_zone_in_turn_oldest_first() -> None:
-    candidates = [
-        instance("i-a1", "1.0.270", az="us-east-1a", launched_at=launched(60)),
-        instance("i-a2", "1.0.271", az="us-east-1a", launched_at=launched(0)),
-        instance("i-b1", "1.0.272", az="us-east-1b", launched_at=launched(0)),
-        instance("i-c1", "1.0.270", az="us-east-1c", launched_at=launched(120)),
-        instance("i-c2", "1.0.273", az="us-east-1c", launched_at=launched(0)),
+    candidates = [  # oldest launched first, as a fleet lists them
+        instance("i-a2", "1.0.271", az="us-east-1a"),
+        instance("i-b1", "1.0.272", az="us-east-1b"),
+        instance("i-c2", "1.0.273", az="us-east-1c"),
+        instance("i-a1", "1.0.270", az="us-east-1a"),
+        instance("i-c1", "1.0.270", az="us-east-1c"),
     ]
     ordered = spread_over_zones(candidates)
     assert ids(ordered) == ["i-a1", "i-c1", "i-b1", "i-a2", "i-c2"]
     assert {i.az for i in ordered[:3]} == {"us-east-1a", "us-east-1b", "us-east-1c"}
 
 
-def test_spread_orders_by_version_numerically_then_by_launch() -> None:
+def test_spread_orders_by_version_numerically_then_by_launch_order() -> None:
     candidates = [
-        instance("i-x", "1.0.274", launched_at=launched(0)),
-        instance("i-y", "1.0.99", launched_at=launched(300)),
-        instance("i-z", "1.0.100", launched_at=launched(180)),
-        instance("i-w", "1.0.100.0", launched_at=launched(60)),
+        instance("i-x", "1.0.274"),
+        instance("i-w", "1.0.100.0"),
+        instance("i-z", "1.0.100"),
+        instance("i-y", "1.0.99"),
     ]
     assert ids(spread_over_zones(candidates)) == ["i-y", "i-w", "i-z", "i-x"]
 
 
 def test_spread_takes_unreadable_versions_first() -> None:
     candidates = [
-        instance("i-old", "1.0.1", az="us-east-1a", launched_at=launched(0)),
-        instance("i-u1", None, az="us-east-1a", launched_at=launched(600)),
-        instance("i-new", "1.0.2", az="us-east-1b", launched_at=launched(0)),
-        instance("i-u2", None, az="us-east-1b", launched_at=launched(300)),
+        instance("i-new", "1.0.2", az="us-east-1b"),
+        instance("i-old", "1.0.1", az="us-east-1a"),
+        instance("i-u2", None, az="us-east-1b"),
+        instance("i-u1", None, az="us-east-1a"),
     ]
     ordered = spread_over_zones(candidates)
     assert ids(ordered) == ["i-u2", "i-u1", "i-old", "i-new"]
@@ -99,22 +99,23 @@ _VERSIONS = [None, "1.0.9", "1.0.10", "1.0.100", "1.0.100.0", "2.0"]
 
 @st.composite
 def candidate_lists(draw: st.DrawFn) -> list[Instance]:
+    """Candidates in a fleet's order (oldest launched first), with repeated versions and zones."""
     count = draw(st.integers(min_value=0, max_value=12))
     return [
         instance(
             f"i-{n:04d}",
             draw(st.sampled_from(_VERSIONS)),
             az=draw(st.sampled_from(["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"])),
-            launched_at=launched(draw(st.integers(min_value=0, max_value=5))),
         )
         for n in range(count)
     ]
 
 
-def _age(i: Instance) -> tuple[int, object, str, str]:
+def _age(i: Instance) -> tuple[int, object, str]:
+    """Version (unreadable first), then launch order, which the ids above follow."""
     if i.version is None:
-        return (0, 0, i.launched, i.id)
-    return (1, versions.parse(i.version), i.launched, i.id)
+        return (0, 0, i.id)
+    return (1, versions.parse(i.version), i.id)
 
 
 @settings(max_examples=300, deadline=None)
