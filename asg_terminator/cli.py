@@ -180,6 +180,17 @@ def _release_options(command: Any) -> Any:
             default=None,
             help="At each checkpoint, wait for `asg-terminator approve` (or `reject`).",
         ),
+        click.option(
+            "--pin-parameter",
+            default=None,
+            help="SSM parameter your instances read their build from, e.g. /asg-terminator/{asg_name}/build.",
+        ),
+        click.option(
+            "--rollback-on-failure",
+            is_flag=True,
+            default=None,
+            help="A failed ASG converges back onto its previous version (needs --pin-parameter).",
+        ),
         click.option("--stack", default=None, help="Find the state machine in this deployed stack."),
         click.option("--state-machine-arn", default=None),
         click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS)."),
@@ -211,6 +222,8 @@ def _start(given: dict[str, Any], dry_run: bool) -> tuple[Any, str]:
         "event_bus_name",
         "bake_seconds",
         "approve_checkpoints",
+        "pin_parameter",
+        "rollback_on_failure",
     )
     execution_input = {"asg_names": list(given["asgs"]), **{k: given[k] for k in fields if given[k] is not None}}
     if given["alarm_names"]:

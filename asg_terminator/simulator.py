@@ -46,6 +46,7 @@ class FaultPlan:
     late_seconds: float = 2.0
     wrong_version: str = "0.0.0"
     seed: int = 0
+    broken_builds: tuple[str, ...] = ()  # instances booting one of these never answer (never-boots)
 
     def draw(self, rng: random.Random) -> str:
         roll = rng.random()
@@ -160,7 +161,7 @@ class FleetSimulator:
 
     # -- internals -------------------------------------------------------------------------
     def _new_instance(self) -> SimInstance:
-        fault = self.faults.draw(self._rng)
+        fault = NEVER_BOOTS if self.build in self.faults.broken_builds else self.faults.draw(self._rng)
         version = self.faults.wrong_version if fault == WRONG_VERSION else self.build
         late = self.faults.late_seconds if fault == BOOTS_LATE else 0.0
         return SimInstance(version, ready_at=self._clock() + self.boot_seconds + late, fault=fault)

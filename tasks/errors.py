@@ -79,3 +79,7 @@ class AlarmNotFoundError(TerminalError):
 
 class ReleaseRejectedError(TerminalError):
     """A human rejected the release at a checkpoint (`asg-terminator reject`): nothing more is terminated."""
+
+
+class NothingToRollBackError(TerminalError):
+    """rollback_on_failure, but no version other than the target ran when the release started."""

@@ -20,6 +20,7 @@ from tasks.adapters.ec2 import Ec2
 from tasks.adapters.elbv2 import LoadBalancing
 from tasks.adapters.events import Events
 from tasks.adapters.fleet_reader import FleetReader
+from tasks.adapters.ssm import Parameters
 from tasks.adapters.stepfunctions import StepFunctions
 from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, VersionProber
 from tasks.domain import alarms
@@ -84,6 +85,11 @@ def load_balancing() -> LoadBalancing:
 @functools.cache
 def stepfunctions() -> StepFunctions:
     return StepFunctions(boto3.client("stepfunctions", config=_CLIENT_CONFIG))
+
+
+@functools.cache
+def parameters() -> Parameters:
+    return Parameters(boto3.client("ssm", config=_CLIENT_CONFIG))
 
 
 @functools.cache

@@ -4,10 +4,21 @@ the latest before its first termination."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tasks.domain.release import listed
 from tasks.errors import AlarmNotFoundError, AlarmTriggeredError
 
+if TYPE_CHECKING:
+    from tasks.domain.fleet import Progress
+
 ALARM = "ALARM"
+
+
+def watched(names: list[str], progress: Progress) -> list[str]:
+    """The alarms this step checks: none while rolling back (rollback_on_failure), which is the
+    remedy for what they saw."""
+    return [] if progress.rollback_of is not None else names
 
 
 def check(asg_name: str, names: list[str], states: dict[str, tuple[str, str]], outcome: str) -> None:

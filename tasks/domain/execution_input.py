@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from tasks.domain import chain, urls, versions
+from tasks.domain import chain, rollback, urls, versions
 from tasks.errors import InvalidExecutionInputError
 
 NOT_SETTINGS = ("asg_names", "continuation", chain.STARTED_BY)
@@ -26,6 +27,7 @@ def settings_from_input(event: dict[str, Any], defaults: dict[str, Any]) -> dict
         problems.append(f"version_url: {template_problem}")
     if settings["approve_checkpoints"] and not settings["checkpoints"]:
         problems.append("approve_checkpoints: there is no checkpoint to approve; give checkpoints, e.g. [1, '50%']")
+    problems += _rollback_problems(settings, event["asg_names"])
     if continuation is not None:
         carried = sorted(a["asg_name"] for a in continuation["asgs"])
         if carried != sorted(event["asg_names"]):
@@ -39,3 +41,20 @@ def settings_from_input(event: dict[str, Any], defaults: dict[str, Any]) -> dict
         "asgs": chain.branches(names, settings, continuation),
         "continuation": continuation,
     }
+
+
+_SSM_NAME = re.compile(r"[a-zA-Z0-9_.\-/]{1,1011}")
+
+
+def _rollback_problems(settings: dict[str, Any], asg_names: list[str]) -> list[str]:
+    template = settings["pin_parameter"]
+    if template is None:
+        needs = "rollback_on_failure: needs pin_parameter, the SSM parameter your instances read their build from"
+        return [needs] if settings["rollback_on_failure"] else []
+    problem = rollback.pin_problem(template)
+    if problem:
+        return [f"pin_parameter: {problem}"]
+    unnamed = [n for n in asg_names if not _SSM_NAME.fullmatch(rollback.pin_name(template, n))]
+    if unnamed:
+        return [f"pin_parameter: {unnamed[0][:64]!r} makes no SSM parameter name (letters, digits, _ . - / only)"]
+    return []

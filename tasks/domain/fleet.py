@@ -171,6 +171,8 @@ class Progress:
     events_spent: int = 0
     release_id: str | None = None  # the execution that started this ASG's release (a chain's first)
     checkpoints_passed: int = 0
+    # rollback_on_failure: what failed (target_version, error, cause) while this ledger converges back
+    rollback_of: dict[str, str | None] | None = None
 
     @property
     def batch_count(self) -> int:
@@ -223,6 +225,7 @@ class Progress:
             earlier_terminated=self.terminated_count,
             release_id=self.release_id,
             checkpoints_passed=self.checkpoints_passed,
+            rollback_of=self.rollback_of,
         )
 
     def update(self, **changes: Any) -> Progress:
@@ -263,6 +266,7 @@ class Progress:
             events_spent=record.get("events_spent", 0),
             release_id=record.get("release_id"),
             checkpoints_passed=record.get("checkpoints_passed", 0),
+            rollback_of=record.get("rollback_of"),
         )
 
     def to_record(self) -> dict[str, Any]:

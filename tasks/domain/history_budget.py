@@ -31,6 +31,8 @@ POLL = WAIT + TASK + CHOICE
 # A checkpoint: Bake, PassCheckpoint, ApprovalRequired and (at most) AwaitApproval, whose callback
 # writes one more event (TaskSubmitted).
 CHECKPOINT = WAIT + TASK + CHOICE + TASK + 1
+# Rolling back (rollback_on_failure, at most once per ASG): RollBackOnFailure and RollBack.
+ROLLBACK = CHOICE + TASK
 
 
 def per_asg(max_events: int, asg_count: int) -> int:

@@ -50,7 +50,7 @@ def approval_requested(release_id: str, asg_name: str, execution_arn: str, messa
 def ended(release_id: str, reports: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
     """From the release's reports (tasks/domain/report.py): its status and each ASG's outcome."""
     keep = ("asg_name", "status", "target_version", "batch_count", "terminated_count", "error")
-    failed = any(r["status"] == "FAILED" for r in reports)
+    failed = any(r["status"] in ("FAILED", "ROLLED_BACK") for r in reports)
     return ENDED, {
         "release_id": release_id,
         "status": "FAILED" if failed else "SUCCEEDED",

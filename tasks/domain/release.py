@@ -42,6 +42,13 @@ class Policy:
     bake_seconds: int = 300
     approve_checkpoints: bool = False
 
+    def during(self, progress: Progress) -> Policy:
+        """The policy for this ledger: a rollback has no checkpoints and replaces instances whose
+        version cannot be read (a broken build often answers nothing), under the same floor."""
+        if progress.rollback_of is None:
+            return self
+        return replace(self, checkpoints=(), approve_checkpoints=False, replace_unreadable=True)
+
     def checkpoints_of(self, progress: Progress) -> Checkpoints:
         base = to_replace(progress.versions_before, progress.target_version or "")
         return Checkpoints.of(self.checkpoints, base, progress.checkpoints_passed, progress.terminated_count)
@@ -173,6 +180,7 @@ def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> P
     A branch that has spent its share of the execution's history hands over instead of going on
     (decision ``continue``): the next execution of the chain re-reads the fleet and decides again.
     """
+    policy = policy.during(progress)
     decided = _decide(fleet, progress.spend(history_budget.READ), policy, now)
     if decided.decision is not None and decided.decision.action == "wait":
         decided = decided.spend(history_budget.WAIT)  # WaitBeforeReread

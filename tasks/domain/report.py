@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 
+ROLLED_BACK = "ROLLED_BACK"  # rollback_on_failure: failed, then converged back; the release fails
+
+
 def lambda_error_message(cause: str) -> str:
     """A Lambda error's cause is its JSON payload; keep only the message an operator reads."""
     try:
@@ -49,6 +52,17 @@ def asg_report(outcome: dict[str, Any], now: datetime) -> dict[str, Any]:
         report["error"] = outcome["error"]
         cause = outcome["cause"]
         report["cause"] = lambda_error_message(cause if cause is not None else "no cause given")
+    rolled_back = ledger.rollback_of
+    if rolled_back is not None:  # rollback_on_failure: the target failed, the ledger's is the previous
+        report.update(target_version=rolled_back["target_version"], rolled_back_to=ledger.target_version)
+        if outcome["status"] == "CONVERGED":
+            report.update(
+                status=ROLLED_BACK, error=rolled_back["error"], cause=rolled_back["cause"] or "no cause given"
+            )
+        else:
+            report["cause"] = (
+                f"{report['cause']} (while rolling back to {ledger.target_version} after {rolled_back['error']})"
+            )
     return report
 
 
@@ -56,6 +70,11 @@ def _line(report: dict[str, Any]) -> str:
     done = f"{report['terminated_count']} terminated in {report['batch_count']} batches"
     if report["status"] == "FAILED":
         return f"{report['asg_name']} FAILED {report['error']} after {done}: {report['cause']}"
+    if report["status"] == ROLLED_BACK:
+        return (
+            f"{report['asg_name']} ROLLED_BACK to {report['rolled_back_to']} after {report['error']} "
+            f"({done}): {report['cause']}"
+        )
     if report["status"] == "PLANNED":
         return f"{report['asg_name']} PLANNED (dry run) for {report['target_version']}"
     return f"{report['asg_name']} CONVERGED on {report['target_version']} ({done})"
@@ -71,7 +90,7 @@ def summarize(outcomes: list[dict[str, Any]], now: datetime, finished: Sequence[
 
 def release_output(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """The output of a release whose ASG reports are these, or ReleaseFailedError naming them all."""
-    failed = [r for r in reports if r["status"] == "FAILED"]
+    failed = [r for r in reports if r["status"] in ("FAILED", ROLLED_BACK)]
     if failed:
         raise ReleaseFailedError(
             f"{len(failed)} of {len(reports)} ASGs failed: " + "; ".join(_line(r) for r in reports)

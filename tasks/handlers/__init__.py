@@ -21,6 +21,7 @@ STEPS = (
     "CheckReplacement",
     "PassCheckpoint",
     "AwaitApproval",
+    "RollBack",
     "UnlockAsg",
     "Summarize",
     "ContinueAsNewExecution",

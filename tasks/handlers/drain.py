@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks import contracts, runtime
+from tasks.domain import alarms
 from tasks.domain.fleet import Progress
 
 
@@ -13,7 +14,8 @@ from tasks.domain.fleet import Progress
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     asg, progress = event["asg_name"], Progress.from_record(event["progress"])
     batch = list(progress.decision.batch) if progress.decision else []
-    runtime.check_alarms(asg, event.get("alarm_names", []), f"the batch of {len(batch)} was not drained")
+    watched = alarms.watched(event.get("alarm_names", []), progress)
+    runtime.check_alarms(asg, watched, f"the batch of {len(batch)} was not drained")
     target_groups = list(runtime.autoscaling().describe_group(asg).get("TargetGroupARNs", []))
     seconds = runtime.load_balancing().deregister(target_groups, batch) if target_groups and batch else 0
     runtime.logger.info(

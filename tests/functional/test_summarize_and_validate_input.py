@@ -47,6 +47,8 @@ def test_given_values_override_the_defaults() -> None:
         "checkpoints": [1, "50%", "100%"],
         "bake_seconds": 600,
         "approve_checkpoints": True,
+        "rollback_on_failure": True,
+        "pin_parameter": "/asg-terminator/{asg_name}/build",
         "max_history_events": 10000,
     }
 

@@ -82,6 +82,8 @@ def settings(**changes: Any) -> dict[str, Any]:
         "checkpoints": [],
         "bake_seconds": 300,
         "approve_checkpoints": False,
+        "rollback_on_failure": False,
+        "pin_parameter": None,
         "max_history_events": 20000,
     }
     return {**base, **changes}

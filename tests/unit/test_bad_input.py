@@ -121,6 +121,12 @@ def valid_events() -> dict[str, dict[str, Any]]:
             "message": "checkpoint 1 of 2",
             "event_bus_name": None,
         },
+        "RollBack": {
+            "asg_name": ASG,
+            "progress": pending.to_record(),
+            "failure": {"Error": "AlarmTriggeredError", "Cause": "web-5xx"},
+            "pin_parameter": "/asg-terminator/{asg_name}/build",
+        },
         "ContinueAsNewExecution": {
             "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:asg-terminator-release",
             "next": {"name": "test-c2", "input": {"asg_names": [ASG]}},

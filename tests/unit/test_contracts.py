@@ -77,6 +77,8 @@ def test_defaults_are_the_execution_input_defaults() -> None:
         "checkpoints": [],
         "bake_seconds": 300,
         "approve_checkpoints": False,
+        "rollback_on_failure": False,
+        "pin_parameter": None,
         "max_history_events": 20000,
     }
 
@@ -104,8 +106,8 @@ def test_unknown_field_is_named_with_the_allowed_ones() -> None:
         "max_batches: unknown field (allowed: asg_names, target_version, version_url, min_healthy, "
         "min_healthy_percent, max_batch, max_surge, poll_seconds, replacement_timeout_seconds, "
         "probe_timeout_seconds, replace_unreadable, dry_run, standby_instances, protected_instances, alarm_names, "
-        "checkpoints, bake_seconds, approve_checkpoints, event_bus_name, max_history_events, continuation, "
-        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID)"
+        "checkpoints, bake_seconds, approve_checkpoints, rollback_on_failure, pin_parameter, event_bus_name, "
+        "max_history_events, continuation, AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID)"
     ]
 
 

@@ -29,7 +29,7 @@ from tasks import runtime
 from tests.workflow.harness import Execution, FloorWatch, run_execution
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 REGION = "us-east-1"
 EXTERNAL_SFN = os.environ.get("ASG_TERMINATOR_SFN_ENDPOINT")
@@ -68,9 +68,16 @@ class World:
     lambdas: LambdaInvokeServer
     simulator: FleetSimulator | None = None
 
-    def fleet(self, build: str, boot_seconds: float = 0.3, faults: FaultPlan | None = None) -> FleetSimulator:
+    def fleet(
+        self,
+        build: str,
+        boot_seconds: float = 0.3,
+        faults: FaultPlan | None = None,
+        build_source: Callable[[], str | None] | None = None,
+    ) -> FleetSimulator:
+        lister = asg_instance_lister(self.autoscaling)
         self.simulator = FleetSimulator(
-            asg_instance_lister(self.autoscaling), build=build, boot_seconds=boot_seconds, faults=faults
+            lister, build=build, boot_seconds=boot_seconds, faults=faults, build_source=build_source
         ).start()
         return self.simulator
 

@@ -16,6 +16,8 @@ from botocore.awsrequest import AWSResponse
 from asg_terminator.history import events_of
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from asg_terminator.simulator import FleetSimulator
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -182,3 +184,27 @@ def throttle(client: Any, operation: str, times: int) -> list[int]:
 
     client.meta.events.register(f"before-call.autoscaling.{operation}", hook)
     return answered
+
+
+@contextlib.contextmanager
+def alarm_after_first_termination(autoscaling: Any, asg_name: str, original: list[str], alarm: str) -> Iterator[None]:
+    """While the block runs, put ``alarm`` into ALARM as soon as one of ``original`` has left the group."""
+    from tests.functional.support import put_alarm
+
+    put_alarm(alarm, "OK")
+    stop = threading.Event()
+
+    def fire() -> None:
+        while not stop.wait(0.02):
+            group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])
+            if set(original) - {i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"]}:
+                put_alarm(alarm, "ALARM")
+                return
+
+    watcher = threading.Thread(target=fire, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join(timeout=5)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from tests.functional.support import put_alarm
+from tests.workflow.harness import alarm_after_first_termination
 
 if TYPE_CHECKING:
     from tests.workflow.conftest import World
@@ -16,19 +16,7 @@ OLD, NEW = "1.0.266", "1.0.274"
 def test_an_alarm_firing_during_a_batch_stops_the_release_after_it(world: World) -> None:
     world.fleet(build=NEW, boot_seconds=3)  # the first batch is still booting when the alarm fires
     original = world.asg("live_asg_web", 3, OLD)
-    put_alarm("web-5xx", "OK")
-    stop = threading.Event()
-
-    def fire_after_the_first_termination() -> None:
-        while not stop.wait(0.02):
-            group = world.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["live_asg_web"])
-            if set(original) - {i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"]}:
-                put_alarm("web-5xx", "ALARM")
-                return
-
-    watcher = threading.Thread(target=fire_after_the_first_termination, daemon=True)
-    watcher.start()
-    try:
+    with alarm_after_first_termination(world.autoscaling, "live_asg_web", original, "web-5xx"):
         execution, _ = world.release(
             {
                 "asg_names": ["live_asg_web"],
@@ -38,9 +26,6 @@ def test_an_alarm_firing_during_a_batch_stops_the_release_after_it(world: World)
                 "alarm_names": ["web-5xx"],
             }
         )
-    finally:
-        stop.set()
-        watcher.join(timeout=5)
 
     assert execution.status == "FAILED"
     message = execution.cause_message()

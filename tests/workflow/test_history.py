@@ -12,7 +12,7 @@ from rich.console import Console
 
 from asg_terminator import history, history_html
 from asg_terminator.paths import ROOT
-from asg_terminator.progress import states_table
+from asg_terminator.progress import history_counts, states_table
 
 if TYPE_CHECKING:
     from tests.workflow.conftest import World
@@ -41,6 +41,14 @@ def mixed_release(world: World) -> history.ExecutionView:
     return history.load(world.sfn, execution.arn)
 
 
+def test_the_fleet_counts_come_from_the_last_fleet_read_in_the_history(mixed_release: history.ExecutionView) -> None:
+    web = history_counts(mixed_release, "web")
+    assert web is not None and (web.desired, web.old, web.new) == (2, 0, 2)  # records leave InService unsaid
+    api = history_counts(mixed_release, "api")
+    assert api is not None and (api.desired, api.old, api.new) == (1, 1, 0)
+    assert history_counts(mixed_release, "jobs") is None
+
+
 def test_runs_are_paired_per_iteration_even_when_parallel(mixed_release: history.ExecutionView) -> None:
     view = mixed_release
     web = [r.name for r in view.runs if r.asg_name == "web"]
@@ -61,6 +69,7 @@ def test_runs_are_paired_per_iteration_even_when_parallel(mixed_release: history
         "Discover",
         "ReadVersions",
         "SelectBatch",
+        "RollBackOnFailure",  # without rollback_on_failure: straight on to AsgFailed
         "AsgFailed",
         "UnlockAsg",
     ]
@@ -69,7 +78,7 @@ def test_runs_are_paired_per_iteration_even_when_parallel(mixed_release: history
     summarize = next(r for r in view.runs if r.name == "Summarize")
     assert summarize.status == history.FAILED and summarize.error == "ReleaseFailedError"
     assert all(r.exited is not None for r in view.runs if r.name != "Summarize")
-    assert view.transitions()[("SelectBatch", "AsgFailed")] == 1
+    assert view.transitions()[("SelectBatch", "RollBackOnFailure")] == 1
     assert view.state_outcomes()["AsgConverged"] == history.SUCCEEDED
 
 
