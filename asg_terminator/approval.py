@@ -31,6 +31,7 @@ class Waiting:
     asg_name: str
     message: str
     token: str
+    rolls_back: bool = False  # a rejection converges the ASG back (rollback_on_failure)
 
 
 def waiting(execution_arn: str, events: list[dict[str, Any]]) -> list[Waiting]:
@@ -52,7 +53,8 @@ def waiting(execution_arn: str, events: list[dict[str, Any]]) -> list[Waiting]:
         if event["type"] != "TaskScheduled" or details.get("resource") != CALLBACK or event["id"] in ended:
             continue
         payload = history.json_object(details.get("parameters")).get("Payload", {})
-        found.append(Waiting(execution_arn, payload["asg_name"], payload.get("message", ""), payload["task_token"]))
+        asg, message, rolls_back = payload["asg_name"], payload.get("message", ""), payload.get("rollback_on_failure")
+        found.append(Waiting(execution_arn, asg, message, payload["task_token"], bool(rolls_back)))
     return found
 
 

@@ -339,7 +339,8 @@ def _answer(
         click.echo(f"{found.asg_name}: approved; the release goes on ({found.message})")
     else:
         approval.reject(sfn, found, text)
-        click.echo(f"{found.asg_name}: rejected; its release fails with {approval.REJECTED}")
+        then = "; it rolls back first (rollback_on_failure)" if found.rolls_back else ""
+        click.echo(f"{found.asg_name}: rejected; its release fails with {approval.REJECTED}{then}")
 
 
 @main.command()
@@ -363,8 +364,9 @@ def approve(execution_arn: str, asg: str | None, note: str, endpoint_url: str | 
 @click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS).")
 @click.option("--region", default=None)
 def reject(execution_arn: str, asg: str | None, reason: str, endpoint_url: str | None, region: str | None) -> None:
-    """Stop a release that waits at a checkpoint: that ASG's release fails (ReleaseRejectedError) and
-    nothing more of it is terminated. Instances already replaced stay as they are."""
+    """Stop a release that waits at a checkpoint: that ASG's release fails (ReleaseRejectedError).
+    Nothing more of it is terminated, and instances already replaced stay as they are, unless the
+    release asked for rollback_on_failure: then the ASG converges back onto its previous version."""
     _answer(False, execution_arn, asg, reason, endpoint_url, region)
 
 

@@ -2,9 +2,10 @@
 human's approval, before it terminates more.
 
 ``checkpoints`` lists how far the release goes before each pause: a count of instances (``1``, the
-canary) or a percentage (``"50%"``) of the instances the release replaces, those not on the target
-when it started. A checkpoint is reached once that many instances were terminated and their
-replacements serve the target; batches never cross one. ``"100%"`` bakes after the last batch,
+canary) or a percentage (``"50%"``) of the instances the release replaces (those it has replaced,
+and those the latest read says it still will; instances a policy leaves alone are not counted).
+A checkpoint is reached once that many instances were terminated and their replacements serve the
+target; batches never cross one. ``"100%"`` bakes after the last batch,
 before the release is declared converged.
 """
 
@@ -13,18 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tasks.domain import versions
-
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-
-
-def to_replace(versions_before: Mapping[str, int] | None, target: str) -> int:
-    """The instances the release replaces, as counted when it started: those not on the target."""
-    census = versions_before or {}
-    return sum(
-        count for version, count in census.items() if version == versions.UNKNOWN or not versions.same(version, target)
-    )
+    from collections.abc import Sequence
 
 
 def thresholds(checkpoints: Sequence[int | str], base: int) -> tuple[int, ...]:

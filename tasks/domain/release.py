@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from tasks.domain import history_budget, versions
-from tasks.domain.checkpoints import Checkpoints, to_replace
+from tasks.domain.checkpoints import Checkpoints
 from tasks.domain.fleet import Decision, Fleet, Instance, Pending, Progress, iso, parse_iso
 from tasks.errors import (
     FloorBlocksReleaseError,
@@ -41,16 +41,20 @@ class Policy:
     checkpoints: tuple[int | str, ...] = ()  # counts or percentages of the instances to replace
     bake_seconds: int = 300
     approve_checkpoints: bool = False
+    rolling_back: bool = False  # set by during(), never by the input
 
     def during(self, progress: Progress) -> Policy:
         """The policy for this ledger: a rollback has no checkpoints and replaces instances whose
         version cannot be read (a broken build often answers nothing), under the same floor."""
         if progress.rollback_of is None:
             return self
-        return replace(self, checkpoints=(), approve_checkpoints=False, replace_unreadable=True)
+        return replace(self, checkpoints=(), approve_checkpoints=False, replace_unreadable=True, rolling_back=True)
 
-    def checkpoints_of(self, progress: Progress) -> Checkpoints:
-        base = to_replace(progress.versions_before, progress.target_version or "")
+    def checkpoints_of(self, progress: Progress, view: Assessment) -> Checkpoints:
+        """Percentages are of the instances the release replaces: those it has replaced, and those
+        this read says it still will (instances a policy leaves alone are not among them)."""
+        remaining = len(view.candidates) + len(view.standby) + len(view.held)
+        base = progress.terminated_count + remaining
         return Checkpoints.of(self.checkpoints, base, progress.checkpoints_passed, progress.terminated_count)
 
     @classmethod
@@ -72,13 +76,18 @@ def _age_key(instance: Instance) -> tuple[int, Any]:
     return (1, versions.parse(instance.version))
 
 
-def spread_over_zones(candidates: list[Instance]) -> list[Instance]:
+def spread_over_zones(candidates: list[Instance], newest_unreadable_first: bool = False) -> list[Instance]:
     """Oldest first, but take one per zone in turn, so a batch never empties one zone first.
-    ``candidates`` are in the fleet's order: oldest launched first."""
+    ``candidates`` are in the fleet's order: oldest launched first. A rollback takes unreadable
+    instances newest first: those the failed release launched, which most likely serve nothing,
+    before old ones that are merely slow to answer."""
     launch_order = {instance.id: n for n, instance in enumerate(candidates)}
 
     def oldest(instance: Instance) -> tuple[tuple[int, Any], int]:
-        return (_age_key(instance), launch_order[instance.id])
+        position = launch_order[instance.id]
+        if newest_unreadable_first and instance.version is None:
+            position = -position
+        return (_age_key(instance), position)
 
     queues: dict[str, deque[Instance]] = {}
     for instance in sorted(candidates, key=oldest):
@@ -244,7 +253,7 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
         return _wait(fleet, progress, policy, now, "no InService instance's version could be read yet")
 
     view = assess(fleet, target, policy)
-    stage = policy.checkpoints_of(progress)
+    stage = policy.checkpoints_of(progress, view)
     if stage.reached:
         message = stage.describe(fleet.asg_name, policy.bake_seconds, policy.approve_checkpoints)
         return progress.update(decision=Decision("checkpoint", message), waiting_since=None)
@@ -265,7 +274,7 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
         cap = min(cap, room_to_checkpoint)  # a batch never crosses a checkpoint
     standby = spread_over_zones(view.standby)[:cap]  # not serving: replacing them costs no headroom
     room = min(view.headroom, cap - len(standby))
-    batch = standby + spread_over_zones(view.candidates)[: max(room, 0)]
+    batch = standby + spread_over_zones(view.candidates, policy.rolling_back)[: max(room, 0)]
     if batch:
         known = tuple(sorted(i.id for i in fleet.instances))
         decision = Decision("terminate", decision_line(fleet, len(batch)), tuple(i.id for i in batch), known)

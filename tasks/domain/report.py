@@ -59,10 +59,9 @@ def asg_report(outcome: dict[str, Any], now: datetime) -> dict[str, Any]:
             report.update(
                 status=ROLLED_BACK, error=rolled_back["error"], cause=rolled_back["cause"] or "no cause given"
             )
-        else:
-            report["cause"] = (
-                f"{report['cause']} (while rolling back to {ledger.target_version} after {rolled_back['error']})"
-            )
+        else:  # the rollback failed, or (converged back) the cleanup after it did
+            when = "after rolling back" if ledger.finished_at else "while rolling back"
+            report["cause"] = f"{report['cause']} ({when} to {ledger.target_version} after {rolled_back['error']})"
     return report
 
 

@@ -43,6 +43,8 @@ def previous_version(versions_before: Mapping[str, int] | None, target: str) -> 
 def begin(progress: Progress, asg_name: str, error: str, cause: str | None) -> Progress:
     """The ledger that converges back: the previous version is the target, and what failed is kept."""
     target = progress.target_version
+    if progress.terminated_count == 0:  # every instance of its batches had already left the group
+        raise NothingToRollBackError(f"{asg_name}: {error} before any instance was terminated: nothing to roll back")
     previous = None if target is None else previous_version(progress.versions_before, target)
     if target is None or previous is None:
         raise NothingToRollBackError(

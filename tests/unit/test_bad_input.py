@@ -120,6 +120,7 @@ def valid_events() -> dict[str, dict[str, Any]]:
             "execution_id": RELEASE_ID,
             "message": "checkpoint 1 of 2",
             "event_bus_name": None,
+            "rollback_on_failure": False,
         },
         "RollBack": {
             "asg_name": ASG,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from asg_terminator import approval
 from tasks import contracts
 from tasks.domain import history_budget
-from tasks.domain.checkpoints import Checkpoints, thresholds, to_replace
+from tasks.domain.checkpoints import Checkpoints, thresholds
 from tasks.domain.execution_input import settings_from_input
 from tasks.domain.fleet import Instance, Progress
 from tasks.domain.release import Policy, decide
@@ -32,11 +33,6 @@ from tests.unit.builders import OLD, T0, TARGET, decision_of, fleet, instance
 )
 def test_thresholds(checkpoints: list[int | str], base: int, expected: tuple[int, ...]) -> None:
     assert thresholds(checkpoints, base) == expected
-
-
-def test_the_instances_to_replace_are_those_not_on_the_target_when_the_release_started() -> None:
-    assert to_replace({"1.0.273": 3, "1.0.274": 2, "unknown": 1}, "1.0.274") == 4
-    assert to_replace(None, "1.0.274") == 0
 
 
 def test_where_a_release_stands() -> None:
@@ -87,12 +83,27 @@ def test_a_checkpoint_at_100_percent_bakes_before_the_release_converges() -> Non
     assert decision_of(decide(replaced, done.update(checkpoints_passed=1), policy, T0)).action == "converged"
 
 
-def test_a_checkpoint_the_release_never_reaches_does_not_hold_convergence() -> None:
-    # The fleet shrank while the release ran: 50% of the 6 at its start is never replaced.
+def test_percentages_count_only_what_the_release_replaces() -> None:
+    # 8 outdated instances to replace and 2 protected ones the policy leaves alone: 100% is the 8.
+    policy = Policy(target_version=TARGET, checkpoints=("50%", "100%"), protected_instances="ignore")
+    protected = [replace(instance(f"i-p{n}", OLD), protected=True) for n in range(2)]
+    first = decide(fleet(*_old(8), *protected), Progress(), policy, T0)
+    assert len(decision_of(first).batch) == 4  # 50% of 8
+    replaced = [instance(f"i-n{n}", TARGET) for n in range(8)]
+    done = first.update(batches=(tuple(f"i-o{n}" for n in range(8)),), checkpoints_passed=1, decision=None)
+    assert decision_of(decide(fleet(*replaced, *protected), done, policy, T0)).action == "checkpoint"
+
+
+def test_when_the_fleet_shrinks_percentages_follow_what_is_left_to_replace() -> None:
+    # 6 outdated at the start, 1 replaced, then the group scaled in: 50% is now of 1, and is reached.
     policy = Policy(target_version=TARGET, checkpoints=("50%",))
     ledger = Progress(target_version=TARGET, versions_before={OLD: 6}, batches=(("i-o0",),))
-    converged = decide(fleet(instance("i-n0", TARGET), instance("i-n1", TARGET)), ledger, policy, T0)
-    assert decision_of(converged).action == "converged"
+    shrunk = fleet(instance("i-n0", TARGET), instance("i-n1", TARGET))
+    assert decision_of(decide(shrunk, ledger, policy, T0)).action == "checkpoint"
+    assert decision_of(decide(shrunk, ledger.update(checkpoints_passed=1), policy, T0)).action == "converged"
+    # Nothing replaced at all: there is no checkpoint to reach.
+    untouched = Progress(target_version=TARGET, versions_before={TARGET: 2})
+    assert decision_of(decide(shrunk, untouched, policy, T0)).action == "converged"
 
 
 def test_a_chain_carries_the_checkpoints_passed() -> None:

@@ -57,9 +57,9 @@ def test_rolling_back_targets_the_previous_version_and_keeps_what_failed() -> No
 
 def test_there_is_nothing_to_roll_back_to_when_only_the_target_ran() -> None:
     with pytest.raises(NothingToRollBackError, match=r"web: States\.Timeout and nothing to roll back to"):
-        begin(Progress(target_version=TARGET, versions_before={TARGET: 2}), "web", "States.Timeout", None)
-    with pytest.raises(NothingToRollBackError):
-        begin(Progress(), "web", "States.Timeout", None)
+        begin(failed_ledger().update(versions_before={TARGET: 2}), "web", "States.Timeout", None)
+    with pytest.raises(NothingToRollBackError, match="before any instance was terminated"):
+        begin(Progress(target_version=TARGET, versions_before={OLD: 2}, batches=((),)), "web", "States.Timeout", None)
 
 
 def test_a_rollback_has_no_checkpoints_replaces_what_it_cannot_read_and_ignores_alarms() -> None:
@@ -70,6 +70,19 @@ def test_a_rollback_has_no_checkpoints_replaces_what_it_cannot_read_and_ignores_
     assert batch == ("i-9",)  # unreadable, so outdated; no checkpoint holds it back
     assert alarms.watched(["web-5xx"], rolling) == [] and alarms.watched(["web-5xx"], Progress()) == ["web-5xx"]
     assert policy.during(Progress()) is policy
+
+
+def test_a_rollback_takes_what_the_failed_release_launched_first_and_keeps_the_floor() -> None:
+    # 4 serve the old version; 3 old ones are slow to answer; the 3 newest run the broken build.
+    slow = [instance(f"i-slow{n}", None, reason="timeout after 2 s") for n in range(3)]
+    broken = [instance(f"i-new{n}", None, reason="HTTP 503") for n in range(3)]
+    seen = fleet(*[instance(f"i-old{n}", OLD) for n in range(4)], *slow, *broken)
+    rolling = begin(failed_ledger(), "web", "ReplacementTimeoutError", None)
+    batch = decision_of(decide(seen, rolling, Policy(min_healthy_percent=50), T0)).batch
+    # The floor (5 of 10) counts the unreadable as serving; taking the broken ones first keeps the
+    # instances that really serve (4 readable + the slow ones left) at 5 or more.
+    assert batch[:3] == ("i-new2", "i-new1", "i-new0") and len(batch) == 5
+    assert 4 + sum(1 for i in slow if i.id not in batch) >= 5
 
 
 def _outcome(status: str, progress: Progress, **failure: Any) -> dict[str, Any]:
@@ -93,6 +106,13 @@ def test_a_rollback_that_failed_says_so() -> None:
     with pytest.raises(
         ReleaseFailedError, match=r"web FAILED ReplacementTimeoutError .*: i-9 HTTP 503 \(while rolling"
     ):
+        summarize([outcome], at(60))
+
+
+def test_a_cleanup_that_failed_after_a_rollback_says_the_rollback_was_done() -> None:
+    rolled = begin(failed_ledger(), "web", "AlarmTriggeredError", "web-5xx").update(finished_at=stamp(60))
+    outcome = _outcome("FAILED", rolled, error="AwsRequestError", cause="DeleteTags denied")
+    with pytest.raises(ReleaseFailedError, match=r"DeleteTags denied \(after rolling back to 1\.0\.273 after Alarm"):
         summarize([outcome], at(60))
 
 

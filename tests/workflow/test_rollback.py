@@ -81,15 +81,21 @@ def test_a_rejected_canary_is_rolled_back(world: World) -> None:
     world.fleet(build=NEW, build_source=pinned("live_asg_web"))
     world.asg("live_asg_web", 3, OLD)
 
+    answers: list[str] = []
+
     def reject(arn: str) -> None:
         wait_for_approvals(world, arn, 1)
-        cli(world, "reject", arn, "--reason", "5xx on the canary")
+        answers.append(cli(world, "reject", arn, "--reason", "5xx on the canary").output)
 
     with in_background(world, reject):
         execution, _ = world.release(rolling_back(checkpoints=[1], bake_seconds=0, approve_checkpoints=True))
 
     assert execution.status == "FAILED"
     assert "live_asg_web ROLLED_BACK to 1.0.266 after ReleaseRejectedError" in execution.cause_message()
+    assert answers == [
+        "live_asg_web: rejected; its release fails with ReleaseRejectedError; it rolls back first "
+        "(rollback_on_failure)\n"
+    ]
     assert batch_sizes(execution) == [1, 1]  # the canary, then the canary's replacement going back
     assert world.versions("live_asg_web") == [OLD] * 3
 
