@@ -17,7 +17,6 @@ from typing import Any
 import boto3
 
 from asg_terminator.fleet import create_asg
-from tasks import contracts
 from tasks.domain import notifications
 from tasks.domain.fleet import Instance, Progress, iso
 
@@ -33,11 +32,6 @@ NEW = "1.0.274"
 def empty_progress() -> dict[str, Any]:
     """The ledger a release starts each ASG with (every key present, as ValidateInput builds it)."""
     return Progress().to_record()
-
-
-def settings(**overrides: Any) -> dict[str, Any]:
-    """The settings ValidateInput produces: every schema default, then the overrides."""
-    return {**contracts.defaults("validate_input.input"), **overrides}
 
 
 def ago(seconds: float) -> str:

@@ -9,7 +9,8 @@ import pytest
 
 from tasks.errors import FloorBlocksReleaseError, InvalidStepInputError, ReleaseStalledError
 from tasks.handlers.select_batch import handler as select_batch
-from tests.functional.support import NEW, OLD, ago, empty_progress, fleet_record, instance_record, settings
+from tests.functional.support import NEW, OLD, ago, empty_progress, fleet_record, instance_record
+from tests.unit.builders import settings
 
 RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

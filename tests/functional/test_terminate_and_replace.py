@@ -19,7 +19,8 @@ from tasks.handlers.discover import handler as discover
 from tasks.handlers.read_versions import handler as read_versions
 from tasks.handlers.select_batch import handler as select_batch
 from tasks.handlers.terminate import handler as terminate
-from tests.functional.support import NEW, OLD, ago, empty_progress, group, group_ids, settings
+from tests.functional.support import NEW, OLD, ago, empty_progress, group, group_ids
+from tests.unit.builders import settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable

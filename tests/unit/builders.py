@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tasks import contracts
 from tasks.domain.fleet import Decision, Fleet, Instance, Progress, iso
 from tasks.domain.release import Policy
 
@@ -62,31 +63,9 @@ def policy(**changes: Any) -> Policy:
 
 
 def settings(**changes: Any) -> dict[str, Any]:
-    """A complete settings record (the execution input with every default applied)."""
-    base: dict[str, Any] = {
-        "target_version": None,
-        "version_url": "http://{PrivateIpAddress}:80/version",
-        "min_healthy": 1,
-        "min_healthy_percent": 0,
-        "max_batch": None,
-        "poll_seconds": 15,
-        "replacement_timeout_seconds": 900,
-        "probe_timeout_seconds": 2,
-        "replace_unreadable": False,
-        "dry_run": False,
-        "standby_instances": "ignore",
-        "protected_instances": "replace",
-        "event_bus_name": None,
-        "max_surge": 0,
-        "alarm_names": [],
-        "checkpoints": [],
-        "bake_seconds": 300,
-        "approve_checkpoints": False,
-        "rollback_on_failure": False,
-        "pin_parameter": None,
-        "max_history_events": 20000,
-    }
-    return {**base, **changes}
+    """A complete settings record: the execution input with every schema default applied, as
+    ValidateInput produces it (tests/unit/test_contracts.py pins the defaults themselves)."""
+    return {**contracts.defaults("validate_input.input"), **changes}
 
 
 def decision_of(progress: Progress) -> Decision:
