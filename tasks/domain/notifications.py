@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tasks.domain import report
+
 if TYPE_CHECKING:
     from tasks.domain.fleet import Progress
 
@@ -50,9 +52,8 @@ def approval_requested(release_id: str, asg_name: str, execution_arn: str, messa
 def ended(release_id: str, reports: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
     """From the release's reports (tasks/domain/report.py): its status and each ASG's outcome."""
     keep = ("asg_name", "status", "target_version", "batch_count", "terminated_count", "error")
-    failed = any(r["status"] in ("FAILED", "ROLLED_BACK") for r in reports)
     return ENDED, {
         "release_id": release_id,
-        "status": "FAILED" if failed else "SUCCEEDED",
+        "status": "FAILED" if any(map(report.failed, reports)) else "SUCCEEDED",
         "asgs": [{k: r[k] for k in keep if k in r} for r in reports],
     }

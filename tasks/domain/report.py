@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 ROLLED_BACK = "ROLLED_BACK"  # rollback_on_failure: failed, then converged back; the release fails
 
 
+def failed(report: dict[str, Any]) -> bool:
+    """Whether this ASG's report fails the release."""
+    return report["status"] in ("FAILED", ROLLED_BACK)
+
+
 def lambda_error_message(cause: str) -> str:
     """A Lambda error's cause is its JSON payload; keep only the message an operator reads."""
     try:
@@ -89,9 +94,9 @@ def summarize(outcomes: list[dict[str, Any]], now: datetime, finished: Sequence[
 
 def release_output(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """The output of a release whose ASG reports are these, or ReleaseFailedError naming them all."""
-    failed = [r for r in reports if r["status"] in ("FAILED", ROLLED_BACK)]
-    if failed:
+    failures = [r for r in reports if failed(r)]
+    if failures:
         raise ReleaseFailedError(
-            f"{len(failed)} of {len(reports)} ASGs failed: " + "; ".join(_line(r) for r in reports)
+            f"{len(failures)} of {len(reports)} ASGs failed: " + "; ".join(_line(r) for r in reports)
         )
     return {"status": "SUCCEEDED", "asgs": reports}
