@@ -9,12 +9,9 @@ from __future__ import annotations
 import getpass
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asg_terminator import history
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 CALLBACK = "invoke.waitForTaskToken"
 REJECTED = "ReleaseRejectedError"  # tasks/errors.py: the ASG's release fails with this name
@@ -37,16 +34,8 @@ class Waiting:
 def waiting(execution_arn: str, events: list[dict[str, Any]]) -> list[Waiting]:
     """The callback tasks of one execution's history that no answer, failure or timeout has ended."""
     by_id = {e["id"]: e for e in events}
-
-    def scheduled_before(event: dict[str, Any]) -> Iterator[int]:
-        earlier = by_id.get(event.get("previousEventId", 0))
-        while earlier is not None:
-            if earlier["type"] == "TaskScheduled":
-                yield earlier["id"]
-                return
-            earlier = by_id.get(earlier.get("previousEventId", 0))
-
-    ended = {i for e in events if e["type"] in _TASK_ENDED for i in scheduled_before(e)}
+    answered = (history.scheduled(by_id, e) for e in events if e["type"] in _TASK_ENDED)
+    ended = {task["id"] for task in answered if task is not None}
     found = []
     for event in events:
         details = event.get("taskScheduledEventDetails") or {}

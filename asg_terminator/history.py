@@ -92,6 +92,20 @@ def _details(event: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def earlier(by_id: dict[int, dict[str, Any]], event: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The events before ``event`` on its chain (previousEventId), nearest first; ``by_id``: the
+    history's events by id."""
+    previous = by_id.get(event.get("previousEventId", 0))
+    while previous is not None:
+        yield previous
+        previous = by_id.get(previous.get("previousEventId", 0))
+
+
+def scheduled(by_id: dict[int, dict[str, Any]], event: dict[str, Any]) -> dict[str, Any] | None:
+    """The TaskScheduled event a task event (started, succeeded, failed...) belongs to."""
+    return next((e for e in earlier(by_id, event) if e["type"] == "TaskScheduled"), None)
+
+
 class _RunBuilder:
     """Pairs each *StateEntered event with its *StateExited (or failure) through previousEventId."""
 
@@ -100,10 +114,7 @@ class _RunBuilder:
         self.runs: dict[int, StateRun] = {}
 
     def chain(self, event: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        previous = self._by_id.get(event.get("previousEventId", 0))
-        while previous is not None:
-            yield previous
-            previous = self._by_id.get(previous.get("previousEventId", 0))
+        return earlier(self._by_id, event)
 
     def run_of(self, event: dict[str, Any], name: str | None) -> tuple[StateRun | None, dict[str, Any] | None]:
         """The run this event belongs to, and the last failure event inside that run."""

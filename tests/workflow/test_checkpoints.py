@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from click.testing import CliRunner
 
-from asg_terminator import approval
+from asg_terminator import approval, history
 from asg_terminator.cli import main
 from tests.functional.support import put_alarm
 
@@ -206,16 +206,13 @@ def until_state(world: World, state: str, then: Callable[[str], None]) -> Callab
 def approvals(execution: Execution) -> list[dict[str, Any]]:
     """The answers the AwaitApproval callback tasks got (their TaskSucceeded outputs)."""
     by_id = {e["id"]: e for e in execution.history}
-    found = []
-    for event in execution.history:
-        if event["type"] != "TaskSucceeded":
-            continue
-        earlier = by_id.get(event["previousEventId"])
-        while earlier is not None and earlier["type"] != "TaskScheduled":
-            earlier = by_id.get(earlier.get("previousEventId", 0))
-        if earlier is not None and earlier["taskScheduledEventDetails"]["resource"] == approval.CALLBACK:
-            found.append(json.loads(event["taskSucceededEventDetails"]["output"]))
-    return found
+    return [
+        json.loads(event["taskSucceededEventDetails"]["output"])
+        for event in execution.history
+        if event["type"] == "TaskSucceeded"
+        and (task := history.scheduled(by_id, event)) is not None
+        and task["taskScheduledEventDetails"]["resource"] == approval.CALLBACK
+    ]
 
 
 class in_background:  # noqa: N801 - reads as a with-statement
