@@ -12,13 +12,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.awsrequest import AWSResponse
+from click.testing import CliRunner
 
+from asg_terminator import approval
+from asg_terminator.cli import main
 from asg_terminator.history import events_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from asg_terminator.simulator import FleetSimulator
+    from tests.workflow.conftest import World
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -125,6 +129,10 @@ class Execution:
         batches = [o["progress"]["batches"][-1] for o in done]
         return [i for batch in batches for i in batch]
 
+    def batch_sizes(self) -> list[int]:
+        """How many instances each Terminate terminated, in order."""
+        return [len(o["progress"]["batches"][-1]) for o in self.task_outputs("Terminate")]
+
     def cause_message(self) -> str:
         payload = json.loads(self.cause or "{}")
         return str(payload.get("errorMessage", self.cause))
@@ -208,3 +216,53 @@ def alarm_after_first_termination(autoscaling: Any, asg_name: str, original: lis
     finally:
         stop.set()
         watcher.join(timeout=5)
+
+
+# -- answering while the release runs, as an operator would from another terminal.
+
+
+def cli(world: World, *args: str) -> Any:
+    endpoint = ["--endpoint-url", world.sfn.meta.endpoint_url, "--region", "us-east-1"]
+    return CliRunner().invoke(main, [*args, *endpoint], catch_exceptions=False)
+
+
+def running_execution(world: World) -> str:
+    while True:
+        running = world.sfn.list_executions(stateMachineArn=world.machine_arn, statusFilter="RUNNING")["executions"]
+        if running:
+            return str(running[0]["executionArn"])
+        time.sleep(0.05)
+
+
+def wait_for_approvals(world: World, arn: str, count: int, timeout: float = 60) -> list[approval.Waiting]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = world.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        found = approval.waiting(arn, events)
+        if len(found) >= count:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{count} approvals were never requested")
+
+
+class in_background:  # noqa: N801 - reads as a with-statement
+    """Run ``act(execution_arn)`` in a thread once the release has started; re-raise what it raised."""
+
+    def __init__(self, world: World, act: Callable[[str], None]) -> None:
+        self._world, self._act = world, act
+        self._error: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._act(running_execution(self._world))
+        except BaseException as e:  # surfaced in __exit__
+            self._error.append(e)
+
+    def __enter__(self) -> None:
+        self._thread.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join(timeout=30)
+        if self._error:
+            raise self._error[0]

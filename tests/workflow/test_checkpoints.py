@@ -4,15 +4,12 @@ approval at a checkpoint (approve_checkpoints; `asg-terminator approve|reject`).
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from click.testing import CliRunner
-
 from asg_terminator import approval, history
-from asg_terminator.cli import main
 from tests.functional.support import put_alarm
+from tests.workflow.harness import cli, in_background, wait_for_approvals
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,10 +18,6 @@ if TYPE_CHECKING:
     from tests.workflow.harness import Execution
 
 OLD, NEW = "1.0.266", "1.0.274"
-
-
-def batch_sizes(execution: Execution) -> list[int]:
-    return [len(o["progress"]["batches"][-1]) for o in execution.task_outputs("Terminate")]
 
 
 def test_a_canary_then_checkpoints_each_baked_and_no_batch_crossing_one(world: World) -> None:
@@ -43,7 +36,7 @@ def test_a_canary_then_checkpoints_each_baked_and_no_batch_crossing_one(world: W
 
     assert execution.status == "SUCCEEDED", execution.cause
     # Without checkpoints the floor would allow 5 at once: the canary is 1, then up to 50% (3), then the rest.
-    assert batch_sizes(execution) == [1, 2, 3]
+    assert execution.batch_sizes() == [1, 2, 3]
     entered = execution.states_entered()
     assert entered.count("Bake") == entered.count("PassCheckpoint") == 2
     assert "AwaitApproval" not in entered
@@ -91,7 +84,7 @@ def test_an_alarm_during_the_bake_fails_the_asg_at_its_checkpoint(world: World) 
     assert execution.status == "FAILED"
     assert "AlarmTriggeredError" in execution.cause_message()
     assert "the release stopped at its checkpoint" in execution.cause_message()
-    assert batch_sizes(execution) == [1]  # the canary, nothing after it
+    assert execution.batch_sizes() == [1]  # the canary, nothing after it
     assert world.versions("live_asg_web") == [OLD, OLD, NEW]
 
 
@@ -157,36 +150,12 @@ def test_a_rejected_checkpoint_fails_the_asg_and_terminates_nothing_more(world: 
     assert execution.status == "FAILED"
     assert answers == ["live_asg_web: rejected; its release fails with ReleaseRejectedError\n"]
     assert "live_asg_web FAILED" in execution.cause_message() and "ReleaseRejectedError" in execution.cause_message()
-    assert batch_sizes(execution) == [1]
+    assert execution.batch_sizes() == [1]
     assert world.versions("live_asg_web") == [OLD, OLD, OLD, NEW]
     assert "UnlockAsg" in execution.states_entered()  # the lock is given back
 
 
-# -- helpers: answer while the release runs, as an operator would from another terminal.
-
-
-def cli(world: World, *args: str) -> Any:
-    endpoint = ["--endpoint-url", world.sfn.meta.endpoint_url, "--region", "us-east-1"]
-    return CliRunner().invoke(main, [*args, *endpoint], catch_exceptions=False)
-
-
-def running_execution(world: World) -> str:
-    while True:
-        running = world.sfn.list_executions(stateMachineArn=world.machine_arn, statusFilter="RUNNING")["executions"]
-        if running:
-            return str(running[0]["executionArn"])
-        time.sleep(0.05)
-
-
-def wait_for_approvals(world: World, arn: str, count: int, timeout: float = 60) -> list[approval.Waiting]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        events = world.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        found = approval.waiting(arn, events)
-        if len(found) >= count:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"{count} approvals were never requested")
+# -- helpers for this file's tests.
 
 
 def until_state(world: World, state: str, then: Callable[[str], None]) -> Callable[[str], None]:
@@ -213,26 +182,3 @@ def approvals(execution: Execution) -> list[dict[str, Any]]:
         and (task := history.scheduled(by_id, event)) is not None
         and task["taskScheduledEventDetails"]["resource"] == approval.CALLBACK
     ]
-
-
-class in_background:  # noqa: N801 - reads as a with-statement
-    """Run ``act(execution_arn)`` in a thread once the release has started; re-raise what it raised."""
-
-    def __init__(self, world: World, act: Callable[[str], None]) -> None:
-        self._world, self._act = world, act
-        self._error: list[BaseException] = []
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self._act(running_execution(self._world))
-        except BaseException as e:  # surfaced in __exit__
-            self._error.append(e)
-
-    def __enter__(self) -> None:
-        self._thread.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self._thread.join(timeout=30)
-        if self._error:
-            raise self._error[0]

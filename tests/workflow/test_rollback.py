@@ -9,8 +9,7 @@ import boto3
 
 from asg_terminator.simulator import FaultPlan
 from tests.functional.support import put_alarm
-from tests.workflow.harness import alarm_after_first_termination
-from tests.workflow.test_checkpoints import batch_sizes, cli, in_background, wait_for_approvals
+from tests.workflow.harness import alarm_after_first_termination, cli, in_background, wait_for_approvals
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -73,7 +72,7 @@ def test_a_build_that_never_boots_times_out_and_rolls_back(world: World) -> None
     assert "live_asg_web ROLLED_BACK to 1.0.266 after ReplacementTimeoutError" in execution.cause_message()
     # The broken instance answered nothing: the rollback replaces what it cannot read.
     assert world.versions("live_asg_web") == [OLD] * 3
-    assert batch_sizes(execution)[0] == 1
+    assert execution.batch_sizes()[0] == 1
     assert watch.floor_breaches("live_asg_web", min_healthy=1) == []
 
 
@@ -96,7 +95,7 @@ def test_a_rejected_canary_is_rolled_back(world: World) -> None:
         "live_asg_web: rejected; its release fails with ReleaseRejectedError; it rolls back first "
         "(rollback_on_failure)\n"
     ]
-    assert batch_sizes(execution) == [1, 1]  # the canary, then the canary's replacement going back
+    assert execution.batch_sizes() == [1, 1]  # the canary, then the canary's replacement going back
     assert world.versions("live_asg_web") == [OLD] * 3
 
 
