@@ -41,27 +41,70 @@ def local() -> None:
     """The local stack: an AWS-compatible endpoint where releases really run."""
 
 
+def _release_defaults(text: str | None, path: Path | None) -> dict[str, Any]:
+    from asg_terminator.localstack import check_release_defaults
+
+    if text is not None and path is not None:
+        raise click.UsageError("give one of --release-defaults or --release-defaults-file")
+    raw = path.read_text(encoding="utf-8") if path is not None else text
+    if raw is None:
+        return {}
+    try:
+        return check_release_defaults(json.loads(raw))
+    except json.JSONDecodeError as e:
+        raise click.UsageError(f"release defaults: not JSON: {e}") from e
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+
+
 @local.command("up")
 @click.option("--port", default=4566, show_default=True, help="Port on 127.0.0.1.")
-def local_up(port: int) -> None:
+@click.option(
+    "--release-defaults",
+    "defaults_json",
+    default=None,
+    help="Execution input fields for releases an upload or the schedule starts (the stack parameter "
+    'ReleaseDefaults), e.g. \'{"version_url": "http://127.0.0.1:8080/{InstanceId}/version", "poll_seconds": 1}\'.',
+)
+@click.option(
+    "--release-defaults-file",
+    "defaults_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The same, from a file.",
+)
+@click.option(
+    "--artifact-bucket", default="asg-terminator-artifacts", show_default=True, help="Uploads here start releases."
+)
+def local_up(port: int, defaults_json: str | None, defaults_file: Path | None, artifact_bucket: str) -> None:
     """Serve the endpoint until Ctrl-C."""
     import logging
 
     from asg_terminator.localstack import LocalStack
 
+    defaults = _release_defaults(defaults_json, defaults_file)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    stack = LocalStack(port=port)
+    stack = LocalStack(port=port, release_defaults=defaults, artifact_bucket=artifact_bucket, say=_say)
     endpoint = stack.start()
     try:
         click.echo(f"endpoint:      {endpoint.url}")
         click.echo(f"region:        {endpoint.region}")
         click.echo(f"state machine: {endpoint.state_machine_arn}")
+        click.echo(f"lease table: {stack.lease_table}")
+        click.echo(f"artifact bucket: {stack.artifact_bucket} (an upload of <app>/<version>/<file> starts a release)")
+        click.echo(f"release defaults: {json.dumps(defaults, sort_keys=True)}")
+        click.echo("probes: loopback only (127.0.0.0/8, ::1); any other address is refused without connecting")
         click.echo("credentials:   any (e.g. AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing)")
         click.echo("Ctrl-C to stop.", err=True)
         sys.stdout.flush()
         _wait_for_interrupt()
     finally:
         stack.stop()
+
+
+def _say(line: str) -> None:
+    click.echo(line)
+    sys.stdout.flush()
 
 
 @main.command()
@@ -96,6 +139,8 @@ def simulate(
     simulator.adopt(lister(), initial)
     with simulator:
         click.echo(f"version_url: {simulator.url_template}")
+        pointing = json.dumps({"version_url": simulator.url_template, "poll_seconds": 1})
+        click.echo(f"release defaults for local up: --release-defaults '{pointing}'")
         sys.stdout.flush()
         _wait_for_interrupt()
 

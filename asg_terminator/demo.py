@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asg_terminator import history, history_html
 from asg_terminator.fleet import create_asg
-from asg_terminator.lambda_server import ACCOUNT, function_name
-from asg_terminator.localstack import LocalStack
+from asg_terminator.localstack import ARTIFACT_BUCKET, LocalStack
 from asg_terminator.progress import FleetCounts, follow, summary_table
 from asg_terminator.simulator import FleetSimulator, asg_instance_lister
 from tasks.domain import artifacts
@@ -25,7 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 OLD_BUILD, NEW_BUILD = "1.0.266", "1.0.274"
-BUCKET = "asg-terminator-artifacts"
+BUCKET = ARTIFACT_BUCKET
 APP = "app"
 
 
@@ -54,31 +51,6 @@ def bucket_build_source(s3: Any, bucket: str) -> Any:
     return newest
 
 
-def s3_event(bucket: str, key: str, head: dict[str, Any], region: str) -> dict[str, Any]:
-    """The EventBridge 'Object Created' event S3 sends for an upload (its documented shape)."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": ACCOUNT,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": bucket},
-            "object": {
-                "key": key,
-                "size": head["ContentLength"],
-                "etag": head["ETag"].strip('"'),
-                "sequencer": f"{time.time_ns():018X}",
-            },
-            "reason": "PutObject",
-        },
-    }
-
-
 def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     defaults = {
@@ -88,10 +60,9 @@ def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
         "max_batch": options.max_batch,
         "replacement_timeout_seconds": max(60, int(options.boot_seconds * 10)),
     }
-    stack = LocalStack(port=options.port, release_defaults=defaults)
+    stack = LocalStack(port=options.port, release_defaults=defaults, say=lambda line: say(console, as_json, line))
     with stack as endpoint:
         autoscaling, ec2, s3, sfn = (endpoint.client(s) for s in ("autoscaling", "ec2", "s3", "stepfunctions"))
-        s3.create_bucket(Bucket=BUCKET)
         simulator = FleetSimulator(
             asg_instance_lister(autoscaling, options.asgs),
             build=OLD_BUILD,
@@ -113,15 +84,8 @@ def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
             )
             key = f"{APP}/{NEW_BUILD}/{APP}.zip"
             s3.put_object(Bucket=BUCKET, Key=key, Body=b"build " + NEW_BUILD.encode())
-            say(
-                console, as_json, f"uploaded s3://{BUCKET}/{key}; EventBridge delivers 'Object Created' to StartRelease"
-            )
-            upload = s3_event(BUCKET, key, s3.head_object(Bucket=BUCKET, Key=key), endpoint.region)
-            started = json.loads(
-                endpoint.client("lambda", url=stack.lambda_url)
-                .invoke(FunctionName=function_name("StartRelease"), Payload=json.dumps(upload).encode())["Payload"]
-                .read()
-            )
+            say(console, as_json, f"uploaded s3://{BUCKET}/{key}")
+            started = _first_start(stack)
             if not started.get("started"):
                 raise SystemExit(f"StartRelease did not start a release: {started}")
             arn = started["execution_arn"]
@@ -146,6 +110,16 @@ def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
             console.print(f"[red]{view.error}[/red]: {lambda_error_message(view.cause or '')}")
         console.print(f"execution history: {options.html}  (open it in a browser)")
     return 0 if view.status == "SUCCEEDED" else 1
+
+
+def _first_start(stack: LocalStack, timeout: float = 30) -> dict[str, Any]:
+    """What StartRelease answered to the upload, once the local stack has delivered its event."""
+    deadline = time.monotonic() + timeout
+    while not stack.started:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the upload reached no StartRelease within {timeout:g} s")
+        time.sleep(0.05)
+    return stack.started[0]
 
 
 def say(console: Console, quiet: bool, text: str) -> None:

@@ -1,13 +1,16 @@
 """The local stack: an AWS-compatible endpoint on 127.0.0.1 in which releases really run.
 
-One process holds three things:
+One process holds four things:
 - moto's server (``ThreadedMotoServer``) answering any SDK on the port, with Step Functions
   execution on;
 - ``mock_aws`` active in this same process, so that the backends are shared and moto's
   interpreter calls Lambda through a botocore client that honours ``AWS_ENDPOINT_URL_LAMBDA``
   (in plain server mode it would call moto's own Docker-based Lambda);
 - our Lambda Invoke server on loopback, where that variable points, running the real handlers,
-  whose own boto3 calls land in the same moto backends.
+  whose own boto3 calls land in the same moto backends;
+- EventBridge's two rules, delivered in its place (see eventbridge.py): an upload to the
+  artifacts bucket reaches ``StartRelease``, and an execution that ended unsuccessfully reaches
+  ``Cleanup``, as they would in AWS.
 """
 
 from __future__ import annotations
@@ -17,20 +20,27 @@ import json
 import os
 import zipfile
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from asg_terminator import stack
-from asg_terminator.lambda_server import LambdaInvokeServer, function_name, substitutions
+from asg_terminator.eventbridge import StatusChangeDelivery, UploadDelivery
+from asg_terminator.lambda_server import ACCOUNT, LambdaInvokeServer, function_name, substitutions
 from asg_terminator.paths import ROOT
-from tasks import runtime
+from tasks import contracts, runtime
+from tasks.domain.execution_input import NOT_SETTINGS, settings_from_input
+from tasks.errors import InvalidExecutionInputError
 from tasks.handlers import FUNCTIONS, module_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 REGION = "us-east-1"
 DEFAULT_PORT = 4566
+ARTIFACT_BUCKET = "asg-terminator-artifacts"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -51,6 +61,23 @@ class Endpoint:
         )
 
 
+def check_release_defaults(defaults: Any) -> dict[str, Any]:
+    """The ``ReleaseDefaults`` document (the execution input fields an event-started release takes),
+    checked against the execution input's schema and rules; raises ValueError naming the field."""
+    if not isinstance(defaults, dict):
+        raise ValueError(f"release defaults: a JSON object of execution input fields, not {type(defaults).__name__}")
+    named = [k for k in NOT_SETTINGS if k in defaults]
+    if named:
+        raise ValueError(f"release defaults: {named[0]}: not a default (an event names the ASGs)")
+    document = {"asg_names": ["any"], **defaults}
+    try:
+        contracts.check("validate_input.input", document, InvalidExecutionInputError, "release defaults")
+        settings_from_input(document, contracts.defaults("validate_input.input"))
+    except InvalidExecutionInputError as e:
+        raise ValueError(str(e).replace("execution input: ", "")) from e
+    return dict(defaults)
+
+
 def _code_zip() -> bytes:
     """The tasks package as Lambda would receive it (the local functions' registered code)."""
     buffer = io.BytesIO()
@@ -63,16 +90,26 @@ def _code_zip() -> bytes:
 
 class LocalStack:
     def __init__(
-        self, port: int = DEFAULT_PORT, region: str = REGION, release_defaults: dict[str, Any] | None = None
+        self,
+        port: int = DEFAULT_PORT,
+        region: str = REGION,
+        release_defaults: dict[str, Any] | None = None,
+        artifact_bucket: str = ARTIFACT_BUCKET,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         self.port = port
         self.region = region
         self.release_defaults = release_defaults or {}
+        self.artifact_bucket = artifact_bucket
+        self._say = say or (lambda _line: None)
+        self._deliveries: list[StatusChangeDelivery | UploadDelivery] = []
+        self.started: list[dict[str, Any]] = []  # StartRelease's answers to the uploads delivered
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._lambdas = LambdaInvokeServer()
         self._server: ThreadedMotoServer | None = None
         self._saved_env: dict[str, str | None] = {}
         self.endpoint: Endpoint | None = None
+        self.lease_table = stack.LEASE_TABLE
 
     def start(self) -> Endpoint:
         self._set_env({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": self.region})
@@ -88,9 +125,47 @@ class LocalStack:
         arn = stack.create_release_state_machine(
             Endpoint(url, self.region, "").client("stepfunctions"), substitutions(self.region)
         )
+        self.lease_table = stack.create_lease_table(Endpoint(url, self.region, "").client("dynamodb"))
         self.endpoint = Endpoint(url, self.region, arn)
         self.start_functions_env()
+        s3 = self.endpoint.client("s3")
+        if self.artifact_bucket not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+            s3.create_bucket(Bucket=self.artifact_bucket)
+        self._deliveries = [
+            UploadDelivery(s3, self.artifact_bucket, self._start_release, self.region, ACCOUNT),
+            StatusChangeDelivery(self.endpoint.client("stepfunctions"), arn, self._clean_up, self.region, ACCOUNT),
+        ]
+        for delivery in self._deliveries:
+            delivery.start()
         return self.endpoint
+
+    def _invoke(self, step: str, event: dict[str, Any]) -> dict[str, Any]:
+        headers, body = self._lambdas.invoke(function_name(step), json.dumps(event).encode())
+        answer: dict[str, Any] = json.loads(body)
+        if headers.get("X-Amz-Function-Error"):
+            self._say(f"{step} failed: {answer.get('errorType')}: {answer.get('errorMessage')}")
+        return answer
+
+    def _start_release(self, event: dict[str, Any]) -> None:
+        """An upload's 'Object Created', as the stack's rule delivers it to StartRelease."""
+        started = self._invoke("StartRelease", event)
+        self.started.append(started)
+        where = f"s3://{self.artifact_bucket}/{event['detail']['object']['key']}"
+        if started.get("started"):
+            said = f"started {started['execution_arn']}"
+        else:
+            said = f"started nothing: {started.get('skipped') or 'a duplicate delivery'}"
+        self._say(f"upload {where}: 'Object Created' delivered to StartRelease (in EventBridge's place): {said}")
+
+    def _clean_up(self, event: dict[str, Any]) -> None:
+        """An execution that ended unsuccessfully, as the stack's rule delivers it to Cleanup."""
+        done = self._invoke("Cleanup", event)
+        detail = event["detail"]
+        let_go = ", ".join(a["asg_name"] for a in done.get("asgs", [])) or "nothing held"
+        self._say(
+            f"execution {detail['name']} {detail['status']}: 'Step Functions Execution Status Change' delivered "
+            f"to Cleanup (in EventBridge's place; moto sends none): {let_go}"
+        )
 
     def start_functions_env(self) -> None:
         """The functions' environment, as the SAM template sets it (the handlers run in this process)."""
@@ -99,6 +174,8 @@ class LocalStack:
             {
                 "STATE_MACHINE_ARN": self.endpoint.state_machine_arn,
                 "RELEASE_DEFAULTS": json.dumps(self.release_defaults),
+                "LEASE_TABLE": self.lease_table,
+                "PROBE_LOOPBACK_ONLY": "true",  # whatever a release's version URL says
             }
         )
         runtime.settings.cache_clear()
@@ -109,6 +186,8 @@ class LocalStack:
         return self._lambdas.url
 
     def stop(self) -> None:
+        for delivery in self._deliveries:
+            delivery.stop()
         if self._server is not None:
             self._server.stop()
         self._lambdas.stop()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from asg_terminator.paths import RELEASE_ASL
+from samtranslator.yaml_helper import yaml_parse
+
+from asg_terminator.paths import RELEASE_ASL, SAM_TEMPLATE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/asg-terminator-release"
+LEASE_TABLE = "asg-terminator-leases"
 _SUBSTITUTION = re.compile(r"\$\{(\w+)\}")
 
 
@@ -30,3 +33,13 @@ def create_release_state_machine(sfn: Any, values: Mapping[str, str], name: str 
             return str(machine["stateMachineArn"])
     created = sfn.create_state_machine(name=name, definition=definition(values), roleArn=ROLE_ARN)
     return str(created["stateMachineArn"])
+
+
+def create_lease_table(dynamodb: Any, name: str = LEASE_TABLE) -> str:
+    """Create (or find) the lease table exactly as infra/template.yaml declares it; returns its name."""
+    if name in dynamodb.list_tables().get("TableNames", []):
+        return name
+    properties = yaml_parse(SAM_TEMPLATE.read_text(encoding="utf-8"))["Resources"]["LeaseTable"]["Properties"]
+    declared = {k: properties[k] for k in ("BillingMode", "AttributeDefinitions", "KeySchema")}
+    dynamodb.create_table(TableName=name, **declared)
+    return name

@@ -83,3 +83,13 @@ class ReleaseRejectedError(TerminalError):
 
 class NothingToRollBackError(TerminalError):
     """rollback_on_failure, but no version other than the target ran when the release started."""
+
+
+class AsgSkippedError(TerminalError):
+    """A start that skips held ASGs (a scheduled sweep; an upload of the version already being released)
+    met an ASG another running release holds: that ASG's outcome is SKIPPED, which fails nothing."""
+
+
+class LeaseLostError(TerminalError):
+    """This release no longer holds the ASG's lease (another release, or Cleanup after a stop, took it):
+    the fleet change it was about to make was not made, and none will be."""

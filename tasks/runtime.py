@@ -20,11 +20,13 @@ from tasks.adapters.ec2 import Ec2
 from tasks.adapters.elbv2 import LoadBalancing
 from tasks.adapters.events import Events
 from tasks.adapters.fleet_reader import FleetReader
+from tasks.adapters.leases import Leases, UploadClaims
 from tasks.adapters.ssm import Parameters
 from tasks.adapters.stepfunctions import StepFunctions
 from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, VersionProber
 from tasks.domain import alarms
 from tasks.domain.artifacts import DEFAULT_KEY_PATTERN
+from tasks.domain.events import UPLOAD_WINDOW_SECONDS
 from tasks.errors import AwsRequestError, AwsThrottledError, AwsUnavailableError, InvalidStepOutputError
 
 if TYPE_CHECKING:
@@ -46,7 +48,9 @@ class Settings:
     # {"version_url": "http://{PrivateIpAddress}:8080/version", "min_healthy_percent": 50}.
     release_defaults: dict[str, object] = field(default_factory=dict)
     state_machine_arn: str = ""  # StartRelease's target
-    lock_settle_seconds: float = 1.0  # LockAsg: write, wait this long, read back
+    lease_table: str = ""  # the DynamoDB table of ASG leases (tasks/domain/lease.py)
+    probe_loopback_only: bool = False  # the local stack: probe 127.0.0.0/8 and ::1 only
+    upload_window_seconds: float = UPLOAD_WINDOW_SECONDS  # files of one upload: one release
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -56,7 +60,9 @@ class Settings:
             artifact_key_pattern=environ.get("ARTIFACT_KEY_PATTERN") or DEFAULT_KEY_PATTERN,
             release_defaults=json.loads(environ.get("RELEASE_DEFAULTS") or "{}"),
             state_machine_arn=environ.get("STATE_MACHINE_ARN", ""),
-            lock_settle_seconds=float(environ.get("LOCK_SETTLE_SECONDS", "1.0")),
+            lease_table=environ.get("LEASE_TABLE", ""),
+            probe_loopback_only=environ.get("PROBE_LOOPBACK_ONLY", "").lower() == "true",
+            upload_window_seconds=float(environ.get("UPLOAD_WINDOW_SECONDS", UPLOAD_WINDOW_SECONDS)),
         )
 
 
@@ -75,6 +81,25 @@ def autoscaling() -> AutoScaling:
 @functools.cache
 def fleet_reader() -> FleetReader:
     return FleetReader(autoscaling(), Ec2(boto3.client("ec2", config=_CLIENT_CONFIG)), load_balancing())
+
+
+def _lease_table() -> str:
+    table = settings().lease_table
+    if not table:
+        raise AwsRequestError(
+            "LEASE_TABLE is not set: the functions need the stack's lease table (infra/template.yaml)"
+        )
+    return table
+
+
+@functools.cache
+def leases() -> Leases:
+    return Leases(boto3.client("dynamodb", config=_CLIENT_CONFIG), _lease_table())
+
+
+@functools.cache
+def upload_claims() -> UploadClaims:
+    return UploadClaims(boto3.client("dynamodb", config=_CLIENT_CONFIG), _lease_table())
 
 
 @functools.cache
@@ -126,12 +151,16 @@ def notify(bus: str | None, event: tuple[str, dict[str, Any]], required: bool = 
 
 
 def prober(timeout_seconds: float) -> VersionProber:
-    return VersionProber(timeout_seconds, concurrency=settings().probe_concurrency)
-
-
-def sleep(seconds: float) -> None:
-    time.sleep(seconds)
+    chosen = settings()
+    return VersionProber(
+        timeout_seconds, concurrency=chosen.probe_concurrency, loopback_only=chosen.probe_loopback_only
+    )
 
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def epoch() -> float:
+    """Seconds since the epoch: the clock leases expire by."""
+    return time.time()

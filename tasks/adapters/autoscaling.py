@@ -20,6 +20,11 @@ def tags_of(group: dict[str, Any]) -> dict[str, str]:
     return {str(t["Key"]): str(t["Value"]) for t in group.get("Tags", [])}
 
 
+def suspended_of(group: dict[str, Any]) -> tuple[str, ...]:
+    """The names of a described group's suspended processes."""
+    return tuple(sorted(str(p["ProcessName"]) for p in group.get("SuspendedProcesses", [])))
+
+
 class AutoScaling:
     def __init__(self, client: AutoScalingClient) -> None:
         self._client = client
@@ -88,6 +93,19 @@ class AutoScaling:
             self._client.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=capacity, HonorCooldown=False)
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"SetDesiredCapacity {name} {capacity}") from e
+
+    def suspend(self, name: str, processes: tuple[str, ...] | list[str]) -> None:
+        self._processes("suspend", name, processes)
+
+    def resume(self, name: str, processes: tuple[str, ...] | list[str]) -> None:
+        self._processes("resume", name, processes)
+
+    def _processes(self, verb: str, name: str, processes: tuple[str, ...] | list[str]) -> None:
+        call = self._client.suspend_processes if verb == "suspend" else self._client.resume_processes
+        try:
+            call(AutoScalingGroupName=name, ScalingProcesses=list(processes))
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"{verb.capitalize()}Processes {name} {' '.join(processes)}") from e
 
     def names_tagged(self, key: str, value: str) -> list[str]:
         """Every ASG carrying the opt-in tag ``key=value`` (paginated)."""

@@ -41,6 +41,16 @@ class LoadBalancing:
                     verdicts[instance_id] = f"{state} in target group {_name(arn)}"
         return verdicts
 
+    def register(
+        self, target_group_arns: list[str] | tuple[str, ...], instance_ids: list[str] | tuple[str, ...]
+    ) -> None:
+        """Put the instances back into every target group (undoing a drain whose batch was not terminated)."""
+        for arn in target_group_arns:
+            try:
+                self._client.register_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in instance_ids])
+            except (ClientError, BotoCoreError) as e:
+                raise translate(e, f"RegisterTargets {_name(arn)}") from e
+
     def deregister(self, target_group_arns: list[str], instance_ids: list[str]) -> int:
         """Take the instances out of every target group; returns the longest deregistration delay (s)."""
         delay = 0

@@ -17,7 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
-from tasks.domain import versions
+from tasks.domain import urls, versions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -39,8 +39,10 @@ class VersionProber:
         concurrency: int = DEFAULT_CONCURRENCY,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
+        loopback_only: bool = False,
     ) -> None:
         self._timeout = timeout_seconds
+        self._loopback_only = loopback_only
         self._concurrency = max(1, concurrency)
         self._clock = clock
         self._session = session or _session(self._concurrency)
@@ -62,6 +64,9 @@ class VersionProber:
         return {i: f.result() if f.done() and not f.cancelled() else late for i, f in futures.items()}
 
     def read(self, url: str) -> Reading:
+        refused = urls.loopback_refusal(url) if self._loopback_only else None
+        if refused is not None:  # the local stack: never a connection beyond this machine
+            return Reading(None, refused)
         deadline = self._clock() + self._timeout
         timeout_text = f"timeout after {self._timeout:g} s"
         try:

@@ -1,9 +1,9 @@
 """Surge (``max_surge``): launch replacements before old instances go, then give the capacity back.
 
-The release raises the ASG's desired capacity when it takes the lock, and restores it when it lets
-go, success or failure. The original capacity is recorded on the ASG (tag
-``asg-terminator:desired-capacity``), so a release that never got to restore it (stopped by hand)
-is repaired by the next one before that one surges again.
+The release raises the ASG's desired capacity when it takes the lease, and restores it when it lets
+go, success or failure. The original capacity and the surged one are recorded in the lease (see
+lease.py) before desired capacity changes, so whoever lets the ASG go (the release, Cleanup after a
+stop, the next release after a crash) restores it, and only while nobody else has changed it since.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from tasks.domain.fleet import Instance
+    from tasks.domain.lease import Surge
 
-SURGE_TAG = "asg-terminator:desired-capacity"
 _PERCENT = re.compile(r"^(\d{1,3})%$")
 
 
@@ -36,13 +36,6 @@ def surge_size(max_surge: int | str, desired: int, max_size: int) -> int:
     return max(0, min(wanted, max_size - desired))
 
 
-def recorded(tag_value: str | None) -> int | None:
-    """The desired capacity a surge recorded, or None when there is none (or it is unreadable)."""
-    if tag_value is None or not tag_value.isdigit():
-        return None
-    return int(tag_value)
-
-
 @dataclass(frozen=True)
 class SurgePlan:
     """What LockAsg does to desired capacity: set it (``set_to``) and record ``original``, or nothing."""
@@ -52,19 +45,14 @@ class SurgePlan:
     note: str
 
 
-def plan_surge(
-    max_surge: int | str, desired: int, max_size: int, recorded_capacity: int | None, ours: bool
-) -> SurgePlan:
-    """``recorded_capacity``: what the ASG's surge tag holds; ``ours``: the lock was already this release's
-    (a retried LockAsg, or the next execution of a chain), so a recorded surge is this release's own."""
-    if recorded_capacity is not None and ours:
-        return SurgePlan(None, recorded_capacity, f"surge kept: desired {desired}, {recorded_capacity} before it")
-    base = desired if recorded_capacity is None else recorded_capacity  # a stale surge is undone first
-    added = surge_size(max_surge, base, max_size)
+def plan_surge(max_surge: int | str, desired: int, max_size: int, ours: Surge | None) -> SurgePlan:
+    """``ours``: the surge this release's lease already records (a retried LockAsg, or the next
+    execution of a chain): kept as it is."""
+    if ours is not None:
+        return SurgePlan(None, ours.original, f"surge kept: desired {desired}, {ours.original} before it")
+    added = surge_size(max_surge, desired, max_size)
     if added:
-        return SurgePlan(base + added, base, f"surge: desired {base} -> {base + added}")
-    if recorded_capacity is not None:
-        return SurgePlan(base, None, f"an interrupted release's surge undone: desired {desired} -> {base}")
+        return SurgePlan(desired + added, desired, f"surge: desired {desired} -> {desired + added}")
     return SurgePlan(None, None, "no surge")
 
 

@@ -9,6 +9,9 @@ from tasks.domain import chain, rollback, urls, versions
 from tasks.errors import InvalidExecutionInputError
 
 NOT_SETTINGS = ("asg_names", "continuation", chain.STARTED_BY)
+# Auto Scaling processes a release relies on (suspend_processes may not name them), and the rest.
+NEEDED_PROCESSES = ("Launch", "Terminate", "HealthCheck", "ReplaceUnhealthy", "AddToLoadBalancer")
+SUSPENDABLE = ("AZRebalance", "ScheduledActions", "InstanceRefresh", "AlarmNotification")
 
 
 def settings_from_input(event: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -28,6 +31,17 @@ def settings_from_input(event: dict[str, Any], defaults: dict[str, Any]) -> dict
     if settings["approve_checkpoints"] and not settings["checkpoints"]:
         problems.append("approve_checkpoints: there is no checkpoint to approve; give checkpoints, e.g. [1, '50%']")
     problems += _rollback_problems(settings, event["asg_names"])
+    needed = [p for p in settings["suspend_processes"] if p in NEEDED_PROCESSES]
+    if needed:
+        problems.append(
+            f"suspend_processes: {', '.join(needed)} cannot be suspended: a release needs Auto Scaling to "
+            f"launch, terminate, health-check, replace and register instances (allowed: {', '.join(SUSPENDABLE)})"
+        )
+    if settings["healthy_for_seconds"] >= settings["replacement_timeout_seconds"]:
+        problems.append(
+            f"healthy_for_seconds: {settings['healthy_for_seconds']} s leaves no time within "
+            f"replacement_timeout_seconds ({settings['replacement_timeout_seconds']} s); make it shorter"
+        )
     if continuation is not None:
         carried = sorted(a["asg_name"] for a in continuation["asgs"])
         if carried != sorted(event["asg_names"]):

@@ -145,12 +145,14 @@ class Decision:
 
 @dataclass(frozen=True)
 class Pending:
-    """A terminated batch whose replacements are awaited."""
+    """A terminated batch whose replacements are awaited. ``serving_since``: with healthy_for_seconds,
+    since when each replacement has been seen serving the target at every check (a miss forgets it)."""
 
     instance_ids: tuple[str, ...]
     known_ids: tuple[str, ...]
     since: str
     status: str
+    serving_since: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ class Progress:
                 known_ids=tuple(pending["known_ids"]),
                 since=pending["since"],
                 status=pending["status"],
+                serving_since=tuple(sorted(pending.get("serving_since", {}).items())),
             ),
             decision=None
             if decision is None
@@ -275,6 +278,12 @@ class Progress:
         for key in ("pending", "decision"):
             if record[key] is not None:
                 record[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in record[key].items()}
+        if record["pending"] is not None:
+            since = dict(self.pending.serving_since) if self.pending else {}
+            if since:
+                record["pending"]["serving_since"] = since
+            else:
+                del record["pending"]["serving_since"]  # only a stability window keeps one
         if record["decision"] is not None and not record["decision"]["plan"]:
             del record["decision"]["plan"]  # only a dry run carries a plan
         return record

@@ -34,6 +34,7 @@ class Policy:
     max_batch: int | None = None
     replace_unreadable: bool = False
     replacement_timeout_seconds: int = 900
+    healthy_for_seconds: int = 0  # a replacement serves once every check this long saw it serving
     poll_seconds: int = 15
     dry_run: bool = False
     standby_instances: str = "ignore"  # replace | ignore | wait
@@ -343,7 +344,8 @@ def begin_replacement(progress: Progress, terminated: list[str], now: datetime) 
 
 
 def check_replacement(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> Progress:
-    """Done when the batch has left, InService+Healthy >= desired and every newcomer serves the target."""
+    """Done when the batch has left, InService+Healthy >= desired and every newcomer serves the target,
+    and with ``healthy_for_seconds`` has been seen serving it at every check for at least that long."""
     progress = progress.spend(history_budget.POLL)
     pending = progress.pending
     target = progress.target_version
@@ -353,13 +355,21 @@ def check_replacement(fleet: Fleet, progress: Progress, policy: Policy, now: dat
     lingering = [i for i in fleet.instances if i.id in pending.instance_ids]
     # The warm pool refilling itself is no replacement: only instances that joined the group are.
     newcomers = [i for i in fleet.instances if i.id not in known and not i.warm]
-    not_ready = [i for i in newcomers if not i.serves(target)]
+    since = _serving_since(pending, [i for i in newcomers if i.serves(target)], policy, now)
+    steady = {i for i, t in since.items() if _elapsed(t, now) >= policy.healthy_for_seconds}
+    not_ready = [i for i in newcomers if i.id not in steady]
     healthy = sum(1 for i in fleet.instances if i.healthy)
     if not lingering and not not_ready and healthy >= fleet.desired:
         return progress.update(pending=None)
 
+    def why(instance: Instance) -> str:
+        if instance.id in since:
+            held = _elapsed(since[instance.id], now)
+            return f"serving {target} for {held:.0f} s of healthy_for_seconds {policy.healthy_for_seconds}"
+        return instance.why_not_serving()
+
     expected = max(len(pending.instance_ids), len(newcomers))
-    named = [f"{i.id} {i.why_not_serving()}" for i in not_ready] + [f"{i.id} still {i.lifecycle}" for i in lingering]
+    named = [f"{i.id} {why(i)}" for i in not_ready] + [f"{i.id} still {i.lifecycle}" for i in lingering]
     problems = [listed(named, ", ")] if named else []
     missing = len(pending.instance_ids) - len(newcomers)
     if missing > 0:
@@ -371,4 +381,14 @@ def check_replacement(fleet: Fleet, progress: Progress, policy: Policy, now: dat
     )
     if waited > policy.replacement_timeout_seconds:
         raise ReplacementTimeoutError(status)
-    return progress.update(pending=Pending(pending.instance_ids, pending.known_ids, pending.since, status))
+    kept = tuple(sorted(since.items())) if policy.healthy_for_seconds else ()
+    return progress.update(pending=Pending(pending.instance_ids, pending.known_ids, pending.since, status, kept))
+
+
+def _serving_since(pending: Pending, serving: list[Instance], policy: Policy, now: datetime) -> dict[str, str]:
+    """Since when each replacement serving now has been seen serving at every check; one that missed a
+    check starts again. Without a stability window, serving now is enough."""
+    if not policy.healthy_for_seconds:
+        return {i.id: iso(now) for i in serving}
+    seen = dict(pending.serving_since)
+    return {i.id: seen.get(i.id, iso(now)) for i in serving}

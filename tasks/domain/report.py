@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 
 ROLLED_BACK = "ROLLED_BACK"  # rollback_on_failure: failed, then converged back; the release fails
+SKIPPED = "SKIPPED"  # another running release holds the ASG and this start skips held ASGs; fails nothing
 
 
 def failed(report: dict[str, Any]) -> bool:
@@ -53,10 +54,13 @@ def asg_report(outcome: dict[str, Any], now: datetime) -> dict[str, Any]:
     }
     if outcome["status"] == "PLANNED":
         report["plan"] = (progress.get("decision") or {}).get("plan", [])
-    if outcome["status"] == "FAILED":
+    if outcome["status"] in ("FAILED", SKIPPED):
         report["error"] = outcome["error"]
         cause = outcome["cause"]
         report["cause"] = lambda_error_message(cause if cause is not None else "no cause given")
+    notes = (outcome.get("unlock") or {}).get("notes")
+    if notes:
+        report["notes"] = notes
     rolled_back = ledger.rollback_of
     if rolled_back is not None:  # rollback_on_failure: the target failed, the ledger's is the previous
         report.update(target_version=rolled_back["target_version"], rolled_back_to=ledger.target_version)
@@ -81,6 +85,8 @@ def _line(report: dict[str, Any]) -> str:
         )
     if report["status"] == "PLANNED":
         return f"{report['asg_name']} PLANNED (dry run) for {report['target_version']}"
+    if report["status"] == SKIPPED:
+        return f"{report['asg_name']} SKIPPED: {report['cause']}"
     return f"{report['asg_name']} CONVERGED on {report['target_version']} ({done})"
 
 

@@ -6,6 +6,7 @@ change the scheme, the host or the path the operator wrote: the URL is the templ
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
@@ -78,3 +79,16 @@ def render(template: str, values: Mapping[str, str]) -> str:
         return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
     return _PLACEHOLDER.sub(value, template)
+
+
+LOOPBACK_ONLY = "address not allowed (local stack: loopback only)"
+
+
+def loopback_refusal(url: str) -> str | None:
+    """On the local stack, the reason a URL must not be probed, or None: only literal loopback
+    addresses (127.0.0.0/8, ::1) are allowed; a name is refused without resolving it."""
+    try:
+        host = urlsplit(url).hostname or ""
+        return None if ipaddress.ip_address(host).is_loopback else LOOPBACK_ONLY
+    except ValueError:
+        return LOOPBACK_ONLY

@@ -27,9 +27,10 @@ STEPS = (
     "ContinueAsNewExecution",
 )
 
-# Lambda functions that are not Task states: the EventBridge rules' target.
-STARTERS = ("StartRelease",)
-FUNCTIONS = STEPS + STARTERS
+# Lambda functions that are not Task states: the EventBridge rules' targets (an upload or the
+# schedule starts a release; an execution that ended is cleaned up after).
+EVENT_TARGETS = ("StartRelease", "Cleanup")
+FUNCTIONS = STEPS + EVENT_TARGETS
 
 
 def module_name(step: str) -> str:

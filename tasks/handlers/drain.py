@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks import contracts, runtime
+from tasks import contracts, ownership, runtime
 from tasks.domain import alarms
 from tasks.domain.fleet import Progress
 
@@ -17,7 +17,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     watched = alarms.watched(event.get("alarm_names", []), progress)
     runtime.check_alarms(asg, watched, f"the batch of {len(batch)} was not drained")
     target_groups = list(runtime.autoscaling().describe_group(asg).get("TargetGroupARNs", []))
-    seconds = runtime.load_balancing().deregister(target_groups, batch) if target_groups and batch else 0
+    seconds = ownership.drain(asg, event["release_id"], target_groups, batch) if target_groups and batch else 0
     runtime.logger.info(
         f"{asg} => draining [{' '.join(batch)}] from {len(target_groups)} target groups for {seconds} s",
         extra={"step": "Drain", "asg_name": asg},

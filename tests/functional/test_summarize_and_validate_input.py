@@ -50,6 +50,9 @@ def test_given_values_override_the_defaults() -> None:
         "rollback_on_failure": True,
         "pin_parameter": "/asg-terminator/{asg_name}/build",
         "max_history_events": 10000,
+        "suspend_processes": ["AZRebalance"],
+        "healthy_for_seconds": 30,
+        "when_held": "skip",
     }
 
     release = validate_input({"asg_names": ["web"], **given}, None)

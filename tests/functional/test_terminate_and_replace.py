@@ -19,7 +19,7 @@ from tasks.handlers.discover import handler as discover
 from tasks.handlers.read_versions import handler as read_versions
 from tasks.handlers.select_batch import handler as select_batch
 from tasks.handlers.terminate import handler as terminate
-from tests.functional.support import NEW, OLD, ago, empty_progress, group, group_ids
+from tests.functional.support import NEW, OLD, RELEASE_ID, ago, empty_progress, group, group_ids, leased
 from tests.unit.builders import settings
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def test_terminate_removes_the_batch_through_auto_scaling_which_launches_replace
     batch = progress["decision"]["batch"]
     assert sorted(batch) == ids[:2]
 
-    after = terminate({"asg_name": "web", "progress": progress}, None)
+    after = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
 
     now_in_group = group_ids(autoscaling, "web")
     assert now_in_group.isdisjoint(batch)
@@ -84,7 +84,7 @@ def test_an_instance_that_already_left_the_group_is_skipped(
     # Someone else (or an earlier, retried attempt of this step) terminated one of the batch.
     autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=gone, ShouldDecrementDesiredCapacity=False)
 
-    after = terminate({"asg_name": "web", "progress": progress}, None)
+    after = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
 
     assert after["batches"] == [[remaining]]
     assert after["pending"]["instance_ids"] == [gone, remaining]
@@ -100,10 +100,11 @@ def test_terminating_in_an_asg_deleted_mid_release_raises_asg_not_found(
     ids = make_asg("web", 2, zones=("us-east-1a",))
     simulator.adopt(ids, OLD)
     _, progress = selected(simulator, "web", target_version=NEW, min_healthy=1)
+    release_id = leased("web")
     autoscaling.delete_auto_scaling_group(AutoScalingGroupName="web", ForceDelete=True)
 
     with pytest.raises(AsgNotFoundError, match=r"^web: no Auto Scaling group of that name"):
-        terminate({"asg_name": "web", "progress": progress}, None)
+        terminate({"asg_name": "web", "release_id": release_id, "progress": progress}, None)
 
 
 def test_terminate_refuses_a_decision_that_is_not_terminate(aws: None) -> None:
@@ -114,7 +115,7 @@ def test_terminate_refuses_a_decision_that_is_not_terminate(aws: None) -> None:
     }
 
     with pytest.raises(InvalidStepInputError, match=r"^terminate input: "):
-        terminate({"asg_name": "web", "progress": progress}, None)
+        terminate({"asg_name": "web", "release_id": RELEASE_ID, "progress": progress}, None)
 
 
 def test_check_replacement_waits_for_a_booting_replacement_then_sees_it_serve(
@@ -125,7 +126,7 @@ def test_check_replacement_waits_for_a_booting_replacement_then_sees_it_serve(
     simulator.adopt([ids[1]], NEW)
     release, progress = selected(simulator, "web", min_healthy=1)
     simulator.boot_seconds = 0.5
-    progress = terminate({"asg_name": "web", "progress": progress}, None)
+    progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
     (replacement,) = group_ids(autoscaling, "web") - set(ids)
 
     booting = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
@@ -148,7 +149,7 @@ def test_a_replacement_that_never_serves_fails_with_replacement_timeout(
     simulator.adopt([ids[0]], OLD)
     simulator.adopt([ids[1]], NEW)
     release, progress = selected(simulator, "web", min_healthy=1, replacement_timeout_seconds=900)
-    progress = terminate({"asg_name": "web", "progress": progress}, None)
+    progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
     (replacement,) = group_ids(autoscaling, "web") - set(ids)
     progress["pending"]["since"] = ago(1000)  # the batch was terminated 1000 s ago
 
@@ -170,7 +171,7 @@ def test_a_replacement_serving_the_wrong_build_is_named_with_that_build(
     simulator.boot_seconds = 0
     simulator.faults.shares = {WRONG_VERSION: 1.0}
     simulator.faults.wrong_version = "1.0.100"
-    progress = terminate({"asg_name": "web", "progress": progress}, None)
+    progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
     (replacement,) = group_ids(autoscaling, "web") - set(ids)
 
     waiting = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
@@ -187,7 +188,7 @@ def test_check_replacement_of_a_deleted_asg_raises_asg_not_found(
     ids = make_asg("web", 2, zones=("us-east-1a",))
     simulator.adopt(ids, OLD)
     release, progress = selected(simulator, "web", target_version=NEW, min_healthy=1)
-    progress = terminate({"asg_name": "web", "progress": progress}, None)
+    progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
     autoscaling.delete_auto_scaling_group(AutoScalingGroupName="web", ForceDelete=True)
 
     with pytest.raises(AsgNotFoundError):

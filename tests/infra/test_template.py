@@ -61,8 +61,14 @@ def test_no_wildcard_actions_and_terminate_only_in_opted_in_groups(template: dic
     terminating = [
         (n, s) for n, s in statements if "autoscaling:TerminateInstanceInAutoScalingGroup" in str(s["Action"])
     ]
-    # Terminate replaces instances; UnlockAsg gives a surge back instance by instance (with decrement).
-    assert {n for n, _ in terminating} == {"TerminateFunction", "UnlockAsgFunction"}
+    # Terminate replaces instances; UnlockAsg and Cleanup give a surge back instance by instance (with
+    # decrement), and so does LockAsg for a release that ended without giving it back.
+    assert {n for n, _ in terminating} == {
+        "TerminateFunction",
+        "UnlockAsgFunction",
+        "CleanupFunction",
+        "LockAsgFunction",
+    }
     tagging = [(n, s) for n, s in statements if "autoscaling:CreateOrUpdateTags" in str(s["Action"])]
     assert {n for n, _ in tagging} == {"LockAsgFunction"}
     for _, statement in terminating + tagging:
@@ -99,8 +105,13 @@ def test_the_packaged_template_transforms_through_the_sam_translator(monkeypatch
     assert len(functions) == len(FUNCTIONS)
     assert all(f["Properties"]["Code"] == {"S3Bucket": "bucket", "S3Key": "code.zip"} for f in functions)
     rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
-    patterns = [r["Properties"].get("EventPattern") for r in rules]
-    assert {"source": ["aws.s3"], "detail-type": ["Object Created"]}.items() <= next(p for p in patterns if p).items()
+    patterns = [r["Properties"]["EventPattern"] for r in rules if r["Properties"].get("EventPattern")]
+    upload = {"source": ["aws.s3"], "detail-type": ["Object Created"]}
+    assert any(upload.items() <= p.items() for p in patterns)
+    ended = next(p for p in patterns if p["source"] == ["aws.states"])
+    assert ended["detail-type"] == ["Step Functions Execution Status Change"]
+    assert ended["detail"]["status"] == ["ABORTED", "FAILED", "TIMED_OUT"]
+    assert ended["detail"]["stateMachineArn"] == [{"Ref": "ReleaseStateMachine"}]
     assert any(r["Properties"].get("ScheduleExpression") for r in rules)
 
 
@@ -109,3 +120,52 @@ def test_the_code_package_holds_the_tasks_package_and_its_schemas() -> None:
     assert "tasks/handlers/read_versions.py" in names
     assert "tasks/schemas/read_versions.input.json" in names
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/")]
+
+
+FLEET_CHANGES = (
+    "autoscaling:SetDesiredCapacity",
+    "autoscaling:SuspendProcesses",
+    "autoscaling:ResumeProcesses",
+    "autoscaling:TerminateInstanceInAutoScalingGroup",
+    "elasticloadbalancing:DeregisterTargets",
+    "elasticloadbalancing:RegisterTargets",
+    "ssm:PutParameter",
+)
+
+
+def _actions(resource: dict[str, Any]) -> list[tuple[str, Any]]:
+    found = []
+    for policy in resource.get("Properties", {}).get("Policies", []):
+        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            found += [(a, statement["Resource"]) for a in actions]
+    return found
+
+
+def test_every_function_that_changes_the_fleet_may_renew_the_lease_that_fences_it(template: dict[str, Any]) -> None:
+    changing = {n: r for n, r in template["Resources"].items() if any(a in FLEET_CHANGES for a, _ in _actions(r))}
+    assert set(changing) == {
+        "LockAsgFunction",
+        "DrainFunction",
+        "TerminateFunction",
+        "RollBackFunction",
+        "UnlockAsgFunction",
+        "CleanupFunction",
+    }
+    for name, resource in changing.items():
+        assert ("dynamodb:UpdateItem", {"Fn::GetAtt": ["LeaseTable", "Arn"]}) in _actions(resource), name
+
+
+def test_the_lease_table_and_its_name_reach_every_function(template: dict[str, Any]) -> None:
+    table = template["Resources"]["LeaseTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    assert table["Properties"]["KeySchema"] == [{"AttributeName": "asg_name", "KeyType": "HASH"}]
+    assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["LEASE_TABLE"] == {"Ref": "LeaseTable"}
+    dynamo = {a for r in template["Resources"].values() for a, _ in _actions(r) if a.startswith("dynamodb:")}
+    assert all(
+        resource == {"Fn::GetAtt": ["LeaseTable", "Arn"]}
+        for r in template["Resources"].values()
+        for action, resource in _actions(r)
+        if action in dynamo
+    )

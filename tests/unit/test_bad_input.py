@@ -98,7 +98,8 @@ def valid_events() -> dict[str, dict[str, Any]]:
     return {
         "ResolveEvent": upload,
         "StartRelease": upload,
-        "LockAsg": {"asg_name": ASG, "release_id": RELEASE_ID},
+        "Cleanup": json.loads((EVENTS / "execution_aborted.json").read_text()),
+        "LockAsg": {"asg_name": ASG, "release_id": RELEASE_ID, "takes_over": None, "settings": settings()},
         "UnlockAsg": {"asg_name": ASG, "release_id": RELEASE_ID},
         "Discover": {"asg_name": ASG, "version_url": "http://{PrivateIpAddress}/version"},
         "ReadVersions": {"fleet": seen.to_record(), "probe_timeout_seconds": 2},
@@ -109,8 +110,8 @@ def valid_events() -> dict[str, dict[str, Any]]:
             "progress": _empty().to_record(),
             "settings": settings(),
         },
-        "Drain": {"asg_name": ASG, "progress": chosen.to_record(), "alarm_names": []},
-        "Terminate": {"asg_name": ASG, "progress": chosen.to_record()},
+        "Drain": {"asg_name": ASG, "release_id": RELEASE_ID, "progress": chosen.to_record(), "alarm_names": []},
+        "Terminate": {"asg_name": ASG, "release_id": RELEASE_ID, "progress": chosen.to_record()},
         "CheckReplacement": {"asg_name": ASG, "progress": pending.to_record(), "settings": settings()},
         "PassCheckpoint": {"asg_name": ASG, "progress": at_checkpoint.to_record(), "alarm_names": []},
         "AwaitApproval": {
@@ -124,12 +125,14 @@ def valid_events() -> dict[str, dict[str, Any]]:
         },
         "RollBack": {
             "asg_name": ASG,
+            "release_id": RELEASE_ID,
             "progress": pending.to_record(),
             "failure": {"Error": "AlarmTriggeredError", "Cause": "web-5xx"},
             "pin_parameter": "/asg-terminator/{asg_name}/build",
         },
         "ContinueAsNewExecution": {
             "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:asg-terminator-release",
+            "execution_id": RELEASE_ID,
             "next": {"name": "test-c2", "input": {"asg_names": [ASG]}},
         },
         "Summarize": {

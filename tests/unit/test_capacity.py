@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.domain.capacity import SurgePlan, plan_surge, recorded, surge_size, to_give_back
+from tasks.domain.capacity import SurgePlan, plan_surge, surge_size, to_give_back
+from tasks.domain.lease import Surge
 from tasks.errors import InvalidStepInputError
 
 
@@ -32,29 +33,16 @@ def test_a_malformed_percentage_is_refused_naming_the_field() -> None:
         surge_size("lots", 4, 8)
 
 
-@pytest.mark.parametrize(("tag", "value"), [(None, None), ("3", 3), ("0", 0), ("three", None), ("-1", None)])
-def test_a_recorded_capacity_is_read_only_when_it_is_a_count(tag: str | None, value: int | None) -> None:
-    assert recorded(tag) == value
-
-
 def test_a_fresh_release_surges_and_records_the_original() -> None:
-    assert plan_surge(1, 1, 2, None, ours=False) == SurgePlan(2, 1, "surge: desired 1 -> 2")
+    assert plan_surge(1, 1, 2, None) == SurgePlan(2, 1, "surge: desired 1 -> 2")
 
 
 def test_without_surge_nothing_changes() -> None:
-    assert plan_surge(0, 3, 6, None, ours=False) == SurgePlan(None, None, "no surge")
+    assert plan_surge(0, 3, 6, None) == SurgePlan(None, None, "no surge")
 
 
 def test_a_retry_or_the_chains_next_execution_keeps_its_own_surge() -> None:
-    assert plan_surge(1, 2, 4, 1, ours=True) == SurgePlan(None, 1, "surge kept: desired 2, 1 before it")
-
-
-def test_an_interrupted_releases_surge_is_undone_before_surging_again() -> None:
-    # desired 5 was left surged from 4 by a release stopped by hand
-    assert plan_surge(1, 5, 8, 4, ours=False) == SurgePlan(5, 4, "surge: desired 4 -> 5")
-    assert plan_surge(0, 5, 8, 4, ours=False) == SurgePlan(
-        4, None, "an interrupted release's surge undone: desired 5 -> 4"
-    )
+    assert plan_surge(1, 2, 4, Surge(1, 2)) == SurgePlan(None, 1, "surge kept: desired 2, 1 before it")
 
 
 def test_the_surplus_given_back_is_what_serves_nothing_then_the_newest() -> None:

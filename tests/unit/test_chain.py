@@ -11,7 +11,7 @@ from tasks import contracts
 from tasks.domain import chain, history_budget
 from tasks.domain.execution_input import settings_from_input
 from tasks.domain.fleet import Pending, Progress
-from tasks.domain.lock import may_take
+from tasks.domain.lease import OURS, Lease, how_to_take
 from tasks.domain.release import begin_replacement, check_replacement, decide
 from tasks.errors import AsgLockedError, InvalidExecutionInputError
 from tests.unit.builders import (
@@ -243,13 +243,16 @@ def test_a_continuation_for_other_asgs_than_named_is_refused() -> None:
         settings_from_input(given, contracts.defaults("validate_input.input"))
 
 
-# -- the lock -------------------------------------------------------------------------------------
+# -- the lease ------------------------------------------------------------------------------------
 
 
-def test_the_next_link_takes_the_lock_over_from_the_one_before() -> None:
-    assert may_take(ASG, THIS, PREVIOUS, holder_running=True, takes_over=PREVIOUS)
+def test_the_next_link_owns_the_lease_the_one_before_handed_over() -> None:
+    handed = Lease(ASG, holder=THIS, expires_at=2e9, term_seconds=3600, handed_over_by=PREVIOUS)
+    assert how_to_take(ASG, THIS, handed, holder_running=True, now=1e9).how == OURS
 
 
-def test_taking_over_names_one_execution_only() -> None:
-    with pytest.raises(AsgLockedError):
-        may_take(ASG, THIS, "arn:aws:states:us-east-1:123456789012:execution:x:other", True, takes_over=PREVIOUS)
+def test_a_continuation_that_came_from_no_handover_grants_nothing() -> None:
+    # The input says it continues PREVIOUS, but the lease was never handed over: PREVIOUS still holds it.
+    still_held = Lease(ASG, holder=PREVIOUS, expires_at=2e9, term_seconds=3600)
+    with pytest.raises(AsgLockedError, match=f"being released by {PREVIOUS}"):
+        how_to_take(ASG, THIS, still_held, holder_running=True, now=1e9)

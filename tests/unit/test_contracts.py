@@ -73,6 +73,9 @@ def test_defaults_are_the_execution_input_defaults() -> None:
         "protected_instances": "replace",
         "event_bus_name": None,
         "max_surge": 0,
+        "suspend_processes": ["AZRebalance", "ScheduledActions", "InstanceRefresh"],
+        "healthy_for_seconds": 0,
+        "when_held": "fail",
         "alarm_names": [],
         "checkpoints": [],
         "bake_seconds": 300,
@@ -104,8 +107,9 @@ def test_a_valid_document_has_no_problems() -> None:
 def test_unknown_field_is_named_with_the_allowed_ones() -> None:
     assert contracts.problems("validate_input.input", execution_input(max_batches=2)) == [
         "max_batches: unknown field (allowed: asg_names, target_version, version_url, min_healthy, "
-        "min_healthy_percent, max_batch, max_surge, poll_seconds, replacement_timeout_seconds, "
-        "probe_timeout_seconds, replace_unreadable, dry_run, standby_instances, protected_instances, alarm_names, "
+        "min_healthy_percent, max_batch, max_surge, suspend_processes, poll_seconds, replacement_timeout_seconds, "
+        "healthy_for_seconds, probe_timeout_seconds, replace_unreadable, dry_run, when_held, standby_instances, "
+        "protected_instances, alarm_names, "
         "checkpoints, bake_seconds, approve_checkpoints, rollback_on_failure, pin_parameter, event_bus_name, "
         "max_history_events, continuation, AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID)"
     ]

@@ -80,11 +80,18 @@ def test_release_input_pins_the_uploaded_version_over_defaults() -> None:
     sweep = trigger(event("scheduled_event.json"))
     defaults = {"min_healthy": 2, "target_version": "0.0.1"}
     assert release_input(upload, ["b", "a"], defaults) == {
+        "when_held": "skip_same_target",  # an upload of the version being released skips a held ASG
         "min_healthy": 2,
         "target_version": "1.0.274",
         "asg_names": ["a", "b"],
     }
-    assert release_input(sweep, ["a"], {"min_healthy": 2}) == {"min_healthy": 2, "asg_names": ["a"]}
+    assert release_input(sweep, ["a"], {"min_healthy": 2}) == {
+        "when_held": "skip",
+        "min_healthy": 2,
+        "asg_names": ["a"],
+    }
+    # The deployment may say otherwise: its defaults win over the trigger's choice.
+    assert release_input(sweep, ["a"], {"when_held": "fail"})["when_held"] == "fail"
 
 
 def test_execution_names_are_stable_per_delivery_and_differ_per_upload() -> None:

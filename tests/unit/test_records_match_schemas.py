@@ -54,7 +54,7 @@ def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
     assert decision_of(selected).action == "terminate"
     record = selected.to_record()
     assert_valid("select_batch.output", {**carried, "progress": record})
-    assert_valid("terminate.input", {"asg_name": ASG, "progress": record})
+    assert_valid("terminate.input", {"asg_name": ASG, "release_id": RELEASE_ID, "progress": record})
     assert Progress.from_record(record) == selected
 
     terminated = begin_replacement(Progress.from_record(record), list(decision_of(selected).batch), at(5))

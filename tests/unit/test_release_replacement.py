@@ -203,3 +203,40 @@ def test_a_long_list_of_unready_replacements_is_cut_to_the_first_ten() -> None:
     text = listed(items, ", ")
     assert text.startswith("i-0000 HTTP 503, i-0001 HTTP 503") and text.endswith("i-0009 HTTP 503 and 1990 more")
     assert listed(items[:3], "; ") == "i-0000 HTTP 503; i-0001 HTTP 503; i-0002 HTTP 503"
+
+
+# -- healthy_for_seconds: one passing read does not count ----------------------------------------
+
+
+def test_a_replacement_counts_only_once_every_check_for_the_window_saw_it_serving() -> None:
+    steady = policy(healthy_for_seconds=30)
+    replaced = after(instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", TARGET))
+
+    first = check_replacement(replaced, terminated_a(), steady, at(10))
+    assert "i-d serving 1.0.274 for 0 s of healthy_for_seconds 30" in status(first)
+    assert first.pending is not None and dict(first.pending.serving_since) == {"i-d": stamp(10)}
+    still = check_replacement(replaced, first, steady, at(39))
+    assert "i-d serving 1.0.274 for 29 s" in status(still)
+    assert check_replacement(replaced, still, steady, at(40)).pending is None  # 30 s of passing checks
+
+
+def test_a_check_that_misses_a_replacement_starts_its_window_again() -> None:
+    steady = policy(healthy_for_seconds=30)
+    serving = after(instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", TARGET))
+    flapping = after(instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", None))
+
+    seen = check_replacement(serving, terminated_a(), steady, at(10))
+    missed = check_replacement(flapping, seen, steady, at(25))
+    assert missed.pending is not None and missed.pending.serving_since == ()
+    again = check_replacement(serving, missed, steady, at(41))  # 31 s after the first pass, but it missed one
+    assert again.pending is not None and dict(again.pending.serving_since) == {"i-d": stamp(41)}
+    assert check_replacement(serving, again, steady, at(71)).pending is None
+
+
+def test_without_a_window_one_passing_check_is_enough_and_nothing_more_is_kept() -> None:
+    replaced = after(instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", TARGET))
+    assert check_replacement(replaced, terminated_a(), policy(), at(1)).pending is None
+    booting = after(instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", None))
+    waiting = check_replacement(booting, terminated_a(), policy(), at(1))
+    assert waiting.pending is not None and waiting.pending.serving_since == ()
+    assert "serving_since" not in (waiting.to_record()["pending"] or {})

@@ -22,14 +22,17 @@ import pytest
 from moto import mock_aws
 
 from asg_terminator import stack
+from asg_terminator.eventbridge import StatusChangeDelivery, invoke
 from asg_terminator.fleet import create_asg
-from asg_terminator.lambda_server import LambdaInvokeServer, substitutions
+from asg_terminator.lambda_server import ACCOUNT, LambdaInvokeServer, function_name, substitutions
 from asg_terminator.simulator import FaultPlan, FleetSimulator, asg_instance_lister
 from tasks import runtime
 from tests.workflow.harness import Execution, FloorWatch, run_execution
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+    from tasks.domain.lease import Lease
 
 REGION = "us-east-1"
 EXTERNAL_SFN = os.environ.get("ASG_TERMINATOR_SFN_ENDPOINT")
@@ -51,7 +54,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def lambdas(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaInvokeServer]:
     """Every Task state reaches our real handlers through the Lambda Invoke HTTP API."""
-    monkeypatch.setenv("LOCK_SETTLE_SECONDS", "0.2")
+    monkeypatch.setenv("LEASE_TABLE", stack.create_lease_table(boto3.client("dynamodb", region_name=REGION)))
     runtime.settings.cache_clear()
     with LambdaInvokeServer(port=LAMBDA_PORT if EXTERNAL_SFN else 0) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", server.url)
@@ -105,6 +108,16 @@ class World:
             execution = run_execution(self.sfn, self.machine_arn, execution_input, timeout=timeout)
         return execution, watch
 
+    def lease(self, name: str) -> Lease | None:
+        """The ASG's lease item, as the functions read it."""
+        return runtime.leases().get(name)
+
+    def status_changes(self) -> StatusChangeDelivery:
+        """Deliver 'Step Functions Execution Status Change' events to Cleanup, as local up does in
+        EventBridge's place (moto emits none). Use as a with-block."""
+        deliver = invoke(self.lambdas.invoke, function_name("Cleanup"))
+        return StatusChangeDelivery(self.sfn, self.machine_arn, deliver, REGION, ACCOUNT, interval=0.2)
+
     def versions(self, name: str) -> list[str | None]:
         assert self.simulator is not None
         group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
@@ -122,9 +135,11 @@ def interpreter(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture
-def world(lambdas: LambdaInvokeServer, interpreter: str | None) -> Iterator[World]:
+def world(lambdas: LambdaInvokeServer, interpreter: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=interpreter)
     machine_arn = stack.create_release_state_machine(sfn, substitutions(REGION))
+    monkeypatch.setenv("STATE_MACHINE_ARN", machine_arn)  # as the template sets it on StartRelease and Cleanup
+    runtime.settings.cache_clear()
     w = World(
         sfn=sfn,
         autoscaling=boto3.client("autoscaling", region_name=REGION),

@@ -157,6 +157,11 @@ def run_execution(sfn: Any, machine_arn: str, execution_input: Any, timeout: flo
         arn = following
 
 
+def wait_for_execution(sfn: Any, arn: str, timeout: float = 90) -> Execution:
+    """Wait for an execution started elsewhere (by an event, another thread) to end."""
+    return _wait(sfn, arn, time.monotonic() + timeout)
+
+
 def _wait(sfn: Any, arn: str, deadline: float) -> Execution:
     while True:
         described = sfn.describe_execution(executionArn=arn)

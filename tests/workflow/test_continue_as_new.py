@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from asg_terminator import history
 from asg_terminator.cli import main
 from tasks.domain import history_budget
-from tasks.domain.lock import LOCK_TAG
+from tasks.domain.lease import LOCK_TAG
 
 if TYPE_CHECKING:
     from tests.workflow.conftest import World
@@ -82,8 +82,8 @@ def test_a_long_release_continues_as_new_executions_under_the_threshold(world: W
         assert given["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"] == previous.arn
         assert given["asg_names"] == ["live_asg_web"]  # only what still releases
         assert previous.output == {"status": "CONTINUED", "continued_as": link.arn}
-        assert "LockAsg" in link.states_entered()  # the lock passed on without AsgLockedError
-    assert _lock(world, "live_asg_web") is None  # the last link released it
+        assert "LockAsg" in link.states_entered() and link.task_outputs("LockAsg")  # handed over: no AsgLockedError
+    assert _lock(world, "live_asg_web") is None and world.lease("live_asg_web") is None  # the last link let go
     names = [link.arn.rsplit(":", 1)[-1] for link in chain]
     assert names[1:] == [f"{names[0]}-c{n}" for n in range(2, len(chain) + 1)]
 

@@ -9,8 +9,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from asg_terminator.simulator import NEVER_BOOTS, FaultPlan
-from tasks.domain.capacity import SURGE_TAG
-from tasks.domain.lock import LOCK_TAG
+from tasks.domain.lease import LOCK_TAG, Surge
 
 if TYPE_CHECKING:
     from tests.workflow.conftest import World
@@ -42,7 +41,7 @@ def test_an_asg_of_one_instance_releases_without_ever_having_none_serving(world:
     assert watch.floor_breaches("live_asg_web", 1) == []
     assert watch.lowest("live_asg_web").serving >= 1
     assert _group(world, "live_asg_web")["DesiredCapacity"] == 1  # given back
-    assert SURGE_TAG not in _tags(world, "live_asg_web") and LOCK_TAG not in _tags(world, "live_asg_web")
+    assert LOCK_TAG not in _tags(world, "live_asg_web") and world.lease("live_asg_web") is None
     assert world.versions("live_asg_web") == [NEW]
     (locked,) = execution.task_outputs("LockAsg")
     assert "LockAsg" in execution.states_entered() and locked["asg_name"] == "live_asg_web"
@@ -76,10 +75,10 @@ def test_a_failed_release_gives_the_capacity_back(world: World) -> None:
     assert _group(world, "live_asg_web")["DesiredCapacity"] == 2
     # The surplus given back was a broken instance the release launched, not the old one still serving.
     assert world.versions("live_asg_web") == [OLD, "unreadable"]
-    assert SURGE_TAG not in _tags(world, "live_asg_web")
+    assert world.lease("live_asg_web") is None
 
 
-def test_a_release_stopped_by_hand_leaves_a_record_the_next_one_repairs(world: World) -> None:
+def test_a_release_stopped_by_hand_whose_cleanup_never_ran_is_repaired_by_the_next_one(world: World) -> None:
     assert world.simulator is None
     world.fleet(build=NEW, boot_seconds=30)  # the first release's surge never gets to serve
     world.asg("live_asg_web", 2, OLD, max_size=4)
@@ -90,16 +89,24 @@ def test_a_release_stopped_by_hand_leaves_a_record_the_next_one_repairs(world: W
         input=json.dumps({**release, "version_url": world.simulator.url_template, "max_surge": 1}),
     )["executionArn"]
     deadline = time.monotonic() + 30
-    while _tags(world, "live_asg_web").get(SURGE_TAG) is None:
+    while (held := world.lease("live_asg_web")) is None or held.surge is None:
         assert time.monotonic() < deadline, "the first release never surged"
         time.sleep(0.05)
+    while _group(world, "live_asg_web")["DesiredCapacity"] != 3:
+        assert time.monotonic() < deadline, "the first release never raised desired capacity"
+        time.sleep(0.05)
+    # Stopped, and no status-change event delivered (world.status_changes() is not running): what the
+    # first release changed is still there, and its lease records it.
     world.sfn.stop_execution(executionArn=first, cause="stopped by the operator")
-    assert _group(world, "live_asg_web")["DesiredCapacity"] == 3 and _tags(world, "live_asg_web")[SURGE_TAG] == "2"
+    left = world.lease("live_asg_web")
+    assert left is not None and left.holder == first and left.surge == Surge(2, 3)
+    assert set(left.suspended) == {"AZRebalance", "ScheduledActions", "InstanceRefresh"}
 
     world.simulator.boot_seconds = 0.3
     execution, _ = world.release(release)
 
     assert execution.status == "SUCCEEDED", execution.cause
     assert _group(world, "live_asg_web")["DesiredCapacity"] == 2
-    assert SURGE_TAG not in _tags(world, "live_asg_web")
+    assert _group(world, "live_asg_web")["SuspendedProcesses"] == []
+    assert world.lease("live_asg_web") is None
     assert world.versions("live_asg_web") == [NEW, NEW]

@@ -1,0 +1,214 @@
+"""Exactly one release owns an ASG: a lease per ASG, one item in the lease table (``LEASE_TABLE``).
+
+``LockAsg`` takes the lease with one conditional write: when no item exists, when the item's holder
+has ended (its execution no longer runs; the swap is conditioned on that old holder), or when the
+item has expired. Nothing sleeps and nothing is read back: the store decides, atomically, whoever
+asks at the same moment and however late a write lands.
+
+Every call that changes the fleet is fenced: the same handler first renews the lease on the
+condition that this execution still holds it, and a failed condition is ``LeaseLostError``, with
+nothing changed. What the release changed lives in the item beside the holder (the surge, the
+processes it suspended, the instances it deregistered and has not terminated), recorded before the
+change is made, so whoever lets the ASG go (``UnlockAsg``, ``Cleanup`` after a stop, or the next
+release after a crash) can undo it without reading any history.
+
+The ASG's tag ``asg-terminator:release`` is a copy of the holder for the console; it is never
+read to decide anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tasks.domain import capacity
+from tasks.errors import AsgLockedError, AsgSkippedError, LeaseLostError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from tasks.domain.fleet import Instance
+
+LOCK_TAG = "asg-terminator:release"
+# when_held: what a start does with an ASG another running release holds.
+FAIL, SKIP, SKIP_SAME_TARGET = "fail", "skip", "skip_same_target"
+# The longest AwaitApproval waits (its TimeoutSeconds in the ASL) and a target group's longest
+# deregistration delay: waits between two renewals that the settings do not bound.
+APPROVAL_WAIT_SECONDS = 86400
+LONGEST_DRAIN_SECONDS = 3600
+MARGIN_SECONDS = 600
+CLEANUP = "cleanup:"  # the holder Cleanup writes while it undoes an ended execution's changes
+
+
+@dataclass(frozen=True)
+class Surge:
+    """Desired capacity before the release raised it, and what it raised it to."""
+
+    original: int
+    surged_to: int
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One ASG's lease item: who holds it until when, and what the holder changed on the ASG."""
+
+    asg_name: str
+    holder: str
+    expires_at: float  # epoch seconds
+    term_seconds: int
+    target_version: str | None = None  # what the holder releases (None: the highest version read)
+    surge: Surge | None = None
+    suspended: tuple[str, ...] = ()  # processes the release suspended (not those already suspended)
+    drained: tuple[str, ...] = ()  # instances it deregistered from drained_from and has not terminated
+    drained_from: tuple[str, ...] = ()  # target group ARNs
+    handed_over_by: str | None = None  # the execution that handed the lease to this one (continue-as-new)
+    repair: bool = False  # taken from a release that ended: the changes recorded are still to undo
+
+    def expired(self, now: float) -> bool:
+        return now >= self.expires_at
+
+    @property
+    def changed_anything(self) -> bool:
+        return self.surge is not None or bool(self.suspended) or bool(self.drained)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A renewal, and what it records beside the holder (written before the change it describes)."""
+
+    target_version: str | None = None
+    surge: Surge | None = None
+    clear_surge: bool = False
+    suspended: tuple[str, ...] = ()  # added
+    resumed: tuple[str, ...] = ()  # removed
+    drained: tuple[str, ...] = ()  # added
+    drained_from: tuple[str, ...] = ()
+    undrained: tuple[str, ...] = ()  # removed: terminated, or registered again
+    repaired: bool = False  # clears ``repair``
+
+
+NEW, OURS, SWAP = "new", "ours", "swap"
+
+
+@dataclass(frozen=True)
+class Take:
+    """How LockAsg takes the lease: ``new`` (no item), ``ours`` (a retry, or the next execution of a
+    chain to which the lease was handed over) or ``swap`` (from ``previous``, which ended or expired)."""
+
+    how: str
+    previous: Lease | None = None
+
+
+def term_seconds(settings: dict[str, object]) -> int:
+    """How long a lease lasts after each renewal: longer than the longest stretch a release can go
+    without a fenced call (waiting for replacements and then for the fleet, draining, baking,
+    waiting for approval), so a live holder never lets it expire."""
+
+    def number(key: str, default: int) -> int:
+        value = settings.get(key, default)
+        return int(value) if isinstance(value, int | float) else default
+
+    waits = 2 * number("replacement_timeout_seconds", 900) + 2 * number("poll_seconds", 15) + LONGEST_DRAIN_SECONDS
+    if settings.get("checkpoints"):
+        waits += number("bake_seconds", 300)
+        waits += APPROVAL_WAIT_SECONDS if settings.get("approve_checkpoints") else 0
+    return waits + number("healthy_for_seconds", 0) + MARGIN_SECONDS
+
+
+def how_to_take(
+    asg_name: str,
+    me: str,
+    current: Lease | None,
+    holder_running: bool,
+    now: float,
+    when_held: str = FAIL,
+    target_version: str | None = None,
+) -> Take:
+    """Which write takes the lease; raises AsgLockedError (or, for a start that skips held ASGs,
+    AsgSkippedError) naming a live holder."""
+    if current is None:
+        return Take(NEW)
+    if current.holder == me:
+        return Take(OURS, current)
+    if current.expired(now) or not holder_running:
+        return Take(SWAP, current)
+    raise held(asg_name, me, current, when_held, target_version)
+
+
+def held(asg_name: str, me: str, current: Lease, when_held: str, target_version: str | None) -> Exception:
+    """The error for an ASG a running release holds: skipped by a sweep, and by an upload of the
+    version already being released; refused otherwise (the operator asked for this ASG)."""
+    releasing = f" ({current.target_version})" if current.target_version else ""
+    same = target_version is not None and current.target_version == target_version
+    if when_held == SKIP or (when_held == SKIP_SAME_TARGET and same):
+        return AsgSkippedError(f"{asg_name}: skipped: being released by {current.holder}{releasing}")
+    return AsgLockedError(f"{asg_name}: being released by {current.holder}{releasing}; nothing was terminated by {me}")
+
+
+def lost(asg_name: str, me: str, holder: str | None, what: str) -> LeaseLostError:
+    return LeaseLostError(
+        f"{asg_name}: the lease is held by {holder or 'no release'} now, not by {me}; {what} was not done"
+    )
+
+
+def fresh(asg_name: str, me: str, now: float, term: int, target_version: str | None) -> Lease:
+    return Lease(asg_name, me, now + term, term, target_version)
+
+
+def swapped(previous: Lease, me: str, now: float, term: int, target_version: str | None) -> Lease:
+    """The item after taking ``previous`` over: this holder's, with the ended release's changes kept
+    (and marked ``repair``) until they are undone."""
+    return Lease(
+        previous.asg_name,
+        me,
+        now + term,
+        term,
+        target_version,
+        surge=previous.surge,
+        suspended=previous.suspended,
+        drained=previous.drained,
+        drained_from=previous.drained_from,
+        repair=previous.repair or previous.changed_anything,
+    )
+
+
+def to_suspend(wanted: Sequence[str], suspended_now: Sequence[str]) -> tuple[str, ...]:
+    """The processes a release suspends: those asked for that nobody has suspended already (an
+    operator's suspension stays theirs, and stays when the release ends)."""
+    return tuple(p for p in wanted if p not in suspended_now)
+
+
+@dataclass(frozen=True)
+class GiveBack:
+    """What letting an ASG go undoes, from its lease item and one read of the group."""
+
+    terminate: tuple[str, ...] = ()  # the surplus, each with ShouldDecrementDesiredCapacity
+    set_desired: int | None = None
+    resume: tuple[str, ...] = ()
+    register: tuple[str, ...] = ()  # drained and still in the group
+    target_groups: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def restored_capacity(self) -> int | None:
+        return self.set_desired
+
+
+def give_back(lease: Lease, desired: int, instances: Sequence[Instance]) -> GiveBack:
+    """Capacity goes back only while desired still equals what the release surged it to: anything
+    else means someone (a scaling policy, an operator) changed it since, and their number stands."""
+    notes: list[str] = []
+    terminate: tuple[str, ...] = ()
+    set_desired = None
+    surge = lease.surge
+    if surge is not None and desired == surge.surged_to:
+        terminate = tuple(capacity.to_give_back(instances, desired - surge.original))
+        set_desired = surge.original
+    elif surge is not None and desired != surge.original:
+        notes.append(
+            f"desired capacity left at {desired}: it is no longer the {surge.surged_to} the release surged it to "
+            f"(changed by someone else since); it was {surge.original} before the surge"
+        )
+    present = {i.id for i in instances if i.in_service}
+    register = tuple(i for i in lease.drained if i in present)
+    return GiveBack(terminate, set_desired, lease.suspended, register, lease.drained_from, tuple(notes))

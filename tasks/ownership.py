@@ -1,0 +1,230 @@
+"""Owning an ASG: taking its lease, fencing every change to its fleet, and letting it go as it was.
+
+The decisions are tasks/domain/lease.py's; this module applies them with the adapters, for the
+handlers that change the fleet (LockAsg, Drain, Terminate, RollBack, UnlockAsg), hand it over
+(ContinueAsNewExecution) or clean up after an execution that ended (Cleanup). Each change is
+preceded by a renewal conditioned on this execution holding the lease, and what it changes is
+recorded in that same renewal, before the change is made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tasks import runtime
+from tasks.adapters.autoscaling import suspended_of
+from tasks.domain import capacity, events, lease
+from tasks.domain.lease import Lease, Record, Surge
+from tasks.errors import AsgLockedError, AsgNotFoundError
+
+if TYPE_CHECKING:
+    from tasks.domain.lease import GiveBack
+
+TAKE_ATTEMPTS = 3
+CLEANUP_SECONDS = 900  # how long Cleanup holds a lease while it undoes an ended release's changes
+
+
+def fence(asg_name: str, me: str, what: str, record: Record | None = None) -> Lease:
+    """Renew the lease (and record ``record``) if ``me`` still holds it; LeaseLostError otherwise."""
+    return runtime.leases().renew(asg_name, me, runtime.epoch(), record or Record(), what)
+
+
+def _running(current: Lease | None, me: str, now: float) -> bool:
+    """Whether the holder of ``current`` still runs (Cleanup, while its lease lasts, counts as running)."""
+    if current is None or current.holder == me or current.expired(now):
+        return False
+    if current.holder.startswith(lease.CLEANUP):
+        return True
+    return runtime.stepfunctions().is_running(current.holder)
+
+
+def take(asg_name: str, me: str, settings: dict[str, Any], when_held: str = lease.FAIL) -> Lease:
+    """Take the ASG's lease with one conditional write, and undo what an ended holder left behind."""
+    store, target = runtime.leases(), settings.get("target_version")
+    term = lease.term_seconds(settings)
+    for _ in range(TAKE_ATTEMPTS):
+        now = runtime.epoch()
+        current = store.get(asg_name)
+        decided = lease.how_to_take(asg_name, me, current, _running(current, me, now), now, when_held, target)
+        if decided.how == lease.OURS:  # a retry, or the chain's next execution after a handover
+            return _repaired(asg_name, me, fence(asg_name, me, "taking the lease", Record(target_version=target)))
+        if decided.previous is None:
+            wanted = lease.fresh(asg_name, me, now, term, target)
+        else:
+            wanted = lease.swapped(decided.previous, me, now, term, target)
+        if store.put(wanted, decided.previous):
+            return _repaired(asg_name, me, wanted)
+        # Someone wrote first. The next read names them, or shows that an earlier attempt of ours landed.
+    raise AsgLockedError(
+        f"{asg_name}: other releases kept taking the lease at the same moment; nothing was terminated by {me}"
+    )
+
+
+def _repaired(asg_name: str, me: str, taken: Lease) -> Lease:
+    """A lease taken from a release that ended with changes on the ASG: undo them first."""
+    if not taken.repair:
+        return taken
+    group = runtime.fleet_reader().discover(asg_name, None)
+    plan = lease.give_back(taken, group.desired, group.instances)
+    _apply(asg_name, me, plan)
+    runtime.logger.warning(
+        f"{asg_name} => undid what an ended release left: {describe(plan) or 'nothing to change'}",
+        extra={"asg_name": asg_name, "notes": list(plan.notes)},
+    )
+    return _recorded_undone(asg_name, me, taken)
+
+
+def _recorded_undone(asg_name: str, me: str, undone: Lease) -> Lease:
+    return fence(
+        asg_name,
+        me,
+        "recording what was given back",
+        Record(
+            clear_surge=undone.surge is not None,
+            resumed=undone.suspended,
+            undrained=undone.drained,
+            repaired=undone.repair,
+        ),
+    )
+
+
+def suspend(asg_name: str, me: str, wanted: list[str], taken: Lease, group: dict[str, Any]) -> tuple[str, ...]:
+    """Suspend the processes asked for that are not suspended already; returns every process this
+    release has suspended (an operator's own suspensions are not among them, and stay)."""
+    new = lease.to_suspend(wanted, suspended_of(group))
+    if new:
+        fence(asg_name, me, f"suspending {' '.join(new)}", Record(suspended=new))
+        runtime.autoscaling().suspend(asg_name, new)
+    return tuple(sorted({*taken.suspended, *new}))
+
+
+def surge(asg_name: str, me: str, max_surge: int | str, taken: Lease, group: dict[str, Any]) -> str:
+    """Raise desired capacity for ``max_surge`` (recorded first), or keep this release's own surge."""
+    plan = capacity.plan_surge(max_surge, int(group["DesiredCapacity"]), int(group["MaxSize"]), taken.surge)
+    if plan.set_to is not None and plan.original is not None:
+        record = Record(surge=Surge(plan.original, plan.set_to))
+        fence(asg_name, me, f"surging desired capacity to {plan.set_to}", record)
+        runtime.autoscaling().set_desired(asg_name, plan.set_to)
+    return plan.note
+
+
+def drain(asg_name: str, me: str, target_groups: list[str], batch: list[str]) -> int:
+    """Deregister the batch (recorded first, so a stop registers it again); returns the delay (s)."""
+    fence(asg_name, me, "draining the batch", Record(drained=tuple(batch), drained_from=tuple(target_groups)))
+    return runtime.load_balancing().deregister(target_groups, batch)
+
+
+def terminate(asg_name: str, me: str, batch: tuple[str, ...], target: str | None) -> list[str]:
+    """Terminate each instance of the batch still in the group, each after a renewal; returns those
+    terminated. A lease lost midway stops the batch there."""
+    autoscaling = runtime.autoscaling()
+    present = {i["InstanceId"] for i in autoscaling.describe_group(asg_name).get("Instances", [])}
+    terminated = []
+    for instance_id in (i for i in batch if i in present):
+        fence(asg_name, me, f"terminating {instance_id}", Record(target_version=target))
+        if autoscaling.terminate_in_group(instance_id):
+            terminated.append(instance_id)
+    if batch:
+        fence(asg_name, me, "recording the terminated batch", Record(undrained=batch))
+    return terminated
+
+
+def pin(asg_name: str, me: str, parameter: str, version: str) -> str | None:
+    """Write the build replacements boot (pin_parameter); returns what it said before."""
+    fence(asg_name, me, f"pinning {parameter} to {version}")
+    return runtime.parameters().pin(parameter, version)
+
+
+def hand_over(asg_names: list[str], me: str, to: str) -> None:
+    """Move each continuing ASG's lease to the chain's next execution, before it starts."""
+    for name in asg_names:
+        runtime.leases().hand_over(name, me, to, runtime.epoch())
+
+
+@dataclass(frozen=True)
+class LetGo:
+    unlocked: bool
+    restored_capacity: int | None
+    notes: tuple[str, ...]
+
+
+def let_go(asg_name: str, me: str, tag_holder: str | None = None) -> LetGo:
+    """Undo what the release changed and release its lease, if ``me`` holds it; another holder's
+    lease, and the ASG, stay as they are."""
+    store = runtime.leases()
+    held = store.get(asg_name)
+    if held is None or held.holder != me:
+        return LetGo(False, None, ())
+    try:
+        group = runtime.fleet_reader().discover(asg_name, None)
+    except AsgNotFoundError:  # deleted during the release: nothing to give back
+        return LetGo(store.release(asg_name, me), None, ("the ASG no longer exists",))
+    plan = lease.give_back(held, group.desired, group.instances)
+    _apply(asg_name, me, plan)
+    runtime.autoscaling().delete_tag_if(asg_name, lease.LOCK_TAG, tag_holder or me)
+    return LetGo(store.release(asg_name, me), plan.restored_capacity, plan.notes)
+
+
+def clean_up(execution_arn: str) -> dict[str, LetGo]:
+    """After an execution ended (stopped, failed, timed out): let go of every ASG it still holds,
+    and of those it handed to a next execution that never ran. Idempotent."""
+    store, done = runtime.leases(), {}
+    me = lease.CLEANUP + execution_arn
+    for held in store.held_by(execution_arn):
+        if held.holder not in (execution_arn, me) and _running(held, me, runtime.epoch()):
+            continue  # handed over to an execution that runs: the ASG is its own now
+        taken = lease.swapped(held, me, runtime.epoch(), CLEANUP_SECONDS, held.target_version)
+        if held.holder != me and not store.put(taken, held):
+            continue  # someone else took it meanwhile
+        tag_holder = held.holder if held.holder != me else execution_arn
+        done[held.asg_name] = let_go(held.asg_name, me, tag_holder)
+    return done
+
+
+def _apply(asg_name: str, me: str, plan: GiveBack) -> None:
+    autoscaling = runtime.autoscaling()
+    for instance_id in plan.terminate:
+        fence(asg_name, me, f"terminating {instance_id} to give surged capacity back")
+        autoscaling.terminate_in_group(instance_id, decrement=True)
+    if plan.set_desired is not None:
+        fence(asg_name, me, f"setting desired capacity back to {plan.set_desired}")
+        autoscaling.set_desired(asg_name, plan.set_desired)
+    if plan.register:
+        fence(asg_name, me, "registering the drained instances again")
+        runtime.load_balancing().register(plan.target_groups, plan.register)
+    if plan.resume:
+        fence(asg_name, me, f"resuming {' '.join(plan.resume)}")
+        autoscaling.resume(asg_name, plan.resume)
+
+
+def describe(plan: GiveBack) -> str:
+    parts = []
+    if plan.set_desired is not None:
+        parts.append(f"desired capacity back to {plan.set_desired}")
+    if plan.register:
+        parts.append(f"{' '.join(plan.register)} registered again")
+    if plan.resume:
+        parts.append(f"{' '.join(plan.resume)} resumed")
+    return ", ".join([*parts, *plan.notes])
+
+
+def claim_upload(app: str, version: str, name: str, arn: str) -> str | None:
+    """Make this event's execution the one release of an upload of ``app`` ``version``; returns why
+    it must not start instead (another file of the same upload, or a release of it still running)."""
+    claims, key = runtime.upload_claims(), events.upload_key(app, version)
+    for _ in range(TAKE_ATTEMPTS):
+        now, claim = runtime.epoch(), claims.get(key)
+        running = (
+            claim is not None
+            and claim.execution_name != name
+            and runtime.stepfunctions().is_running(claim.execution_arn)
+        )
+        skipped = events.upload_skipped(claim, name, now, running, runtime.settings().upload_window_seconds)
+        if skipped is not None:
+            return skipped
+        if claim is not None and claim.execution_name == name:
+            return None  # this event, delivered again: start_once starts nothing twice
+        if claims.put(events.UploadClaim(key, name, arn, now), claim):
+            return None
+    return f"other uploads of {app}/{version} kept claiming it at the same moment"

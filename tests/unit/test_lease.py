@@ -1,0 +1,114 @@
+"""The lease's rules (tasks/domain/lease.py): who may take it, what a held ASG does to a start, how long
+it lasts, and what letting an ASG go gives back."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks.domain import lease
+from tasks.domain.lease import NEW, OURS, SWAP, Lease, Surge
+from tasks.errors import AsgLockedError, AsgSkippedError
+from tests.unit.builders import instance
+
+ME = "arn:aws:states:us-east-1:123456789012:execution:release:me"
+OTHER = "arn:aws:states:us-east-1:123456789012:execution:release:other"
+NOW = 1_800_000_000.0
+
+
+def held_by(holder: str, expires_in: float = 3600, **changes: object) -> Lease:
+    return Lease("web", holder, NOW + expires_in, 3600, **changes)  # type: ignore[arg-type]
+
+
+def test_a_free_asg_is_taken_with_a_new_item() -> None:
+    assert lease.how_to_take("web", ME, None, holder_running=False, now=NOW).how == NEW
+
+
+def test_our_own_lease_is_ours_again_a_retry_or_a_handover() -> None:
+    mine = held_by(ME)
+    assert lease.how_to_take("web", ME, mine, holder_running=True, now=NOW) == lease.Take(OURS, mine)
+
+
+def test_a_lease_whose_holder_ended_or_expired_is_swapped_conditioned_on_that_holder() -> None:
+    ended = held_by(OTHER)
+    assert lease.how_to_take("web", ME, ended, holder_running=False, now=NOW) == lease.Take(SWAP, ended)
+    expired = held_by(OTHER, expires_in=-1)
+    assert lease.how_to_take("web", ME, expired, holder_running=True, now=NOW) == lease.Take(SWAP, expired)
+
+
+def test_a_running_holder_keeps_the_asg_and_is_named() -> None:
+    with pytest.raises(AsgLockedError, match=f"web: being released by {OTHER} \\(1.0.274\\); nothing was terminated"):
+        lease.how_to_take("web", ME, held_by(OTHER, target_version="1.0.274"), holder_running=True, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("when_held", "mine", "theirs", "skipped"),
+    [
+        ("skip", None, "1.0.274", True),  # a sweep skips whatever is being released
+        ("skip", None, None, True),
+        ("skip_same_target", "1.0.274", "1.0.274", True),  # an upload of the version being released
+        ("skip_same_target", "1.0.275", "1.0.274", False),  # a newer upload: that release is refused
+        ("skip_same_target", "1.0.274", None, False),  # the holder's target is not known to be the same
+        ("fail", "1.0.274", "1.0.274", False),  # the console: the operator asked for this ASG
+    ],
+)
+def test_a_start_that_meets_a_held_asg_skips_it_only_when_it_should(
+    when_held: str, mine: str | None, theirs: str | None, skipped: bool
+) -> None:
+    current = held_by(OTHER, target_version=theirs)
+    expected = AsgSkippedError if skipped else AsgLockedError
+    with pytest.raises(expected, match=OTHER):
+        lease.how_to_take("web", ME, current, holder_running=True, now=NOW, when_held=when_held, target_version=mine)
+
+
+def test_the_term_outlasts_every_wait_between_two_renewals() -> None:
+    quick = lease.term_seconds({"replacement_timeout_seconds": 60, "poll_seconds": 1})
+    assert quick == 2 * 60 + 2 * 1 + lease.LONGEST_DRAIN_SECONDS + lease.MARGIN_SECONDS
+    approving = {"replacement_timeout_seconds": 60, "poll_seconds": 1, "checkpoints": [1], "bake_seconds": 300}
+    assert lease.term_seconds(approving) == quick + 300
+    assert lease.term_seconds({**approving, "approve_checkpoints": True}) == quick + 300 + lease.APPROVAL_WAIT_SECONDS
+    assert lease.term_seconds({**approving, "checkpoints": []}) == quick  # no checkpoint: no bake
+    assert lease.term_seconds({}) == lease.term_seconds({"replacement_timeout_seconds": 900, "poll_seconds": 15})
+
+
+def test_a_swap_keeps_the_ended_releases_changes_marked_for_repair() -> None:
+    left = held_by(OTHER, surge=Surge(3, 5), suspended=("AZRebalance",), drained=("i-1",), drained_from=("tg",))
+    taken = lease.swapped(left, ME, NOW, 600, "1.0.274")
+    assert (taken.holder, taken.expires_at, taken.target_version) == (ME, NOW + 600, "1.0.274")
+    assert (taken.surge, taken.suspended, taken.drained, taken.repair) == (
+        Surge(3, 5),
+        ("AZRebalance",),
+        ("i-1",),
+        True,
+    )
+    assert lease.swapped(held_by(OTHER), ME, NOW, 600, None).repair is False  # nothing to undo
+
+
+def test_capacity_goes_back_only_while_it_is_still_the_surged_one() -> None:
+    fleet = [instance("i-old", "1.0.273"), instance("i-a"), instance("i-b"), instance("i-c"), instance("i-d")]
+    surged = held_by(ME, surge=Surge(3, 5))
+    plan = lease.give_back(surged, 5, fleet)
+    assert plan.terminate == ("i-d", "i-c") and plan.set_desired == 3 and plan.notes == ()
+
+    scaled = lease.give_back(surged, 7, fleet)  # a scaling policy raised it meanwhile: its number stands
+    assert scaled.terminate == () and scaled.set_desired is None
+    assert scaled.notes == (
+        "desired capacity left at 7: it is no longer the 5 the release surged it to (changed by someone else "
+        "since); it was 3 before the surge",
+    )
+    assert lease.give_back(surged, 3, fleet).notes == ()  # already back where it was: nothing to say
+
+
+def test_drained_instances_still_in_the_group_are_registered_again_and_suspended_ones_resumed() -> None:
+    fleet = [instance("i-1"), instance("i-3", lifecycle="Terminating")]
+    left = held_by(
+        ME, suspended=("AZRebalance", "ScheduledActions"), drained=("i-1", "i-2", "i-3"), drained_from=("tg",)
+    )
+    plan = lease.give_back(left, 2, fleet)
+    assert plan.register == ("i-1",) and plan.target_groups == ("tg",)  # i-2 is gone, i-3 is going
+    assert plan.resume == ("AZRebalance", "ScheduledActions") and plan.set_desired is None
+
+
+def test_only_processes_nobody_suspended_already_are_suspended() -> None:
+    wanted = ["AZRebalance", "ScheduledActions", "InstanceRefresh"]
+    assert lease.to_suspend(wanted, ["ScheduledActions"]) == ("AZRebalance", "InstanceRefresh")
+    assert lease.to_suspend([], ["ScheduledActions"]) == ()
