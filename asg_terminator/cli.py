@@ -117,6 +117,16 @@ def _say(line: str) -> None:
 @click.option("--new-version", default=None, help="Build of instances launched later (without --bucket).")
 @click.option("--boot-seconds", default=3.0, show_default=True)
 @click.option("--port", default=0, help="Port on 127.0.0.1 (default: any free one).")
+@click.option(
+    "--asg",
+    "asgs",
+    multiple=True,
+    help="Create this ASG first (NAME, or NAME:COUNT for COUNT instances; 3 by default), tagged "
+    "asg-terminator:app=APP, unless it exists (repeatable).",
+)
+@click.option(
+    "--app", default="app", show_default=True, help="The app the created ASGs opt in for (uploads of APP/...)."
+)
 def simulate(
     endpoint_url: str,
     region: str,
@@ -125,12 +135,25 @@ def simulate(
     new_version: str | None,
     boot_seconds: float,
     port: int,
+    asgs: tuple[str, ...],
+    app: str,
 ) -> None:
     """Serve /version for every instance of the endpoint's ASGs, on loopback, until Ctrl-C."""
     from asg_terminator.demo import bucket_build_source
+    from asg_terminator.fleet import create_asg
     from asg_terminator.simulator import FleetSimulator, asg_instance_lister
+    from tasks.domain.events import APP_TAG
 
-    lister = asg_instance_lister(boto3.client("autoscaling", endpoint_url=endpoint_url, region_name=region))
+    autoscaling = boto3.client("autoscaling", endpoint_url=endpoint_url, region_name=region)
+    ec2 = boto3.client("ec2", endpoint_url=endpoint_url, region_name=region)
+    for wanted in asgs:
+        name, _, count = wanted.partition(":")
+        if not autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]:
+            if count and not count.isdigit():
+                raise click.BadParameter(f"{wanted!r}: NAME or NAME:COUNT", param_hint="--asg")
+            create_asg(autoscaling, ec2, name, int(count or 3), tags={APP_TAG: app})
+            click.echo(f"created ASG {name}: {int(count or 3)} instances on {initial}, tagged {APP_TAG}={app}")
+    lister = asg_instance_lister(autoscaling)
     s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
     source = bucket_build_source(s3, bucket) if bucket else None
     simulator = FleetSimulator(

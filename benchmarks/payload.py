@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -57,7 +58,7 @@ def records(name: str, settings: dict[str, Any], real_terminate: bool) -> list[t
     from tasks.adapters.fleet_reader import read_versions
     from tasks.domain.fleet import Fleet, Progress
     from tasks.domain.release import Policy, begin_replacement, check_replacement, decide
-    from tasks.handlers import discover, select_batch, terminate
+    from tasks.handlers import discover, lock_asg, select_batch, terminate
 
     empty_progress = Progress().to_record()
     discovered = discover.handler({"asg_name": name, "version_url": settings["version_url"]}, None)
@@ -73,9 +74,10 @@ def records(name: str, settings: dict[str, Any], real_terminate: bool) -> list[t
     state = select_batch.handler(select_input, None)
     selected = state["progress"]
 
-    terminate_input = {"asg_name": name, "progress": selected}
+    terminate_input = {"asg_name": name, "release_id": release_id, "progress": selected}
     batch = set(selected["decision"]["batch"])
     if real_terminate:
+        lock_asg.handler({"asg_name": name, "release_id": release_id, "takes_over": None, "settings": settings}, None)
         terminated = terminate.handler(terminate_input, None)
         after = runtime.fleet_reader().discover(name, settings["version_url"])
     else:
@@ -169,6 +171,13 @@ def main() -> None:
     }
     measured: dict[str, list[tuple[str, Any, bool]]] = {}
     with mock_aws():
+        import boto3
+
+        from asg_terminator import stack
+
+        os.environ["LEASE_TABLE"] = stack.create_lease_table(boto3.client("dynamodb", region_name=REGION))
+        runtime.settings.cache_clear()
+        runtime.leases.cache_clear()
         runtime.autoscaling.cache_clear()
         runtime.fleet_reader.cache_clear()
         autoscaling, ec2 = boto3.client("autoscaling", region_name=REGION), boto3.client("ec2", region_name=REGION)

@@ -278,10 +278,9 @@ class Progress:
         for key in ("pending", "decision"):
             if record[key] is not None:
                 record[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in record[key].items()}
-        if record["pending"] is not None:
-            since = dict(self.pending.serving_since) if self.pending else {}
-            if since:
-                record["pending"]["serving_since"] = since
+        if self.pending is not None:
+            if self.pending.serving_since:
+                record["pending"]["serving_since"] = dict(self.pending.serving_since)
             else:
                 del record["pending"]["serving_since"]  # only a stability window keeps one
         if record["decision"] is not None and not record["decision"]["plan"]:

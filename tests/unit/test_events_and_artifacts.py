@@ -10,7 +10,17 @@ from typing import Any
 import pytest
 
 from tasks.domain import artifacts
-from tasks.domain.events import APP_TAG, ENABLED_TAG, execution_name, release_input, trigger
+from tasks.domain.events import (
+    APP_TAG,
+    ENABLED_TAG,
+    UPLOAD_WINDOW_SECONDS,
+    UploadClaim,
+    execution_name,
+    release_input,
+    trigger,
+    upload_key,
+    upload_skipped,
+)
 from tasks.errors import UnreleasableEventError
 
 EVENTS = Path(__file__).parent.parent / "events"
@@ -115,3 +125,28 @@ def test_execution_names_fall_back_to_the_etag_and_are_safe_and_short() -> None:
 
 def test_a_sweep_is_named_after_its_scheduled_time() -> None:
     assert execution_name(event("scheduled_event.json")) == "sweep-2026-11-27T10-35-00Z"
+
+
+# -- one release per upload --------------------------------------------------------------------
+
+CLAIM = UploadClaim("upload:shop/1.0.274", "shop-1-0-274-A", "arn:...:shop-1-0-274-A", claimed_at=1000.0)
+
+
+def test_the_first_file_of_an_upload_claims_it_and_its_own_redelivery_goes_on() -> None:
+    assert upload_key("shop", "1.0.274") == "upload:shop/1.0.274"
+    assert upload_skipped(None, "shop-1-0-274-A", 1000.0, claimed_running=False) is None
+    assert upload_skipped(CLAIM, "shop-1-0-274-A", 1001.0, claimed_running=True) is None  # start_once dedupes
+
+
+def test_the_other_files_of_an_upload_within_the_window_start_nothing() -> None:
+    said = upload_skipped(CLAIM, "shop-1-0-274-B", 1000.0 + UPLOAD_WINDOW_SECONDS - 1, claimed_running=False)
+    assert said == "another file of shop/1.0.274 started shop-1-0-274-A 59 s ago: one release per upload"
+
+
+def test_a_later_upload_waits_for_no_running_release_and_starts_once_it_ended() -> None:
+    later = 1000.0 + UPLOAD_WINDOW_SECONDS + 5
+    assert upload_skipped(CLAIM, "shop-1-0-274-C", later, claimed_running=True) == (
+        "shop-1-0-274-A is still releasing shop/1.0.274"
+    )
+    assert upload_skipped(CLAIM, "shop-1-0-274-C", later, claimed_running=False) is None
+    assert upload_skipped(CLAIM, "shop-1-0-274-C", 1004.0, claimed_running=False, window=3) is None

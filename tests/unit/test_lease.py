@@ -112,3 +112,18 @@ def test_only_processes_nobody_suspended_already_are_suspended() -> None:
     wanted = ["AZRebalance", "ScheduledActions", "InstanceRefresh"]
     assert lease.to_suspend(wanted, ["ScheduledActions"]) == ("AZRebalance", "InstanceRefresh")
     assert lease.to_suspend([], ["ScheduledActions"]) == ()
+
+
+def test_a_fresh_lease_and_a_lost_one_say_who_holds_it() -> None:
+    taken = lease.fresh("web", ME, NOW, 600, None)
+    assert (taken.holder, taken.expires_at, taken.changed_anything) == (ME, NOW + 600, False)
+    assert not taken.expired(NOW + 599) and taken.expired(NOW + 600)
+    assert str(lease.lost("web", ME, OTHER, "terminating i-1")) == (
+        f"web: the lease is held by {OTHER} now, not by {ME}; terminating i-1 was not done"
+    )
+    assert "held by no release now" in str(lease.lost("web", ME, None, "draining the batch"))
+
+
+def test_the_capacity_given_back_is_what_desired_is_set_to() -> None:
+    plan = lease.give_back(held_by(ME, surge=Surge(2, 3)), 3, [instance("i-a"), instance("i-b"), instance("i-c")])
+    assert plan.restored_capacity == plan.set_desired == 2 and plan.terminate == ("i-c",)

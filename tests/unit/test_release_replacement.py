@@ -217,6 +217,8 @@ def test_a_replacement_counts_only_once_every_check_for_the_window_saw_it_servin
     assert first.pending is not None and dict(first.pending.serving_since) == {"i-d": stamp(10)}
     still = check_replacement(replaced, first, steady, at(39))
     assert "i-d serving 1.0.274 for 29 s" in status(still)
+    assert Progress.from_record(still.to_record()) == still  # the window travels in the ledger
+    assert still.to_record()["pending"]["serving_since"] == {"i-d": stamp(10)}
     assert check_replacement(replaced, still, steady, at(40)).pending is None  # 30 s of passing checks
 
 

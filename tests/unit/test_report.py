@@ -153,3 +153,57 @@ def test_an_asg_that_failed_before_its_first_decision_has_no_duration() -> None:
         "1 of 1 ASGs failed: live_asg_gone FAILED AsgNotFoundError after 0 terminated in 0 batches: "
         "live_asg_gone: no Auto Scaling group of that name"
     )
+
+
+def skipped(asg_name: str, holder: str) -> dict[str, Any]:
+    """LockAsg's AsgSkippedError, as the AsgSkipped Pass state builds the outcome."""
+    message = f"{asg_name}: skipped: being released by {holder} (1.0.274)"
+    return {
+        "asg_name": asg_name,
+        "status": "SKIPPED",
+        "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:sweep",
+        "progress": outcome_progress(Progress().to_record(), "FAILED"),
+        "error": "AsgSkippedError",
+        "cause": lambda_cause("AsgSkippedError", message),
+    }
+
+
+def test_an_execution_whose_asgs_were_skipped_or_converged_succeeds_naming_the_holder() -> None:
+    holder = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:console"
+    outcomes = [skipped("live_asg_web", holder), converged("live_asg_api", (("i-x",),), 30)]
+    assert contracts.problems("summarize.input", summarize_event(outcomes)) == []
+
+    output = summarize(outcomes, at(40))
+
+    assert contracts.problems("summarize.output", output) == []
+    web = output["asgs"][0]
+    assert (web["status"], web["error"], web["target_version"], web["duration_seconds"]) == (
+        "SKIPPED",
+        "AsgSkippedError",
+        None,
+        None,
+    )
+    assert web["cause"] == f"live_asg_web: skipped: being released by {holder} (1.0.274)"
+
+
+def test_a_skipped_asg_is_listed_when_another_fails() -> None:
+    holder = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:console"
+    outcomes = [skipped("live_asg_web", holder), failed("live_asg_api", "AlarmTriggeredError", "web-5xx in ALARM")]
+    with pytest.raises(ReleaseFailedError, match="1 of 2 ASGs failed: live_asg_web SKIPPED: live_asg_web: skipped"):
+        summarize(outcomes, at(0))
+
+
+def test_what_letting_go_left_as_it_was_reaches_the_report() -> None:
+    note = "desired capacity left at 7: it is no longer the 5 the release surged it to"
+    outcome = converged("live_asg_web", (("i-a",),), 60)
+    outcome["unlock"] = {
+        "asg_name": "live_asg_web",
+        "release_id": outcome["release_id"],
+        "unlocked": True,
+        "restored_capacity": None,
+        "notes": [note],
+    }
+    assert contracts.problems("summarize.input", summarize_event([outcome])) == []
+    (report,) = summarize([outcome], at(61))["asgs"]
+    assert report["notes"] == [note]
+    assert "notes" not in summarize([converged("live_asg_web", (), 1)], at(2))["asgs"][0]

@@ -136,3 +136,21 @@ def test_a_dot_dot_tag_value_cannot_climb_out_of_its_path_segment() -> None:
     rendered = urls.render("http://{PrivateIpAddress}/app/{tag:Name}/version", {**VALUES, "tag:Name": ".."})
     segments = urlsplit(rendered).path.split("/")
     assert "." not in segments and ".." not in segments
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:8080/i-0a01/version", True),
+        ("http://127.3.2.1/version", True),  # all of 127.0.0.0/8
+        ("http://[::1]:8080/version", True),
+        ("http://10.0.0.1:80/version", False),  # a moto instance's address
+        ("http://169.254.169.254/latest/meta-data", False),
+        ("http://localhost:8080/version", False),  # a name is never resolved
+        ("http://ip-10-0-0-1.ec2.internal/version", False),
+        ("http://[::ffff:10.0.0.1]/version", False),
+        ("not a url", False),
+    ],
+)
+def test_the_local_stack_probes_literal_loopback_addresses_only(url: str, allowed: bool) -> None:
+    assert urls.loopback_refusal(url) == (None if allowed else urls.LOOPBACK_ONLY)

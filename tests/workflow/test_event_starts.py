@@ -95,6 +95,7 @@ def test_the_same_s3_event_delivered_twice_starts_one_release(
     from tasks.handlers.start_release import handler
 
     monkeypatch.setenv("STATE_MACHINE_ARN", world.machine_arn)
+    monkeypatch.setenv("UPLOAD_WINDOW_SECONDS", "1")  # how long files count as one upload (60 s in AWS)
     runtime.settings.cache_clear()
     world.asg("shop_web", 2, OLD, tags={"asg-terminator:app": "shop"})
     upload = event("s3_object_created.json")
@@ -103,6 +104,8 @@ def test_the_same_s3_event_delivered_twice_starts_one_release(
     second = handler(json.loads(json.dumps(upload)), None)
     reupload = json.loads(json.dumps(upload))
     reupload["detail"]["object"]["sequencer"] = "00617F0829932A0000"  # the same key uploaded again later
+    wait_until_done(world.sfn, first["execution_arn"])  # a new upload after the release it started ended
+    time.sleep(1)
     third = handler(reupload, None)
 
     assert first["started"] is True and first["execution_name"] == "shop-1-0-274-00617F08299329D189"

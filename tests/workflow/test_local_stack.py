@@ -5,24 +5,24 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 
 from asg_terminator.fleet import create_asg
 from asg_terminator.paths import ROOT
-from tests.workflow.harness import run_execution
+from tests.workflow.harness import run_execution, wait_for_execution
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
-from typing import Any
 
 CLI = [sys.executable, "-m", "asg_terminator.cli"]
 
@@ -247,3 +247,131 @@ def test_demo_converges_and_writes_the_history(tmp_path: Path) -> None:
 def _ids(autoscaling: Any, name: str) -> list[str]:
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
     return [i["InstanceId"] for g in groups for i in g["Instances"]]
+
+
+LOOP_MARKER = "<!-- the local loop: tests/workflow/test_local_stack.py runs these commands as written -->"
+
+
+def _readme_loop() -> list[str]:
+    """The README's three local-loop commands, exactly as written there."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split(LOOP_MARKER, 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_the_readmes_local_loop_releases_an_upload_as_written(tmp_path: Path) -> None:
+    endpoint_port, simulator_port = _free_port(), _free_port()
+
+    def as_here(line: str) -> list[str]:
+        """The line with this run's free ports, and the venv's programs (the README runs them from .venv)."""
+        words = shlex.split(line.replace("4566", str(endpoint_port)).replace("8080", str(simulator_port)))
+        if words[0] == ".venv/bin/asg-terminator":
+            return [*CLI, *words[1:]]
+        assert words[0] == "aws", line
+        return [str(Path(sys.executable).parent / "aws"), *words[1:]]
+
+    up, simulate, upload = _readme_loop()
+    assert up.startswith(".venv/bin/asg-terminator local up") and upload.startswith("aws s3 cp build.zip ")
+    stack = Program(*as_here(up)[len(CLI) :])
+    simulator: Program | None = None
+    try:
+        endpoint = stack.wait_for(r"endpoint:\s+(http://127\.0\.0\.1:\d+)").group(1)
+        stack.wait_for(r"lease table: asg-terminator-leases")
+        stack.wait_for(r"artifact bucket: asg-terminator-artifacts")
+        defaults = json.loads(stack.wait_for(r"release defaults: (\{.*\})").group(1))
+        assert defaults == {
+            "poll_seconds": 1,
+            "version_url": f"http://127.0.0.1:{simulator_port}/{{InstanceId}}/version",
+        }
+        simulator = Program(*as_here(simulate)[len(CLI) :])
+        simulator.wait_for(r"created ASG web: 3 instances on 1\.0\.266, tagged asg-terminator:app=app")
+        hint = simulator.wait_for(r"release defaults for local up: --release-defaults '(\{.*\})'").group(1)
+        assert json.loads(hint)["version_url"] == defaults["version_url"]  # the two commands compose
+
+        (tmp_path / "build.zip").write_bytes(b"build 1.0.274")
+        copied = subprocess.run(
+            as_here(upload), check=False, capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=60
+        )
+        assert copied.returncode == 0, copied.stdout + copied.stderr
+
+        arn = stack.wait_for(r"upload s3://asg-terminator-artifacts/app/1\.0\.274/app\.zip: .* started (\S+)").group(1)
+        sfn = boto3.client(
+            "stepfunctions",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+        execution = wait_for_execution(sfn, arn, timeout=90)
+        assert execution.status == "SUCCEEDED", execution.cause
+        assert execution.output["asgs"][0]["asg_name"] == "web"
+        assert execution.output["asgs"][0]["versions_after"] == {"1.0.274": 3}
+    finally:
+        if simulator is not None:
+            assert simulator.interrupt() == 0
+    assert stack.interrupt() == 0
+
+
+@pytest.mark.parametrize(
+    ("defaults", "named"),
+    [
+        ('{"poll_seconds": 0}', "poll_seconds: 0 is less than the minimum of 1"),
+        ('{"version_url": "ftp://{PrivateIpAddress}/version"}', "version_url: does not yield an http(s) URL"),
+        ('{"asg_names": ["web"]}', "asg_names: not a default"),
+        ('{"pol_seconds": 1}', "pol_seconds: unknown field"),
+        ("[1]", "a JSON object of execution input fields"),
+        ("{", "not JSON"),
+    ],
+)
+def test_local_up_refuses_bad_release_defaults_naming_the_field(defaults: str, named: str) -> None:
+    refused = subprocess.run(
+        [*CLI, "local", "up", "--port", str(_free_port()), "--release-defaults", defaults],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert refused.returncode != 0
+    assert named in refused.stderr
+    assert "endpoint:" not in refused.stdout  # it stopped before starting anything
+
+
+def test_an_upload_with_the_default_version_url_never_leaves_loopback(
+    monkeypatch: pytest.MonkeyPatch, loopback_only: list[object]
+) -> None:
+    """The stack's defaults name no version URL: the release probes http://{PrivateIpAddress}:80/version,
+    which moto makes 10.x. local up itself turns the loopback-only probe on; no connection is tried."""
+    from asg_terminator.localstack import LocalStack
+
+    monkeypatch.delenv("PROBE_LOOPBACK_ONLY")  # the suite's own guard off: local up must do it
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(key, value)
+    lines: list[str] = []
+    stack = LocalStack(port=_free_port(), release_defaults={"replacement_timeout_seconds": 3}, say=lines.append)
+    with stack as endpoint:
+        assert os.environ["PROBE_LOOPBACK_ONLY"] == "true"
+        autoscaling, ec2, s3 = (endpoint.client(s) for s in ("autoscaling", "ec2", "s3"))
+        create_asg(autoscaling, ec2, "web", 2, tags={"asg-terminator:app": "app"}, image_id="ami-12c6146b")
+        private = [
+            i["PrivateIpAddress"]
+            for r in ec2.describe_instances()["Reservations"]
+            for i in r["Instances"]
+            if i["State"]["Name"] == "running"
+        ]
+        assert private and all(ip.startswith("10.") for ip in private)
+        s3.put_object(Bucket=stack.artifact_bucket, Key="app/1.0.274/app.zip", Body=b"build")
+        deadline = time.monotonic() + 30
+        while not stack.started:
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.05)
+
+        execution = wait_for_execution(endpoint.client("stepfunctions"), stack.started[0]["execution_arn"], 60)
+
+    assert execution.status == "FAILED"
+    cause = execution.cause_message()
+    assert "web FAILED ReleaseStalledError" in cause
+    assert cause.count("address not allowed (local stack: loopback only)") == 2  # every instance, by that reason
+    assert loopback_only == []  # and not one connection beyond loopback was tried

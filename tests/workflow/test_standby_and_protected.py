@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
+import time
 from typing import TYPE_CHECKING
 
 from click.testing import CliRunner
 
 from asg_terminator.cli import main
+from tests.workflow.harness import in_background
 
 if TYPE_CHECKING:
     from tests.workflow.conftest import World
@@ -80,15 +81,22 @@ def test_a_protected_instance_is_waited_for_and_replaced_once_unprotected(world:
     world.autoscaling.set_instance_protection(
         AutoScalingGroupName="live_asg_web", InstanceIds=[ids[1]], ProtectedFromScaleIn=True
     )
-    # The operator lifts the protection a few seconds into the release (the job on it finished).
-    unprotect = threading.Timer(
-        4.0,
-        lambda: world.autoscaling.set_instance_protection(
-            AutoScalingGroupName="live_asg_web", InstanceIds=[ids[1]], ProtectedFromScaleIn=False
-        ),
-    )
-    unprotect.start()
-    try:
+
+    # The operator lifts the protection once the release waits for it (the job on it finished).
+    def unprotect_once_waited_for(arn: str) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            events = world.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            if any(
+                "protected_instances: wait" in e.get("stateExitedEventDetails", {}).get("output", "") for e in events
+            ):
+                world.autoscaling.set_instance_protection(
+                    AutoScalingGroupName="live_asg_web", InstanceIds=[ids[1]], ProtectedFromScaleIn=False
+                )
+                return
+            time.sleep(0.1)
+
+    with in_background(world, unprotect_once_waited_for):
         execution, _ = world.release(
             {
                 "asg_names": ["live_asg_web"],
@@ -98,8 +106,6 @@ def test_a_protected_instance_is_waited_for_and_replaced_once_unprotected(world:
                 "protected_instances": "wait",
             }
         )
-    finally:
-        unprotect.cancel()
 
     assert execution.status == "SUCCEEDED", execution.cause
     terminated = execution.terminated()
