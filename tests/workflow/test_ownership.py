@@ -244,3 +244,21 @@ def test_three_files_under_one_version_start_one_execution_and_a_later_upload_an
     wait_for_execution(world.sfn, answers[3]["execution_arn"])
     executions = world.sfn.list_executions(stateMachineArn=world.machine_arn)["executions"]
     assert len(executions) == 2
+
+
+def test_a_replacement_counts_only_once_it_served_through_the_stability_window(world: World) -> None:
+    world.fleet(build=NEW, boot_seconds=0.3)
+    world.asg("live_asg_web", 2, OLD)
+
+    execution, watch = world.release(
+        {"asg_names": ["live_asg_web"], "target_version": NEW, "min_healthy": 1, "healthy_for_seconds": 2}
+    )
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    checks = execution.task_outputs("CheckReplacement")
+    waiting = [c["progress"]["pending"]["status"] for c in checks if c["progress"]["pending"]]
+    assert any("serving 1.0.274 for 0 s of healthy_for_seconds 2" in w for w in waiting), waiting
+    # A passing check did not count: for each batch, a check saw its replacement serving and waited on.
+    seen_serving = [w for w in waiting if "of healthy_for_seconds 2" in w]
+    assert len(seen_serving) >= len(execution.batch_sizes()), waiting
+    assert len(execution.terminated()) == 2 and watch.floor_breaches("live_asg_web", 1) == []
