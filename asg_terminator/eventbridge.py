@@ -62,7 +62,9 @@ class _Poller:
 
     name = "poller"
 
-    def __init__(self, deliver: Callable[[dict[str, Any]], None], region: str, account: str, interval: float) -> None:
+    def __init__(
+        self, deliver: Callable[[dict[str, Any]], None], region: str, account: str, interval: float = 0.5
+    ) -> None:
         self._deliver, self._region, self._account, self._interval = deliver, region, account, interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -108,16 +110,9 @@ class StatusChangeDelivery(_Poller):
 
     name = "status-change-events"
 
-    def __init__(
-        self,
-        sfn: Any,
-        state_machine_arn: str,
-        deliver: Callable[[dict[str, Any]], None],
-        region: str,
-        account: str,
-        interval: float = 0.5,
-    ) -> None:
-        super().__init__(deliver, region, account, interval)
+    def __init__(self, sfn: Any, state_machine_arn: str, *delivery: Any, **options: Any) -> None:
+        """``delivery``: deliver, region, account (and ``interval``), as for every poller."""
+        super().__init__(*delivery, **options)
         self._sfn, self._machine = sfn, state_machine_arn
         self._known: set[str] = set()  # ended before we looked, or already delivered
 
@@ -182,16 +177,9 @@ class UploadDelivery(_Poller):
 
     name = "object-created-events"
 
-    def __init__(
-        self,
-        s3: Any,
-        bucket: str,
-        deliver: Callable[[dict[str, Any]], None],
-        region: str,
-        account: str,
-        interval: float = 0.5,
-    ) -> None:
-        super().__init__(deliver, region, account, interval)
+    def __init__(self, s3: Any, bucket: str, *delivery: Any, **options: Any) -> None:
+        """``delivery``: deliver, region, account (and ``interval``), as for every poller."""
+        super().__init__(*delivery, **options)
         self._s3, self._bucket = s3, bucket
         self._seen: set[tuple[str, str, str]] = set()
 

@@ -176,6 +176,7 @@ class LocalStack:
                 "RELEASE_DEFAULTS": json.dumps(self.release_defaults),
                 "LEASE_TABLE": self.lease_table,
                 "PROBE_LOOPBACK_ONLY": "true",  # whatever a release's version URL says
+                "IN_FLIGHT_SECONDS": "2",  # a step in flight here ends within it (the Lambda timeout in AWS)
             }
         )
         runtime.settings.cache_clear()

@@ -7,7 +7,6 @@ process, so caches and cold starts are real) and bounds every loop in count and 
 from __future__ import annotations
 
 import os
-import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -20,38 +19,16 @@ if TYPE_CHECKING:
 REGION = "us-east-1"
 OLD = "1.0.266"
 NEW = "1.0.274"
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 console = Console(width=int(os.environ.get("BENCH_WIDTH", "140")))
-
-
-class NonLoopbackConnectionError(ConnectionRefusedError):
-    pass
 
 
 def loopback_only() -> list[Any]:
     """Refuse, in this process, every socket connection that is not to loopback (moto's 10.x
     instance addresses, AWS itself). Returns the list the refused addresses are appended to."""
-    refused: list[Any] = []
-    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+    from asg_terminator import loopback
 
-    def allowed(address: Any) -> bool:
-        return not isinstance(address, tuple) or str(address[0]) in LOOPBACK
-
-    def guarded_connect(self: socket.socket, address: Any) -> None:
-        if not allowed(address):
-            refused.append(address)
-            raise NonLoopbackConnectionError(f"benchmarks connect to loopback only, not {address!r}")
-        connect(self, address)
-
-    def guarded_connect_ex(self: socket.socket, address: Any) -> int:
-        if not allowed(address):
-            refused.append(address)
-            raise NonLoopbackConnectionError(f"benchmarks connect to loopback only, not {address!r}")
-        return connect_ex(self, address)
-
-    socket.socket.connect = guarded_connect  # type: ignore[method-assign,assignment]
-    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign,assignment]
+    refused, _ = loopback.guard("benchmarks")
     return refused
 
 

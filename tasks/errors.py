@@ -93,3 +93,8 @@ class AsgSkippedError(TerminalError):
 class LeaseLostError(TerminalError):
     """This release no longer holds the ASG's lease (another release, or Cleanup after a stop, took it):
     the fleet change it was about to make was not made, and none will be."""
+
+
+class ContinuationTakenError(TerminalError):
+    """The name the chain's next execution must have is taken by an execution that does not continue
+    this one: the leases are not handed over, and the release ends here (Cleanup gives the ASGs back)."""

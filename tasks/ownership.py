@@ -16,7 +16,7 @@ from tasks import runtime
 from tasks.adapters.autoscaling import suspended_of
 from tasks.domain import capacity, events, lease
 from tasks.domain.lease import Lease, Record, Surge
-from tasks.errors import AsgLockedError, AsgNotFoundError
+from tasks.errors import AsgLockedError, AsgNotFoundError, ContinuationTakenError, LeaseLostError
 
 if TYPE_CHECKING:
     from tasks.domain.lease import GiveBack
@@ -31,31 +31,44 @@ def fence(asg_name: str, me: str, what: str, record: Record | None = None) -> Le
 
 
 def _running(current: Lease | None, me: str, now: float) -> bool:
-    """Whether the holder of ``current`` still runs (Cleanup, while its lease lasts, counts as running)."""
+    """Whether the holder of ``current`` may still change the fleet: it runs; it ended so recently
+    that a step of it may still be running (a Lambda runs to its end after a stop); or it is the
+    chain's next execution, not started yet by one that runs. Cleanup, while its lease lasts, counts
+    as running."""
     if current is None or current.holder == me or current.expired(now):
         return False
     if current.holder.startswith(lease.CLEANUP):
         return True
-    return runtime.stepfunctions().is_running(current.holder)
+    sfn = runtime.stepfunctions()
+    state = sfn.state_of(current.holder)
+    if state.status == "RUNNING":
+        return True
+    if state.status is None and current.handed_over_by is not None:
+        return sfn.is_running(current.handed_over_by)
+    return state.stopped_at is not None and now - state.stopped_at < runtime.settings().in_flight_seconds
 
 
 def take(asg_name: str, me: str, settings: dict[str, Any], when_held: str = lease.FAIL) -> Lease:
     """Take the ASG's lease with one conditional write, and undo what an ended holder left behind."""
     store, target = runtime.leases(), settings.get("target_version")
     term = lease.term_seconds(settings)
+    current = store.get(asg_name)
     for _ in range(TAKE_ATTEMPTS):
         now = runtime.epoch()
-        current = store.get(asg_name)
         decided = lease.how_to_take(asg_name, me, current, _running(current, me, now), now, when_held, target)
         if decided.how == lease.OURS:  # a retry, or the chain's next execution after a handover
-            return _repaired(asg_name, me, fence(asg_name, me, "taking the lease", Record(target_version=target)))
+            renewed = fence(asg_name, me, "taking the lease", Record(target_version=target, term_seconds=term))
+            return _repaired(asg_name, me, renewed)
         if decided.previous is None:
             wanted = lease.fresh(asg_name, me, now, term, target)
         else:
             wanted = lease.swapped(decided.previous, me, now, term, target)
-        if store.put(wanted, decided.previous):
+        taken, current = store.put(wanted, decided.previous)
+        if taken:
             return _repaired(asg_name, me, wanted)
-        # Someone wrote first. The next read names them, or shows that an earlier attempt of ours landed.
+        # Someone wrote first: the item the condition met names them, or is an earlier attempt of ours
+        # that landed late; none (deleted meanwhile) is read again.
+        current = current or store.get(asg_name)
     raise AsgLockedError(
         f"{asg_name}: other releases kept taking the lease at the same moment; nothing was terminated by {me}"
     )
@@ -67,7 +80,7 @@ def _repaired(asg_name: str, me: str, taken: Lease) -> Lease:
         return taken
     group = runtime.fleet_reader().discover(asg_name, None)
     plan = lease.give_back(taken, group.desired, group.instances)
-    _apply(asg_name, me, plan)
+    _apply(asg_name, me, plan, taken.surge, group.desired)
     runtime.logger.warning(
         f"{asg_name} => undid what an ended release left: {describe(plan) or 'nothing to change'}",
         extra={"asg_name": asg_name, "notes": list(plan.notes)},
@@ -109,6 +122,27 @@ def surge(asg_name: str, me: str, max_surge: int | str, taken: Lease, group: dic
     return plan.note
 
 
+def park(asg_name: str, me: str) -> None:
+    """This branch continues as a new execution: its lease lasts until ContinueAsNewExecution hands it
+    over, however long the other branches of the Map run."""
+    fence(asg_name, me, "parking the lease for the next execution", Record(term_seconds=lease.PARK_SECONDS))
+
+
+def undrain(asg_name: str, me: str) -> tuple[str, ...]:
+    """Register a drained batch that was not terminated again (a rollback goes on with the fleet):
+    returns the instances registered."""
+    held = runtime.leases().get(asg_name)
+    if held is None or held.holder != me or not held.drained:
+        return ()
+    present = {i["InstanceId"] for i in runtime.autoscaling().describe_group(asg_name).get("Instances", [])}
+    back = tuple(i for i in held.drained if i in present)
+    if back:
+        fence(asg_name, me, "registering the drained batch again")
+        runtime.load_balancing().register(held.drained_from, back)
+    fence(asg_name, me, "recording the drained batch registered again", Record(undrained=held.drained))
+    return back
+
+
 def drain(asg_name: str, me: str, target_groups: list[str], batch: list[str]) -> int:
     """Deregister the batch (recorded first, so a stop registers it again); returns the delay (s)."""
     fence(asg_name, me, "draining the batch", Record(drained=tuple(batch), drained_from=tuple(target_groups)))
@@ -119,14 +153,19 @@ def terminate(asg_name: str, me: str, batch: tuple[str, ...], target: str | None
     """Terminate each instance of the batch still in the group, each after a renewal; returns those
     terminated. A lease lost midway stops the batch there."""
     autoscaling = runtime.autoscaling()
-    present = {i["InstanceId"] for i in autoscaling.describe_group(asg_name).get("Instances", [])}
+    states = {i["InstanceId"]: i["LifecycleState"] for i in autoscaling.describe_group(asg_name).get("Instances", [])}
     terminated = []
-    for instance_id in (i for i in batch if i in present):
+    for instance_id in (i for i in batch if i in states):
+        if states[instance_id].startswith("Terminating"):  # an earlier attempt of this step (retried)
+            terminated.append(instance_id)
+            continue
         fence(asg_name, me, f"terminating {instance_id}", Record(target_version=target))
         if autoscaling.terminate_in_group(instance_id):
             terminated.append(instance_id)
-    if batch:
+    try:
         fence(asg_name, me, "recording the terminated batch", Record(undrained=batch))
+    except LeaseLostError:  # lost after the terminations: they happened, and the next change stops
+        runtime.logger.warning(f"{asg_name} => lease lost after terminating [{' '.join(terminated)}]")
     return terminated
 
 
@@ -137,7 +176,16 @@ def pin(asg_name: str, me: str, parameter: str, version: str) -> str | None:
 
 
 def hand_over(asg_names: list[str], me: str, to: str) -> None:
-    """Move each continuing ASG's lease to the chain's next execution, before it starts."""
+    """Move each continuing ASG's lease to the chain's next execution, before it starts; refused when
+    an execution of that name exists that does not continue this one (never hand a lease to it)."""
+    existing = runtime.stepfunctions().state_of(to)
+    if existing.status is not None:
+        previous = ((existing.input or {}).get("continuation") or {}).get("previous_execution")
+        if previous != me:
+            raise ContinuationTakenError(
+                f"{to} exists and does not continue {me} (it continues {previous}): the leases of "
+                f"{', '.join(asg_names)} are not handed to it"
+            )
     for name in asg_names:
         runtime.leases().hand_over(name, me, to, runtime.epoch())
 
@@ -161,34 +209,42 @@ def let_go(asg_name: str, me: str, tag_holder: str | None = None) -> LetGo:
     except AsgNotFoundError:  # deleted during the release: nothing to give back
         return LetGo(store.release(asg_name, me), None, ("the ASG no longer exists",))
     plan = lease.give_back(held, group.desired, group.instances)
-    _apply(asg_name, me, plan)
+    _apply(asg_name, me, plan, held.surge, group.desired)
     runtime.autoscaling().delete_tag_if(asg_name, lease.LOCK_TAG, tag_holder or me)
     return LetGo(store.release(asg_name, me), plan.restored_capacity, plan.notes)
 
 
-def clean_up(execution_arn: str) -> dict[str, LetGo]:
+def clean_up(execution_arn: str, stopped_at: float) -> dict[str, LetGo]:
     """After an execution ended (stopped, failed, timed out): let go of every ASG it still holds,
-    and of those it handed to a next execution that never ran. Idempotent."""
-    store, done = runtime.leases(), {}
+    and of those it handed to a next execution that never ran. Idempotent.
+
+    The leases are taken first, which fences every later change of the ended execution; a step of it
+    that had passed its fence just before may still be making its change, so the undoing waits until
+    no step of it can still be running (``in_flight_seconds`` after it stopped)."""
+    store, taken_over = runtime.leases(), []
     me = lease.CLEANUP + execution_arn
     for held in store.held_by(execution_arn):
         if held.holder not in (execution_arn, me) and _running(held, me, runtime.epoch()):
             continue  # handed over to an execution that runs: the ASG is its own now
         taken = lease.swapped(held, me, runtime.epoch(), CLEANUP_SECONDS, held.target_version)
-        if held.holder != me and not store.put(taken, held):
-            continue  # someone else took it meanwhile
-        tag_holder = held.holder if held.holder != me else execution_arn
-        done[held.asg_name] = let_go(held.asg_name, me, tag_holder)
-    return done
+        if held.holder == me or store.put(taken, held)[0]:  # else someone else took it meanwhile
+            taken_over.append((held.asg_name, held.holder if held.holder != me else execution_arn))
+    if taken_over:
+        runtime.sleep(max(0.0, stopped_at + runtime.settings().in_flight_seconds - runtime.epoch()))
+    return {asg_name: let_go(asg_name, me, tag_holder) for asg_name, tag_holder in taken_over}
 
 
-def _apply(asg_name: str, me: str, plan: GiveBack) -> None:
+def _apply(asg_name: str, me: str, plan: GiveBack, surge: Surge | None, desired: int) -> None:
+    """Each termination lowers desired capacity by one; each renewal records where it stands, so a
+    retry after a partial give-back still finds desired capacity at the recorded surge."""
     autoscaling = runtime.autoscaling()
-    for instance_id in plan.terminate:
-        fence(asg_name, me, f"terminating {instance_id} to give surged capacity back")
+    for done, instance_id in enumerate(plan.terminate):
+        now_at = None if surge is None else Record(surge=Surge(surge.original, desired - done))
+        fence(asg_name, me, f"terminating {instance_id} to give surged capacity back", now_at)
         autoscaling.terminate_in_group(instance_id, decrement=True)
     if plan.set_desired is not None:
-        fence(asg_name, me, f"setting desired capacity back to {plan.set_desired}")
+        now_at = None if surge is None else Record(surge=Surge(surge.original, desired - len(plan.terminate)))
+        fence(asg_name, me, f"setting desired capacity back to {plan.set_desired}", now_at)
         autoscaling.set_desired(asg_name, plan.set_desired)
     if plan.register:
         fence(asg_name, me, "registering the drained instances again")

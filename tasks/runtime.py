@@ -51,6 +51,9 @@ class Settings:
     lease_table: str = ""  # the DynamoDB table of ASG leases (tasks/domain/lease.py)
     probe_loopback_only: bool = False  # the local stack: probe 127.0.0.0/8 and ::1 only
     upload_window_seconds: float = UPLOAD_WINDOW_SECONDS  # files of one upload: one release
+    # How long a step of an ended execution may still be running (Lambda runs to its end after a
+    # stop): more than the functions' 60 s timeout. Until then its leases are neither taken nor undone.
+    in_flight_seconds: float = 70.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -63,6 +66,7 @@ class Settings:
             lease_table=environ.get("LEASE_TABLE", ""),
             probe_loopback_only=environ.get("PROBE_LOOPBACK_ONLY", "").lower() == "true",
             upload_window_seconds=float(environ.get("UPLOAD_WINDOW_SECONDS", UPLOAD_WINDOW_SECONDS)),
+            in_flight_seconds=float(environ.get("IN_FLIGHT_SECONDS", "70")),
         )
 
 
@@ -155,6 +159,10 @@ def prober(timeout_seconds: float) -> VersionProber:
     return VersionProber(
         timeout_seconds, concurrency=chosen.probe_concurrency, loopback_only=chosen.probe_loopback_only
     )
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
 
 
 def now() -> datetime:

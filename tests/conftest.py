@@ -11,13 +11,13 @@ one would reach whatever network the machine sits on. Two guards, both always on
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
-import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+from asg_terminator import loopback
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,36 +29,13 @@ os.environ["PROBE_LOOPBACK_ONLY"] = "true"
 logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
 
 
-def _loopback(address: object) -> bool:
-    if not isinstance(address, tuple):
-        return True  # a Unix socket
-    host = str(address[0])
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+def loopback_only() -> Iterator[list[object]]:
     """Fail any test that tries to connect anywhere but loopback (moto's 10.x instances, AWS itself);
     yields the addresses refused, for a test that wants to show none was tried."""
-    refused: list[object] = []
-    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
-
-    def guarded_connect(self: socket.socket, address: Any) -> None:
-        if not _loopback(address):
-            refused.append(address)
-            raise ConnectionRefusedError(f"tests connect to loopback only, not {address!r}")
-        connect(self, address)
-
-    def guarded_connect_ex(self: socket.socket, address: Any) -> int:
-        if not _loopback(address):
-            refused.append(address)
-            raise ConnectionRefusedError(f"tests connect to loopback only, not {address!r}")
-        return connect_ex(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
-    yield refused
+    refused, lift = loopback.guard("tests")
+    try:
+        yield refused
+    finally:
+        lift()
     assert refused == [], f"a test tried to connect beyond loopback: {refused}"

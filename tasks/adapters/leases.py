@@ -70,6 +70,9 @@ def _update(record: Record, now: float) -> tuple[str, dict[str, Any]]:
     """The UpdateExpression for a renewal and what it records, with its values."""
     sets, adds, deletes, removes = ["expires_at = :now + term_seconds"], list[str](), list[str](), list[str]()
     values: dict[str, Any] = {":now": Decimal(str(now))}
+    if record.term_seconds is not None:
+        sets = ["term_seconds = :term", "expires_at = :expires"]
+        values = {":term": record.term_seconds, ":expires": Decimal(str(now + record.term_seconds))}
     if record.target_version is not None:
         sets.append("target_version = :target")
         values[":target"] = record.target_version
@@ -97,37 +100,57 @@ def _update(record: Record, now: float) -> tuple[str, dict[str, Any]]:
     return " ".join(clauses), values
 
 
-class Leases:
+class _Table:
+    """Strongly consistent reads, and conditional puts that say what the condition met."""
+
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
 
-    def get(self, asg_name: str) -> Lease | None:
+    def _get_item(self, key: str) -> dict[str, Any] | None:
         try:
-            found = self._client.get_item(TableName=self._table, Key=self._key(asg_name), ConsistentRead=True)
+            found = self._client.get_item(TableName=self._table, Key={"asg_name": {"S": key}}, ConsistentRead=True)
         except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"GetItem {self._table} {asg_name}") from e
-        return from_item(found["Item"]) if "Item" in found else None
+            raise translate(e, f"GetItem {self._table} {key}") from e
+        return dict(found["Item"]) if "Item" in found else None
 
-    def put(self, lease: Lease, replacing: Lease | None) -> bool:
-        """Write ``lease`` if the item is still ``replacing`` (None: if there is no item). False when
-        it is not: someone else wrote first."""
-        kwargs: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(asg_name)"}
+    def _put_item(self, key: str, item: dict[str, Any], **kwargs: Any) -> tuple[bool, dict[str, Any] | None]:
+        """(True, None) once written; (False, the item the condition met, if any) when it did not hold."""
+        try:
+            self._client.put_item(TableName=self._table, Item=item, **kwargs)
+        except ClientError as e:
+            if code_of(e) == _CONDITION_FAILED:
+                found: Any = e.response.get("Item")
+                return False, found
+            raise translate(e, f"PutItem {self._table} {key}") from e
+        except BotoCoreError as e:
+            raise translate(e, f"PutItem {self._table} {key}") from e
+        return True, None
+
+
+class Leases(_Table):
+    def get(self, asg_name: str) -> Lease | None:
+        found = self._get_item(asg_name)
+        return None if found is None else from_item(found)
+
+    def put(self, lease: Lease, replacing: Lease | None) -> tuple[bool, Lease | None]:
+        """Write ``lease`` if the item is still ``replacing`` (None: if there is no item). When it is
+        not (someone else wrote first), (False, the item the condition met): DynamoDB's own answer,
+        however stale a read would be."""
+        kwargs: dict[str, Any] = {
+            "ConditionExpression": "attribute_not_exists(asg_name)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
         if replacing is not None:
             kwargs["ConditionExpression"] = "holder = :old_holder AND expires_at = :old_expires"
             kwargs["ExpressionAttributeValues"] = {
                 ":old_holder": _serializer.serialize(replacing.holder),
                 ":old_expires": _serializer.serialize(Decimal(str(replacing.expires_at))),
             }
-        try:
-            self._client.put_item(TableName=self._table, Item=to_item(lease), **kwargs)
-        except ClientError as e:
-            if code_of(e) == _CONDITION_FAILED:
-                return False
-            raise translate(e, f"PutItem {self._table} {lease.asg_name}") from e
-        except BotoCoreError as e:
-            raise translate(e, f"PutItem {self._table} {lease.asg_name}") from e
-        return True
+        written, found = self._put_item(lease.asg_name, to_item(lease), **kwargs)
+        if written:
+            return True, lease
+        return False, from_item(found) if found and "holder" in found else None
 
     def renew(self, asg_name: str, me: str, now: float, record: Record, what: str) -> Lease:
         """Extend the lease and record a change, on the condition that ``me`` holds it; raises
@@ -164,14 +187,17 @@ class Leases:
         return True
 
     def held_by(self, execution_arn: str) -> list[Lease]:
-        """Every lease this execution holds, or handed over (a strongly consistent scan: the table
-        holds one item per ASG being released)."""
+        """Every lease this execution holds, handed over, or that Cleanup took from it and has not
+        let go yet (a strongly consistent scan: the table holds one item per ASG being released)."""
         found: list[Lease] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "ConsistentRead": True,
-            "FilterExpression": "holder = :arn OR handed_over_by = :arn",
-            "ExpressionAttributeValues": {":arn": _serializer.serialize(execution_arn)},
+            "FilterExpression": "holder = :arn OR holder = :cleanup OR handed_over_by = :arn",
+            "ExpressionAttributeValues": {
+                ":arn": _serializer.serialize(execution_arn),
+                ":cleanup": _serializer.serialize(leases.CLEANUP + execution_arn),
+            },
         }
         try:
             while True:
@@ -218,21 +244,14 @@ class Leases:
         return {"asg_name": {"S": asg_name}}
 
 
-class UploadClaims:
+class UploadClaims(_Table):
     """Which execution each upload of a build started (see tasks/domain/events.py), in the lease table."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self._client = client
-        self._table = table
-
     def get(self, key: str) -> UploadClaim | None:
-        try:
-            found = self._client.get_item(TableName=self._table, Key={"asg_name": {"S": key}}, ConsistentRead=True)
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"GetItem {self._table} {key}") from e
-        if "Item" not in found:
+        found = self._get_item(key)
+        if found is None:
             return None
-        item = {k: _deserializer.deserialize(v) for k, v in found["Item"].items()}
+        item = {k: _deserializer.deserialize(v) for k, v in found.items()}
         return UploadClaim(key, str(item["execution_name"]), str(item["execution_arn"]), float(item["claimed_at"]))
 
     def put(self, claim: UploadClaim, replacing: UploadClaim | None) -> bool:
@@ -248,14 +267,5 @@ class UploadClaims:
         if replacing is not None:
             kwargs["ConditionExpression"] = "execution_name = :old"
             kwargs["ExpressionAttributeValues"] = {":old": {"S": replacing.execution_name}}
-        try:
-            self._client.put_item(
-                TableName=self._table, Item={k: _serializer.serialize(v) for k, v in item.items()}, **kwargs
-            )
-        except ClientError as e:
-            if code_of(e) == _CONDITION_FAILED:
-                return False
-            raise translate(e, f"PutItem {self._table} {claim.key}") from e
-        except BotoCoreError as e:
-            raise translate(e, f"PutItem {self._table} {claim.key}") from e
-        return True
+        written, _ = self._put_item(claim.key, {k: _serializer.serialize(v) for k, v in item.items()}, **kwargs)
+        return written

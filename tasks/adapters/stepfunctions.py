@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -13,6 +14,13 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 else:
     SFNClient = Any
+
+
+@dataclass(frozen=True)
+class ExecutionState:
+    status: str | None  # None: no such execution
+    stopped_at: float | None  # epoch seconds
+    input: dict[str, Any] | None
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -46,15 +54,27 @@ class StepFunctions:
 
     def is_running(self, execution_arn: str) -> bool:
         """Whether that execution is still running (an unknown one is not)."""
-        return self._status(execution_arn) == "RUNNING"
+        return self.state_of(execution_arn).status == "RUNNING"
+
+    def state_of(self, execution_arn: str) -> ExecutionState:
+        """The execution's status (None: no such execution), when it stopped, and its input."""
+        described = self._describe(execution_arn)
+        if described is None:
+            return ExecutionState(None, None, None)
+        stopped = described.get("stopDate")
+        return ExecutionState(
+            str(described["status"]),
+            None if stopped is None else stopped.timestamp(),
+            json.loads(described["input"]) if described.get("input") else None,
+        )
 
     def _exists(self, execution_arn: str) -> bool:
-        return self._status(execution_arn) is not None
+        return self._describe(execution_arn) is not None
 
-    def _status(self, execution_arn: str) -> str | None:
-        """The execution's status, or None when there is no such execution."""
+    def _describe(self, execution_arn: str) -> dict[str, Any] | None:
+        """DescribeExecution, or None when there is no such execution."""
         try:
-            return str(self._client.describe_execution(executionArn=execution_arn)["status"])
+            return dict(self._client.describe_execution(executionArn=execution_arn))
         except ClientError as e:
             if code_of(e) in ("ExecutionDoesNotExist", "InvalidArn"):
                 return None

@@ -47,7 +47,12 @@ class SurgePlan:
 
 def plan_surge(max_surge: int | str, desired: int, max_size: int, ours: Surge | None) -> SurgePlan:
     """``ours``: the surge this release's lease already records (a retried LockAsg, or the next
-    execution of a chain): kept as it is."""
+    execution of a chain): kept as it is, or made, when an attempt recorded it and then failed before
+    desired capacity changed."""
+    if ours is not None and desired == ours.original and ours.surged_to != ours.original:
+        return SurgePlan(
+            ours.surged_to, ours.original, f"surge: desired {desired} -> {ours.surged_to} (recorded before)"
+        )
     if ours is not None:
         return SurgePlan(None, ours.original, f"surge kept: desired {desired}, {ours.original} before it")
     added = surge_size(max_surge, desired, max_size)

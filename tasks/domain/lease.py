@@ -38,6 +38,10 @@ APPROVAL_WAIT_SECONDS = 86400
 LONGEST_DRAIN_SECONDS = 3600
 MARGIN_SECONDS = 600
 CLEANUP = "cleanup:"  # the holder Cleanup writes while it undoes an ended execution's changes
+# A branch that continues as a new execution parks its lease until the chain's next execution takes
+# it (ContinueAsNewExecution runs once every branch of the Map has ended, however long that takes).
+# A parked lease whose execution has ended is taken at once: its holder no longer runs.
+PARK_SECONDS = 14 * 86400
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class Record:
     drained_from: tuple[str, ...] = ()
     undrained: tuple[str, ...] = ()  # removed: terminated, or registered again
     repaired: bool = False  # clears ``repair``
+    term_seconds: int | None = None  # a new term, from now (else the item's term, from now)
 
 
 NEW, OURS, SWAP = "new", "ours", "swap"

@@ -18,7 +18,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if detail["stateMachineArn"] != machine:  # the rule names the release state machine; so does this
         runtime.logger.warning(f"{arn}: not an execution of {machine}; nothing to clean up")
         return {"execution_arn": arn, "asgs": []}
-    done = ownership.clean_up(arn)
+    stopped = detail.get("stopDate")  # epoch milliseconds
+    done = ownership.clean_up(arn, stopped / 1000 if isinstance(stopped, int | float) else runtime.epoch())
     for asg, let_go in done.items():
         said = f"restored desired capacity {let_go.restored_capacity}" if let_go.restored_capacity is not None else ""
         runtime.logger.info(

@@ -17,6 +17,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rolling = rollback.begin(Progress.from_record(event["progress"]), asg, failure["Error"], failure.get("Cause"))
     pin = rollback.pin_name(event["pin_parameter"], asg)
     before = ownership.pin(asg, event["release_id"], pin, rolling.target_version or "")
+    # A batch drained and then not terminated (an alarm during the drain wait) takes traffic again.
+    ownership.undrain(asg, event["release_id"])
     runtime.logger.warning(
         f"{asg} => rolling back to {rolling.target_version} after {failure['Error']} ({pin} said {before})",
         extra={"step": "RollBack", "asg_name": asg},

@@ -1,4 +1,5 @@
-"""SelectBatch: decide the next batch to terminate, convergence, or waiting.
+"""SelectBatch: decide the next batch to terminate, convergence, or waiting (or, with this
+execution's history share spent, park the ASG's lease for the chain's next execution).
 
 Its output is the ASG's whole state for the states after it, without the fleet it was given:
 nothing later reads the fleet, and a large one would weigh on every state until the next read.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks import contracts, runtime
+from tasks import contracts, ownership, runtime
 from tasks.domain.fleet import Fleet, Progress
 from tasks.domain.release import Policy, decide
 
@@ -22,6 +23,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ledger = ledger.update(release_id=ledger.release_id or event["release_id"])
     progress = decide(fleet, ledger, Policy.from_settings(event["settings"]), runtime.now())
     decision = progress.decision
+    if decision is not None and decision.action == "continue":  # AsgContinues: the lease waits for the handover
+        ownership.park(fleet.asg_name, event["release_id"])
     runtime.logger.info(
         decision.message if decision else "no decision",
         extra={"step": "SelectBatch", "asg_name": fleet.asg_name, "target_version": progress.target_version},

@@ -38,6 +38,8 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "RELEASE_DEFAULTS",
         "STATE_MACHINE_ARN",
         "LEASE_TABLE",
+        "IN_FLIGHT_SECONDS",
+        "UPLOAD_WINDOW_SECONDS",
     ):
         monkeypatch.delenv(key, raising=False)
     runtime.settings.cache_clear()  # Settings.from_env is read once per cold start: each test is one

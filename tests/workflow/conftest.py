@@ -55,6 +55,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def lambdas(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaInvokeServer]:
     """Every Task state reaches our real handlers through the Lambda Invoke HTTP API."""
     monkeypatch.setenv("LEASE_TABLE", stack.create_lease_table(boto3.client("dynamodb", region_name=REGION)))
+    monkeypatch.setenv("IN_FLIGHT_SECONDS", "1")  # moto's steps end within it (70 s in AWS: the Lambda timeout)
     runtime.settings.cache_clear()
     with LambdaInvokeServer(port=LAMBDA_PORT if EXTERNAL_SFN else 0) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", server.url)

@@ -62,6 +62,11 @@ def _wait_until(what: str, done: Any, timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
+def _exited(world: World, arn: str, state: str) -> bool:
+    events = world.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return any(e.get("stateExitedEventDetails", {}).get("name") == state for e in events)
+
+
 def _entered(world: World, arn: str, state: str) -> bool:
     events = world.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     return any(e.get("stateEnteredEventDetails", {}).get("name") == state for e in events)
@@ -102,7 +107,7 @@ def test_a_lease_overwritten_mid_release_stops_that_release_and_nothing_is_termi
     world.fleet(build=NEW)
     original = world.asg("live_asg_web", 4, OLD)
     arn = _start(world, {"asg_names": ["live_asg_web"], "target_version": NEW, "min_healthy": 3, "max_batch": 1})
-    _wait_until("the first termination", lambda: not set(original) <= _ids(world, "live_asg_web"))
+    _wait_until("the first batch terminated", lambda: _exited(world, arn, "Terminate"))
     intruder = "arn:aws:states:us-east-1:123456789012:execution:other-release:intruder"
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     taken = Lease("live_asg_web", intruder, time.time() + 3600, 3600)
@@ -126,6 +131,7 @@ def test_a_stop_while_draining_with_a_surge_and_suspended_processes_leaves_the_a
     tg = target_group(world.autoscaling, "live_asg_web", delay_seconds=4)
     world.autoscaling.suspend_processes(AutoScalingGroupName="live_asg_web", ScalingProcesses=["ScheduledActions"])
     elbv2 = boto3.client("elbv2", region_name=REGION)
+    time.sleep(1.1)  # EC2 launch times have one-second resolution: the surge's instance is the newest
 
     def registered() -> set[str]:
         return {d["Target"]["Id"] for d in elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]}

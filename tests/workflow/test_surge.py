@@ -103,6 +103,7 @@ def test_a_release_stopped_by_hand_whose_cleanup_never_ran_is_repaired_by_the_ne
     assert set(left.suspended) == {"AZRebalance", "ScheduledActions", "InstanceRefresh"}
 
     world.simulator.boot_seconds = 0.3
+    time.sleep(1.1)  # IN_FLIGHT_SECONDS: until then a step of the stopped release may still be running
     execution, _ = world.release(release)
 
     assert execution.status == "SUCCEEDED", execution.cause
