@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 from typing import TYPE_CHECKING, Any
 
 from samtranslator.yaml_helper import yaml_parse
@@ -43,3 +45,27 @@ def create_lease_table(dynamodb: Any, name: str = LEASE_TABLE) -> str:
     declared = {k: properties[k] for k in ("BillingMode", "AttributeDefinitions", "KeySchema")}
     dynamodb.create_table(TableName=name, **declared)
     return name
+
+
+_DYNAMODB = threading.RLock()
+
+
+@functools.cache
+def make_moto_dynamodb_atomic() -> None:
+    """DynamoDB applies each write to an item atomically, its condition checked as it lands; moto's
+    backend checks and then writes without a lock, so two threads' conditional writes can both pass.
+    The local stack's functions run in threads of one process: serialize moto's item reads and
+    writes, as DynamoDB would (tests/workflow/test_interpreter_seams.py checks the methods exist)."""
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - moto only where it runs
+
+    for name in ITEM_OPERATIONS:
+        method = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            with _DYNAMODB:
+                return _method(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, functools.wraps(method)(locked))
+
+
+ITEM_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item")

@@ -49,6 +49,7 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def aws(fake_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto for every AWS call, including the clients tasks.runtime caches across tests; the stack's
     lease table exists, as the template declares it."""
+    stack.make_moto_dynamodb_atomic()
     with mock_aws():
         monkeypatch.setenv("LEASE_TABLE", stack.create_lease_table(boto3.client("dynamodb", region_name=REGION)))
         runtime.settings.cache_clear()

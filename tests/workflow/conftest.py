@@ -54,6 +54,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def lambdas(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaInvokeServer]:
     """Every Task state reaches our real handlers through the Lambda Invoke HTTP API."""
+    stack.make_moto_dynamodb_atomic()
     monkeypatch.setenv("LEASE_TABLE", stack.create_lease_table(boto3.client("dynamodb", region_name=REGION)))
     monkeypatch.setenv("IN_FLIGHT_SECONDS", "1")  # moto's steps end within it (70 s in AWS: the Lambda timeout)
     runtime.settings.cache_clear()

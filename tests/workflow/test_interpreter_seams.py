@@ -85,3 +85,25 @@ def test_a_state_machine_runs_again_after_an_execution_ended(aws: None) -> None:
     statuses = [run_execution(sfn, arn, {"n": n}, timeout=10).status for n in range(3)]
 
     assert statuses == ["SUCCEEDED"] * 3
+
+
+def test_moto_dynamodb_item_operations_are_serialized_as_dynamodb_applies_them(aws: None) -> None:
+    """moto checks a write's condition and then writes, unlocked, so two threads' conditional puts on
+    one absent item can both pass (once in a loaded CI run of tests/functional/test_lease_race.py);
+    DynamoDB lets one. The local stack wraps those methods in one lock: they must still be there."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from asg_terminator import stack
+
+    stack.make_moto_dynamodb_atomic()
+    for name in stack.ITEM_OPERATIONS:
+        assert hasattr(getattr(DynamoDBBackend, name), "__wrapped__"), f"moto's DynamoDBBackend.{name} moved"
+    client = boto3.client("dynamodb", region_name=REGION)
+    table = stack.create_lease_table(client)
+    item = {"asg_name": {"S": "web"}, "holder": {"S": "a"}}
+    client.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(asg_name)")
+    try:
+        client.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(asg_name)")
+        raise AssertionError("a conditional put went through the wrapper unchecked")
+    except client.exceptions.ConditionalCheckFailedException:
+        pass
