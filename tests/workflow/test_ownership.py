@@ -75,7 +75,13 @@ def _entered(world: World, arn: str, state: str) -> bool:
 def test_five_executions_of_one_asg_started_at_once_give_exactly_one_owner(world: World) -> None:
     world.fleet(build=NEW)
     original = world.asg("live_asg_web", 3, OLD)
-    release = {"asg_names": ["live_asg_web"], "target_version": NEW, "min_healthy": 2, "max_batch": 1}
+    release = {
+        "asg_names": ["live_asg_web"],
+        "target_version": NEW,
+        "min_healthy": 2,
+        "max_batch": 1,
+        "poll_seconds": 1,
+    }
     barrier, executions = threading.Barrier(5), []
 
     def start_one() -> None:
@@ -84,7 +90,7 @@ def test_five_executions_of_one_asg_started_at_once_give_exactly_one_owner(world
 
     assert world.simulator is not None
     url = world.simulator.url_template
-    with FloorWatch(world.autoscaling, world.simulator, ["live_asg_web"]) as watch:
+    with FloorWatch(world.autoscaling, world.simulator, ["live_asg_web"], interval=0.1) as watch:
         threads = [threading.Thread(target=start_one) for _ in range(5)]
         for thread in threads:
             thread.start()

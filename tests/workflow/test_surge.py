@@ -82,6 +82,7 @@ def test_a_release_stopped_by_hand_whose_cleanup_never_ran_is_repaired_by_the_ne
     assert world.simulator is None
     world.fleet(build=NEW, boot_seconds=30)  # the first release's surge never gets to serve
     world.asg("live_asg_web", 2, OLD, max_size=4)
+    time.sleep(1.1)  # EC2 launch times have one-second resolution: the surge's instance is the newest
     release = {"asg_names": ["live_asg_web"], "target_version": NEW, "min_healthy": 1, "poll_seconds": 1}
     first = world.sfn.start_execution(
         stateMachineArn=world.machine_arn,
