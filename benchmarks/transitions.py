@@ -135,11 +135,14 @@ def run_one(instances: int, budget: float, batches: int = BATCHES) -> Row:
     import boto3
     from moto import mock_aws
 
+    from asg_terminator import stack
     from asg_terminator.lambda_server import LambdaInvokeServer
     from asg_terminator.simulator import FleetSimulator, asg_instance_lister
 
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), LambdaInvokeServer() as lambdas:
         os.environ["AWS_ENDPOINT_URL_LAMBDA"] = lambdas.url  # the interpreter's Invoke calls come here
+        stack.make_moto_dynamodb_atomic()
+        os.environ["LEASE_TABLE"] = stack.create_lease_table(boto3.client("dynamodb", region_name=REGION))
         autoscaling = boto3.client("autoscaling", region_name=REGION)
         world: dict[str, Any] = {
             "sfn": boto3.client("stepfunctions", region_name=REGION),
