@@ -98,3 +98,18 @@ class LeaseLostError(TerminalError):
 class ContinuationTakenError(TerminalError):
     """The name the chain's next execution must have is taken by an execution that does not continue
     this one: the leases are not handed over, and the release ends here (Cleanup gives the ASGs back)."""
+
+
+class AsgNotOptedInError(TerminalError):
+    """The ASG carries neither ``asg-terminator:enabled=true`` nor a non-empty ``asg-terminator:app``:
+    no release touches it (checked in code as well as by IAM), and nothing was changed."""
+
+
+class InvalidAsgTagError(TerminalError):
+    """A guardrail tag on the ASG (``asg-terminator:min-healthy``, ``asg-terminator:min-healthy-percent``)
+    is malformed: that ASG fails, naming the tag, before anything is touched."""
+
+
+class DowngradeRefusedError(TerminalError):
+    """The target is older than the version most serving instances run, and ``allow_downgrade`` is not
+    set: nothing was terminated."""
