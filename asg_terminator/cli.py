@@ -217,6 +217,12 @@ def _release_options(command: Any) -> Any:
         click.option("--poll-seconds", type=int, default=None, help="Default: 15."),
         click.option("--replace-unreadable", is_flag=True, default=None),
         click.option(
+            "--allow-downgrade",
+            is_flag=True,
+            default=None,
+            help="Release a --target-version older than what most instances serve (refused otherwise).",
+        ),
+        click.option(
             "--standby-instances",
             type=click.Choice(["replace", "ignore", "wait"]),
             default=None,
@@ -285,6 +291,7 @@ def _start(given: dict[str, Any], dry_run: bool) -> tuple[Any, str]:
         "max_surge",
         "poll_seconds",
         "replace_unreadable",
+        "allow_downgrade",
         "standby_instances",
         "protected_instances",
         "event_bus_name",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tasks.domain.events import APP_TAG, ENABLED_TAG
+
 DEFAULT_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 
 
@@ -16,10 +18,13 @@ def create_asg(
     max_size: int | None = None,
     tags: dict[str, str] | None = None,
     image_id: str | None = None,
+    opted_in: bool = True,
 ) -> list[str]:
     """An ASG of ``instances`` InService instances; returns their ids.
 
-    ``image_id`` skips looking an image up (moto's DescribeImages takes about a second).
+    ``opted_in``: unless ``tags`` say otherwise, the group opts in (``asg-terminator:app`` = its name),
+    as a release requires; False creates a group that has not. ``image_id`` skips looking an image up (moto's
+    DescribeImages takes about a second).
     """
     template = f"{name}-lt"
     image = image_id or ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
@@ -40,10 +45,16 @@ def create_asg(
         AvailabilityZones=list(zones),
         Tags=[
             {"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": name, "ResourceType": "auto-scaling-group"}
-            for k, v in (tags or {}).items()
+            for k, v in _tags(name, tags or {}, opted_in).items()
         ],
     )
     return instance_ids(autoscaling, name)
+
+
+def _tags(name: str, tags: dict[str, str], opted_in: bool) -> dict[str, str]:
+    if opted_in and APP_TAG not in tags and ENABLED_TAG not in tags:
+        return {APP_TAG: name, **tags}
+    return tags
 
 
 def instance_ids(autoscaling: Any, name: str) -> list[str]:

@@ -113,3 +113,9 @@ class InvalidAsgTagError(TerminalError):
 class DowngradeRefusedError(TerminalError):
     """The target is older than the version most serving instances run, and ``allow_downgrade`` is not
     set: nothing was terminated."""
+
+
+class InvalidSettingsError(TerminalError):
+    """The function's environment (a stack parameter) is unusable, e.g. an ``ArtifactKeyPattern`` that
+    does not compile or lacks a named group: every invocation fails, before any AWS call, until the
+    stack is fixed."""

@@ -78,7 +78,7 @@ def _repaired(asg_name: str, me: str, taken: Lease) -> Lease:
     """A lease taken from a release that ended with changes on the ASG: undo them first."""
     if not taken.repair:
         return taken
-    group = runtime.fleet_reader().discover(asg_name, None)
+    group = runtime.fleet_reader().discover(asg_name, None, guarded=False)
     plan = lease.give_back(taken, group.desired, group.instances)
     _apply(asg_name, me, plan, taken.surge, group.desired)
     runtime.logger.warning(
@@ -205,7 +205,7 @@ def let_go(asg_name: str, me: str, tag_holder: str | None = None) -> LetGo:
     if held is None or held.holder != me:
         return LetGo(False, None, ())
     try:
-        group = runtime.fleet_reader().discover(asg_name, None)
+        group = runtime.fleet_reader().discover(asg_name, None, guarded=False)
     except AsgNotFoundError:  # deleted during the release: nothing to give back
         return LetGo(store.release(asg_name, me), None, ("the ASG no longer exists",))
     plan = lease.give_back(held, group.desired, group.instances)

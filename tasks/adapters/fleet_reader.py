@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from tasks.domain import urls
+from tasks.adapters.autoscaling import tags_of
+from tasks.domain import guardrails, urls
 from tasks.domain.fleet import READABLE, Fleet, Instance
 
 if TYPE_CHECKING:
@@ -21,9 +22,14 @@ class FleetReader:
         self._ec2 = ec2
         self._load_balancing = load_balancing
 
-    def discover(self, asg_name: str, version_url: str | None) -> Fleet:
-        """The group, its instances and (with a ``version_url`` template) where each reports its version."""
+    def discover(self, asg_name: str, version_url: str | None, guarded: bool = True) -> Fleet:
+        """The group, its instances and (with a ``version_url`` template) where each reports its version.
+
+        ``guarded``: a release reads the group, so its tags must opt it in and their floor is carried
+        (tasks/domain/guardrails.py); giving back what a release changed reads it unguarded.
+        """
         group = self._autoscaling.describe_group(asg_name)
+        floor = guardrails.check(asg_name, tags_of(group)) if guarded else guardrails.TagFloor()
         members = group.get("Instances", [])
         facts = self._ec2.describe(m["InstanceId"] for m in members)
         # Oldest launched first: the fleet's order is the instances' age (an instance EC2 does not
@@ -47,6 +53,8 @@ class FleetReader:
             min_size=int(group["MinSize"]),
             max_size=int(group["MaxSize"]),
             instances=tuple(instances),
+            tag_min_healthy=floor.min_healthy,
+            tag_min_healthy_percent=floor.min_healthy_percent,
         )
 
 

@@ -7,6 +7,19 @@ import re
 from tasks.domain import versions
 
 DEFAULT_KEY_PATTERN = r"^(?P<app>[^/]+)/(?P<version>[^/]+)/[^/]+$"
+KEY_PATTERN_GROUPS = ("app", "version")
+
+
+def key_pattern_problem(pattern: str) -> str | None:
+    """Why ``pattern`` cannot name builds, or None. Checked when the functions load their settings,
+    so a bad ``ArtifactKeyPattern`` fails the first invocation by name instead of every upload
+    quietly naming no build."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as e:
+        return f"is not a regular expression ({e})"
+    missing = [f"(?P<{group}>...)" for group in KEY_PATTERN_GROUPS if group not in compiled.groupindex]
+    return f"has no named group {' or '.join(missing)}" if missing else None
 
 
 def parse_key(key: str, pattern: str = DEFAULT_KEY_PATTERN) -> tuple[str, str] | None:

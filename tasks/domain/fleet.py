@@ -112,6 +112,9 @@ class Fleet:
     min_size: int
     max_size: int
     instances: tuple[Instance, ...]
+    # The floor the ASG's own tags set (tasks/domain/guardrails.py): the input may raise it, never lower it.
+    tag_min_healthy: int = 0
+    tag_min_healthy_percent: int = 0
 
     @property
     def in_service(self) -> tuple[Instance, ...]:

@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from tasks.domain import history_budget, versions
+from tasks.domain import guardrails, history_budget, versions
 from tasks.domain.checkpoints import Checkpoints
 from tasks.domain.fleet import Decision, Fleet, Instance, Pending, Progress, iso, parse_iso
 from tasks.errors import (
@@ -42,6 +42,7 @@ class Policy:
     checkpoints: tuple[int | str, ...] = ()  # counts or percentages of the instances to replace
     bake_seconds: int = 300
     approve_checkpoints: bool = False
+    allow_downgrade: bool = False  # a target older than what most serving instances run
     rolling_back: bool = False  # set by during(), never by the input
 
     def during(self, progress: Progress) -> Policy:
@@ -152,7 +153,11 @@ def assess(fleet: Fleet, target: str, policy: Policy) -> Assessment:
     return Assessment(
         target=target,
         serving=counted,
-        floor=healthy_floor(fleet.desired, policy.min_healthy, policy.min_healthy_percent),
+        floor=healthy_floor(
+            fleet.desired,
+            max(policy.min_healthy, fleet.tag_min_healthy),
+            max(policy.min_healthy_percent, fleet.tag_min_healthy_percent),
+        ),
         candidates=[i for i in outdated if i not in protected],
         converged=converged,
         standby=standby if policy.standby_instances == REPLACE else [],
@@ -245,6 +250,7 @@ def _entry(instance: Instance, verdict: str) -> dict[str, Any]:
 def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> Progress:
     readable = [i.version for i in fleet.in_service if i.version is not None]
     target = progress.target_version or policy.target_version or versions.highest(readable)
+    first_read = progress.target_version is None  # the target is chosen, and judged, once
     progress = progress.update(
         started_at=progress.started_at or iso(now),
         versions_before=fleet.census() if progress.versions_before is None else progress.versions_before,
@@ -252,6 +258,9 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
     )
     if target is None:
         return _wait(fleet, progress, policy, now, "no InService instance's version could be read yet")
+    if first_read:  # a rollback is a downgrade by design: it is never refused
+        served = [i.version for i in fleet.in_service if i.serving and i.version is not None]
+        guardrails.refuse_downgrade(fleet.asg_name, target, served, policy.allow_downgrade or policy.rolling_back)
 
     view = assess(fleet, target, policy)
     stage = policy.checkpoints_of(progress, view)
@@ -285,7 +294,8 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
         raise FloorBlocksReleaseError(
             f"{fleet.asg_name}: healthy floor {view.floor} leaves no headroom at desired capacity "
             f"{fleet.desired} ({view.serving} serving), so none of the {len(view.candidates)} outdated "
-            f"instances can be terminated; lower min_healthy/min_healthy_percent or raise desired capacity"
+            f"instances can be terminated; lower min_healthy/min_healthy_percent (or the ASG's floor tags) "
+            f"or raise desired capacity"
         )
     return _wait(fleet, progress, policy, now, _blockers(fleet, view, policy))
 

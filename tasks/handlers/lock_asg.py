@@ -7,14 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 from tasks import contracts, ownership, runtime
-from tasks.domain import lease, notifications
+from tasks.adapters.autoscaling import tags_of
+from tasks.domain import guardrails, lease, notifications
 
 
 @contracts.step("lock_asg")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     asg, me, autoscaling = event["asg_name"], event["release_id"], runtime.autoscaling()
     settings = {**contracts.defaults("validate_input.input"), **event["settings"]}
-    autoscaling.describe_group(asg)  # an ASG that does not exist fails here, before any lease is taken
+    # An ASG that does not exist, has not opted in or has a malformed guardrail tag fails here,
+    # before any lease is taken or anything else is touched.
+    guardrails.check(asg, tags_of(autoscaling.describe_group(asg)))
     taken = ownership.take(asg, me, settings, settings["when_held"])
     autoscaling.set_tag(asg, lease.LOCK_TAG, me)  # the console's copy of the holder
     group = autoscaling.describe_group(asg)

@@ -70,9 +70,11 @@ def create_group(
     zones: tuple[str, ...] = ("us-east-1a", "us-east-1b", "us-east-1c"),
     max_size: int | None = None,
     tags: dict[str, str] | None = None,
+    opted_in: bool = True,
 ) -> list[str]:
-    """An ASG of ``instances`` InService instances (tags propagated at launch); returns their ids."""
-    create_asg(autoscaling, ec2, name, instances, zones, max_size, tags, image_id=IMAGE_ID)
+    """An ASG of ``instances`` InService instances (tags propagated at launch); returns their ids.
+    It opts in to releases (``asg-terminator:app``) unless ``opted_in`` is False or ``tags`` choose."""
+    create_asg(autoscaling, ec2, name, instances, zones, max_size, tags, image_id=IMAGE_ID, opted_in=opted_in)
     return sorted(group_ids(autoscaling, name))
 
 

@@ -87,7 +87,8 @@ def test_a_floor_that_leaves_no_headroom_fails_with_floor_blocks_release() -> No
 
     assert str(raised.value) == (
         "web: healthy floor 2 leaves no headroom at desired capacity 2 (2 serving), so none of the 1 outdated "
-        "instances can be terminated; lower min_healthy/min_healthy_percent or raise desired capacity"
+        "instances can be terminated; lower min_healthy/min_healthy_percent (or the ASG's floor tags) "
+        "or raise desired capacity"
     )
 
 

@@ -38,6 +38,7 @@ def test_given_values_override_the_defaults() -> None:
         "replacement_timeout_seconds": 600,
         "probe_timeout_seconds": 0.5,
         "replace_unreadable": True,
+        "allow_downgrade": True,
         "dry_run": True,
         "standby_instances": "wait",
         "protected_instances": "ignore",

@@ -52,6 +52,8 @@ EXECUTION_INPUT_CASES = [
     ("probe_timeout_seconds", 0, "probe_timeout_seconds: 0 is less than or equal to the minimum of 0"),
     ("probe_timeout_seconds", 31, "probe_timeout_seconds: 31 is greater than the maximum of 30"),
     ("replace_unreadable", "yes", "replace_unreadable: 'yes' is not of type 'boolean'"),
+    ("allow_downgrade", "yes", "allow_downgrade: 'yes' is not of type 'boolean'"),
+    ("allow_downgrade", None, "allow_downgrade: None is not of type 'boolean'"),
     ("max_history_events", 100, "max_history_events: 100 is less than the minimum of 200"),
     ("max_history_events", 30000, "max_history_events: 30000 is greater than the maximum of 24000"),
     ("continuation", {"origin": "x"}, "continuation.index: required field is missing"),

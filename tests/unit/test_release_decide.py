@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from packaging.version import parse
 
 from tasks.domain.fleet import Fleet, Instance, Progress
 from tasks.domain.release import Policy, decide
-from tasks.errors import FloorBlocksReleaseError, ReleaseStalledError
+from tasks.errors import DowngradeRefusedError, FloorBlocksReleaseError, ReleaseStalledError
 from tests.unit.builders import OLD, T0, TARGET, at, decision_of, fleet, instance, policy, stamp
 
 
@@ -58,7 +61,9 @@ def test_a_pinned_older_target_rolls_newer_instances_back() -> None:
         instance("i-c", "1.0.274"),
         instance("i-d", "1.0.270.0"),  # already serves the rollback target
     )
-    progress = decide(seen, Progress(), policy(target_version="1.0.270", min_healthy=2), T0)
+    with pytest.raises(DowngradeRefusedError, match=r"target 1\.0\.270 is older than 1\.0\.274.*allow_downgrade"):
+        decide(seen, Progress(), policy(target_version="1.0.270", min_healthy=2), T0)
+    progress = decide(seen, Progress(), policy(target_version="1.0.270", min_healthy=2, allow_downgrade=True), T0)
     assert progress.target_version == "1.0.270"
     assert decision_of(progress).action == "terminate"
     batch = decision_of(progress).batch
@@ -256,8 +261,14 @@ def situations(draw: st.DrawFn) -> tuple[Fleet, Policy]:
         min_healthy_percent=draw(st.integers(min_value=0, max_value=100)),
         max_batch=draw(st.one_of(st.none(), st.integers(min_value=1, max_value=4))),
         replace_unreadable=draw(st.booleans()),
+        allow_downgrade=draw(st.booleans()),
     )
-    return fleet(*members, desired=draw(st.integers(min_value=0, max_value=10))), chosen
+    seen = replace(
+        fleet(*members, desired=draw(st.integers(min_value=0, max_value=10))),
+        tag_min_healthy=draw(st.integers(min_value=0, max_value=4)),
+        tag_min_healthy_percent=draw(st.integers(min_value=0, max_value=100)),
+    )
+    return seen, chosen
 
 
 @settings(max_examples=300, deadline=None)
@@ -269,11 +280,21 @@ def test_a_batch_never_takes_serving_below_the_floor(situation: tuple[Fleet, Pol
         for i in seen.instances
         if i.lifecycle == "InService" and i.health == "Healthy" and (i.version is not None or chosen.replace_unreadable)
     ]
-    floor = max(chosen.min_healthy, math.ceil(chosen.min_healthy_percent * seen.desired / 100))
+    # The ASG's tags raise the floor; the input never lowers it below theirs.
+    count_floor = max(chosen.min_healthy, seen.tag_min_healthy)
+    percent_floor = max(chosen.min_healthy_percent, seen.tag_min_healthy_percent)
+    floor = max(count_floor, math.ceil(percent_floor * seen.desired / 100))
     try:
         progress = decide(seen, Progress(), chosen, T0)
     except FloorBlocksReleaseError:
         assert len(counted) >= seen.desired and len(counted) <= floor
+        return
+    except DowngradeRefusedError:
+        served = Counter(i.version for i in counted if i.version is not None)
+        most = max(served.values())
+        prevailing = max((v for v, n in served.items() if n == most), key=parse)
+        assert not chosen.allow_downgrade and chosen.target_version is not None
+        assert parse(chosen.target_version) < parse(prevailing)
         return
     decision = progress.decision
     assert decision is not None

@@ -70,7 +70,7 @@ def test_a_scheduled_sweep_releases_enabled_asgs_to_their_highest_version(
 def test_an_event_matching_no_tagged_asg_ends_without_touching_anything(
     world: World, deployment_defaults: None
 ) -> None:
-    world.asg("untagged", 2, OLD)
+    world.asg("untagged", 2, OLD, opted_in=False)
 
     execution, _ = world.release_raw(event("s3_object_created.json"), ["untagged"])
 

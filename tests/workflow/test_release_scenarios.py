@@ -74,7 +74,9 @@ def test_rollback_by_pinning_an_older_target(world: World) -> None:
     world.asg("live_asg_web", 3, NEW)
     world.simulator.publish(OLD)  # type: ignore[union-attr]  # the operator re-publishes the old build
 
-    execution, watch = world.release({"asg_names": ["live_asg_web"], "target_version": OLD, "min_healthy": 2})
+    execution, watch = world.release(
+        {"asg_names": ["live_asg_web"], "target_version": OLD, "min_healthy": 2, "allow_downgrade": True}
+    )
 
     assert execution.status == "SUCCEEDED", execution.cause
     assert world.versions("live_asg_web") == [OLD] * 3
