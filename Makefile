@@ -1,7 +1,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo check lint types test
+.PHONY: setup demo check lint types test lock
 
 # A virtual environment with the project and its dev tools, rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -30,3 +30,10 @@ types: setup
 
 test: setup
 	$(PY) -m pytest -q --cov --cov-report=term
+
+# The Lambda package's lock (requirements.txt): pyproject.toml's dependencies that tasks/ imports,
+# resolved with pip-tools (in build/, ignored by git) and every file's hash. Asks the package index.
+lock: setup
+	python3 -m venv build/lock-venv
+	build/lock-venv/bin/pip install -q 'pip-tools==7.6.2'
+	$(PY) -m asg_terminator.package_lock build/lock-venv/bin/pip-compile

@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import click
@@ -27,6 +28,14 @@ def main() -> None:
 
 def _sfn(endpoint_url: str | None, region: str | None) -> Any:
     return boto3.client("stepfunctions", endpoint_url=endpoint_url, region_name=region)
+
+
+def _sts(endpoint_url: str | None, region: str | None) -> Any:
+    """Who the caller is: asked of ``endpoint_url`` when that is an AWS-compatible endpoint of its own
+    (the local stack answers every service), of AWS's STS otherwise (``AWS_ENDPOINT_URL_STS`` applies)."""
+    host = (urlsplit(endpoint_url).hostname or "") if endpoint_url else ""
+    own = endpoint_url if host and not host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws")) else None
+    return boto3.client("sts", endpoint_url=own, region_name=region)
 
 
 def _wait_for_interrupt() -> None:
@@ -127,6 +136,14 @@ def _say(line: str) -> None:
 @click.option(
     "--app", default="app", show_default=True, help="The app the created ASGs opt in for (uploads of APP/...)."
 )
+@click.option(
+    "--metrics",
+    type=click.Choice(["healthy", "degraded"]),
+    default=None,
+    help="Publish every serving instance's App/Latency and App/Errors (dimension InstanceId) to the endpoint's "
+    "CloudWatch each second, for canary_analysis; builds other than --version are as fast (healthy) or 3x "
+    "slower (degraded). Default: no metrics.",
+)
 def simulate(
     endpoint_url: str,
     region: str,
@@ -137,11 +154,12 @@ def simulate(
     port: int,
     asgs: tuple[str, ...],
     app: str,
+    metrics: str | None,
 ) -> None:
     """Serve /version for every instance of the endpoint's ASGs, on loopback, until Ctrl-C."""
     from asg_terminator.demo import bucket_build_source
     from asg_terminator.fleet import create_asg
-    from asg_terminator.simulator import FleetSimulator, asg_instance_lister
+    from asg_terminator.simulator import FleetSimulator, MetricsPlan, asg_instance_lister
     from tasks.domain.events import APP_TAG
 
     autoscaling = boto3.client("autoscaling", endpoint_url=endpoint_url, region_name=region)
@@ -156,12 +174,24 @@ def simulate(
     lister = asg_instance_lister(autoscaling)
     s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
     source = bucket_build_source(s3, bucket) if bucket else None
+    plan = MetricsPlan.for_new_build(initial, metrics) if metrics else None
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=endpoint_url, region_name=region) if plan else None
     simulator = FleetSimulator(
-        lister, build=new_version or initial, boot_seconds=boot_seconds, build_source=source, port=port
+        lister,
+        build=new_version or initial,
+        boot_seconds=boot_seconds,
+        build_source=source,
+        port=port,
+        metrics=plan,
+        cloudwatch=cloudwatch,
     )
     simulator.adopt(lister(), initial)
     with simulator:
         click.echo(f"version_url: {simulator.url_template}")
+        if plan:
+            click.echo(
+                f"metrics: {plan.namespace}/Latency, {plan.namespace}/Errors per InstanceId; new builds {metrics}"
+            )
         pointing = json.dumps({"version_url": simulator.url_template, "poll_seconds": 1})
         click.echo(f"release defaults for local up: --release-defaults '{pointing}'")
         sys.stdout.flush()
@@ -182,6 +212,19 @@ def simulate(
     type=click.Path(dir_okay=False, path_type=Path),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary only.")
+@click.option(
+    "--new-build",
+    type=click.Choice(["healthy", "degraded"]),
+    default="healthy",
+    show_default=True,
+    help="How 1.0.274's instances measure (App/Latency, App/Errors per InstanceId): as 1.0.266, or 3x slower.",
+)
+@click.option(
+    "--canary-analysis",
+    is_flag=True,
+    help="Judge the canary at a checkpoint (canary_analysis): 1.0.274 passes and converges, then a 3x slower "
+    "1.0.275 fails its canary and rolls back (exit 0 when both do).",
+)
 def demo(
     asgs: str,
     instances: int,
@@ -190,12 +233,23 @@ def demo(
     max_batch: int | None,
     html_path: Path,
     as_json: bool,
+    new_build: str,
+    canary_analysis: bool,
 ) -> None:
     """Release build 1.0.274 over simulated ASGs on 1.0.266, on the local stack."""
     from asg_terminator.demo import DemoOptions, run
 
     names = [n.strip() for n in asgs.split(",") if n.strip()]
-    options = DemoOptions(names, instances, boot_seconds, min_healthy, max_batch, html_path)
+    options = DemoOptions(
+        names,
+        instances,
+        boot_seconds,
+        min_healthy,
+        max_batch,
+        html_path,
+        new_build=new_build,
+        canary_analysis=canary_analysis,
+    )
     sys.exit(run(options, Console(stderr=as_json), as_json=as_json))
 
 
@@ -255,6 +309,12 @@ def _release_options(command: Any) -> Any:
             help="At each checkpoint, wait for `asg-terminator approve` (or `reject`).",
         ),
         click.option(
+            "--canary-analysis",
+            default=None,
+            help='Judge the canary at each checkpoint: canary_analysis as JSON, e.g. \'{"metrics": [{"namespace": '
+            '"App", "metric_name": "Latency", "fails_when": "increase", "tolerance_percent": 10}]}\', or @FILE.',
+        ),
+        click.option(
             "--pin-parameter",
             default=None,
             help="SSM parameter your instances read their build from, e.g. /asg-terminator/{asg_name}/build.",
@@ -305,6 +365,8 @@ def _start(given: dict[str, Any], dry_run: bool) -> tuple[Any, str]:
         execution_input["alarm_names"] = list(given["alarm_names"])
     if given["checkpoints"]:
         execution_input["checkpoints"] = [int(c) if c.isdigit() else c for c in given["checkpoints"]]
+    if given["canary_analysis"] is not None:
+        execution_input["canary_analysis"] = _json_option(given["canary_analysis"], "--canary-analysis")
     if dry_run:
         execution_input["dry_run"] = True
     try:
@@ -341,6 +403,7 @@ def release(follow: bool, **given: Any) -> None:
     view = follow_execution(sfn, arn, list(given["asgs"]), console=console)
     console.print()
     console.print(summary_table(view))
+    _print_canary(view)
     if view.status != "SUCCEEDED":
         console.print(f"[red]{view.error}[/red]: {view.cause}")
         sys.exit(1)
@@ -356,9 +419,30 @@ def plan(**given: Any) -> None:
     view = wait_for(sfn, arn)
     for table in plan_tables(view):
         console.print(table)
+    _print_canary(view)
     if view.status != "SUCCEEDED":
         console.print(f"[red]{view.error}[/red]: {view.cause}")
         sys.exit(1)
+
+
+def _json_option(text: str, option: str) -> Any:
+    """JSON text, or @FILE for a file's."""
+    raw = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise click.BadParameter(f"not JSON: {e}", param_hint=option) from e
+
+
+def _print_canary(view: history.ExecutionView) -> None:
+    """Each canary judgement (canary_analysis), when the release made one."""
+    from asg_terminator import canary_view
+
+    judged = canary_view.table(view)
+    if judged is not None:
+        console.print(judged)
+    elif history.json_object(view.input).get("canary_analysis"):
+        console.print("canary analysis: no checkpoint judged (a dry run judges none)")
 
 
 def _execution_name(asgs: tuple[str, ...]) -> str:
@@ -406,14 +490,17 @@ def _answer(
 
     sfn = _sfn(endpoint_url, region)
     try:
+        who = approval.caller(_sts(endpoint_url, region))
         (found,) = approval.waiting_in(sfn, execution_arn, asg)
+        if approving:
+            approval.approve(sfn, found, text, who)
+        else:
+            approval.reject(sfn, found, text, who)
     except approval.ApprovalError as e:
-        raise click.ClickException(str(e)) from e
+        raise click.ClickException(str(e)) from None
     if approving:
-        approval.approve(sfn, found, text)
         click.echo(f"{found.asg_name}: approved; the release goes on ({found.message})")
     else:
-        approval.reject(sfn, found, text)
         then = "; it rolls back first (rollback_on_failure)" if found.rolls_back else ""
         click.echo(f"{found.asg_name}: rejected; its release fails with {approval.REJECTED}{then}")
 
@@ -488,6 +575,7 @@ def history_command(
             if len(views) > 1:
                 console.print(f"[bold]execution {number} of {len(views)}[/bold] {view.arn}")
             console.print(states_table(view))
+            _print_canary(view)
     if html_path:
         html_path.parent.mkdir(parents=True, exist_ok=True)
         pages = history_html.chain_pages(views, html_path.name)

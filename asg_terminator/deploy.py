@@ -1,7 +1,8 @@
 """``asg-terminator deploy``: package ``tasks/`` and deploy ``infra/template.yaml`` with CloudFormation.
 
 What ``sam package`` + ``sam deploy`` do, with boto3 only: the Lambda code (``tasks/`` and its
-dependencies, built for the functions' arm64 Python runtime) and the state machine definition go
+dependencies as requirements.txt locks them, hashes checked, built for the functions' arm64 Python
+runtime) and the state machine definition go
 to an S3 bucket, the template's local ``CodeUri``/``DefinitionUri`` become those S3 locations, the
 SAM transform is applied here (aws-sam-translator, the library CloudFormation runs for it), and
 the stack is created or updated.
@@ -20,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
+from asg_terminator.package_lock import LOCK
 from asg_terminator.paths import RELEASE_ASL, ROOT, SAM_TEMPLATE
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
 DEPLOY_SERVICES = ("cloudformation", "s3", "iam", "sts")
@@ -46,8 +49,11 @@ def code_zip(dependencies_dir: Path | None) -> bytes:
     return buffer.getvalue()
 
 
-def install_dependencies(target: Path) -> None:
-    """The Lambda runtime's wheels of requirements.txt (boto3 comes with the runtime)."""
+def install_dependencies(target: Path, lock: Path = LOCK, index: Sequence[str] = ()) -> None:
+    """The Lambda runtime's wheels of the lock (requirements.txt; boto3 comes with the runtime),
+    each checked against its hash: a file that differs from the one locked, or a dependency the lock
+    leaves out, fails the deploy.
+    ``index``: pip options saying where from (default: pip's own configuration)."""
     subprocess.run(
         [
             sys.executable,
@@ -55,6 +61,7 @@ def install_dependencies(target: Path) -> None:
             "pip",
             "install",
             "--quiet",
+            "--require-hashes",
             "--target",
             str(target),
             "--platform",
@@ -64,8 +71,9 @@ def install_dependencies(target: Path) -> None:
             "--only-binary=:all:",
             "--implementation",
             "cp",
+            *index,
             "-r",
-            str(ROOT / "requirements.txt"),
+            str(lock),
         ],
         check=True,
     )

@@ -199,9 +199,56 @@ def events_of(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
         kwargs["nextToken"] = page["nextToken"]
 
 
-def load(sfn: Any, execution_arn: str) -> ExecutionView:
+# A callback task's token (``$$.Task.Token``, passed to AwaitApproval) answers it: whoever holds it may
+# approve the release. Step Functions records it in the TaskScheduled event's parameters, so every view
+# read here drops it, wherever it appears, unless the caller is the one answering (asg_terminator/approval.py).
+CALLBACK_SUFFIX = ".waitForTaskToken"
+HIDDEN_TOKEN = "(callback token: not shown)"
+
+
+def _token_values(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str) and key.replace("_", "").lower().endswith("tasktoken"):
+                yield item
+            else:
+                yield from _token_values(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _token_values(item)
+
+
+def callback_tokens(events: list[dict[str, Any]]) -> set[str]:
+    """The tokens of the execution's callback tasks, read from their TaskScheduled parameters."""
+    tokens: set[str] = set()
+    for event in events:
+        details = event.get("taskScheduledEventDetails") or {}
+        if event.get("type") == "TaskScheduled" and str(details.get("resource", "")).endswith(CALLBACK_SUFFIX):
+            tokens.update(token for token in _token_values(json_object(details.get("parameters"))) if token)
+    return tokens
+
+
+def hide_tokens(value: Any, tokens: set[str]) -> Any:
+    """``value`` (an event, a JSON text...) with each of ``tokens`` replaced, at any depth."""
+    if isinstance(value, str):
+        for token in tokens:
+            value = value.replace(token, HIDDEN_TOKEN)
+        return value
+    if isinstance(value, dict):
+        return {key: hide_tokens(item, tokens) for key, item in value.items()}
+    if isinstance(value, list):
+        return [hide_tokens(item, tokens) for item in value]
+    return value
+
+
+def load(sfn: Any, execution_arn: str, reveal_tokens: bool = False) -> ExecutionView:
+    """The execution's history; callback tokens hidden unless ``reveal_tokens`` (answering needs them)."""
     described = sfn.describe_execution(executionArn=execution_arn)
     events = events_of(sfn, execution_arn)
+    tokens = set() if reveal_tokens else callback_tokens(events)
+    if tokens:
+        events = hide_tokens(events, tokens)
+        described = hide_tokens(described, tokens)
     try:
         definition = sfn.describe_state_machine_for_execution(executionArn=execution_arn)["definition"]
     except Exception:  # older endpoints: fall back to the machine's current definition
@@ -248,11 +295,11 @@ def continues(view: ExecutionView) -> str | None:
     return previous if isinstance(previous, str) else None
 
 
-def chain(sfn: Any, execution_arn: str, limit: int = 1000) -> list[ExecutionView]:
+def chain(sfn: Any, execution_arn: str, limit: int = 1000, reveal_tokens: bool = False) -> list[ExecutionView]:
     """Every execution of the release that ``execution_arn`` belongs to, first to last."""
-    views = [load(sfn, execution_arn)]
+    views = [load(sfn, execution_arn, reveal_tokens)]
     while (previous := continues(views[0])) is not None and len(views) < limit:
-        views.insert(0, load(sfn, previous))
+        views.insert(0, load(sfn, previous, reveal_tokens))
     while (following := continued_as(views[-1])) is not None and len(views) < limit:
-        views.append(load(sfn, following))
+        views.append(load(sfn, following, reveal_tokens))
     return views

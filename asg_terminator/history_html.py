@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from typing import TYPE_CHECKING, Any
 
+from asg_terminator import canary_view
 from asg_terminator.history import CAUGHT, FAILED, RUNNING, SUCCEEDED, ExecutionView, StateRun
 
 if TYPE_CHECKING:
@@ -268,6 +269,7 @@ def render(view: ExecutionView, chain: Sequence[ExecutionView] = (), pages: Sequ
 {_chain_nav(view, chain, pages)}{failure}
 <h2>Graph: the path taken</h2><p class="legend">{legend}</p>{graph}
 <h2>Timeline</h2>{_timeline(view)}
+{canary_view.html_section(view)}
 <h2>States</h2>{_runs_table(view)}
 <h2>Input and output</h2><details open><summary>execution input</summary><pre>{html.escape(_pretty(view.input))}</pre></details>
 <details><summary>execution output</summary><pre>{html.escape(_pretty(view.output))}</pre></details>

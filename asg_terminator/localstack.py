@@ -31,6 +31,7 @@ from asg_terminator.eventbridge import StatusChangeDelivery, UploadDelivery
 from asg_terminator.lambda_server import ACCOUNT, LambdaInvokeServer, function_name, substitutions
 from asg_terminator.paths import ROOT
 from tasks import contracts, runtime
+from tasks.domain import urls
 from tasks.domain.execution_input import NOT_SETTINGS, settings_from_input
 from tasks.errors import InvalidExecutionInputError
 from tasks.handlers import FUNCTIONS, module_name
@@ -61,6 +62,10 @@ class Endpoint:
         )
 
 
+# AllowedVersionHosts on the local stack: the fleet simulator serves every instance on loopback.
+VERSION_HOSTS = "127.0.0.1"
+
+
 def check_release_defaults(defaults: Any) -> dict[str, Any]:
     """The ``ReleaseDefaults`` document (the execution input fields an event-started release takes),
     checked against the execution input's schema and rules; raises ValueError naming the field."""
@@ -72,7 +77,7 @@ def check_release_defaults(defaults: Any) -> dict[str, Any]:
     document = {"asg_names": ["any"], **defaults}
     try:
         contracts.check("validate_input.input", document, InvalidExecutionInputError, "release defaults")
-        settings_from_input(document, contracts.defaults("validate_input.input"))
+        settings_from_input(document, contracts.defaults("validate_input.input"), urls.parse_hosts(VERSION_HOSTS))
     except InvalidExecutionInputError as e:
         raise ValueError(str(e).replace("execution input: ", "")) from e
     return dict(defaults)
@@ -113,7 +118,7 @@ class LocalStack:
 
     def start(self) -> Endpoint:
         self._set_env({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": self.region})
-        stack.make_moto_dynamodb_atomic()
+        stack.make_moto_atomic()
         self._mock.start()
         self._lambdas.start()
         self._set_env({"AWS_ENDPOINT_URL_LAMBDA": self._lambdas.url})
@@ -176,7 +181,9 @@ class LocalStack:
                 "STATE_MACHINE_ARN": self.endpoint.state_machine_arn,
                 "RELEASE_DEFAULTS": json.dumps(self.release_defaults),
                 "LEASE_TABLE": self.lease_table,
+                "ARTIFACT_BUCKET": self.artifact_bucket,  # a sweep's targets: the builds uploaded here
                 "PROBE_LOOPBACK_ONLY": "true",  # whatever a release's version URL says
+                "ALLOWED_VERSION_HOSTS": VERSION_HOSTS,  # the simulator's version URLs name it
                 "IN_FLIGHT_SECONDS": "2",  # a step in flight here ends within it (the Lambda timeout in AWS)
             }
         )

@@ -3,15 +3,19 @@
 Instances that existed before a build was published keep serving the build they booted with;
 instances that appear later (the ASG's replacements) serve the newest published build once their
 boot time has passed, and HTTP 503 until then. Faults can be injected per share of replacements
-or per instance. The simulator never connects anywhere: it only answers on 127.0.0.1.
+or per instance. The simulator never connects anywhere: it only answers on 127.0.0.1 (and, with a
+``MetricsPlan``, publishes each serving instance's metrics through the CloudWatch client it is given,
+which points at moto or the local stack).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +61,52 @@ class FaultPlan:
         return HEALTHY
 
 
+LATENCY, ERRORS = "Latency", "Errors"
+HEALTHY_BUILD, DEGRADED_BUILD = "healthy", "degraded"  # the `simulate`/`demo` choices (--new-build)
+DEGRADED_LATENCY = 3.0  # a degraded build answers 3x slower
+PUT_PAGE = 1000  # PutMetricData takes at most 1,000 datapoints
+
+
+@dataclass
+class MetricsPlan:
+    """Per-instance metrics published every ``interval`` seconds for every instance that serves, with
+    the dimension InstanceId, as EMF or the CloudWatch agent would: ``Latency`` (milliseconds, log-normal
+    around ``latency_ms``) and ``Errors`` (a count: 1 with the build's error rate, else 0). A build
+    named in ``latency_factors`` is that many times slower; in ``error_rates``, errs that often. With
+    ``baseline_build``, every other build is ``new_build_factor`` times slower (a build uploaded later,
+    whatever its version)."""
+
+    namespace: str = "App"
+    latency_ms: float = 100.0
+    jitter: float = 0.05  # the log-normal's sigma: ~5 % spread, so a 10 % tolerance is 3 medians' spreads away
+    latency_factors: dict[str, float] = field(default_factory=dict)
+    error_rates: dict[str, float] = field(default_factory=dict)
+    interval: float = 1.0
+    seed: int = 0
+    baseline_build: str | None = None
+    new_build_factor: float = 1.0
+
+    @classmethod
+    def for_new_build(cls, baseline_build: str, health: str, **changes: Any) -> MetricsPlan:
+        """Builds other than ``baseline_build``: ``healthy``, as fast as it; ``degraded``, 3x latency."""
+        if health not in (HEALTHY_BUILD, DEGRADED_BUILD):
+            raise ValueError(f"unknown build health {health!r}: {HEALTHY_BUILD} or {DEGRADED_BUILD}")
+        factor = DEGRADED_LATENCY if health == DEGRADED_BUILD else 1.0
+        return cls(baseline_build=baseline_build, new_build_factor=factor, **changes)
+
+    def latency_factor(self, version: str) -> float:
+        if version in self.latency_factors:
+            return self.latency_factors[version]
+        new = self.baseline_build is not None and version != self.baseline_build
+        return self.new_build_factor if new else 1.0
+
+    def datapoints(self, instance_id: str, version: str, rng: random.Random) -> list[tuple[str, float, str]]:
+        """(metric name, value, unit) of one instance for one interval."""
+        latency = self.latency_ms * self.latency_factor(version) * math.exp(rng.normalvariate(0, self.jitter))
+        errors = 1.0 if rng.random() < self.error_rates.get(version, 0.0) else 0.0
+        return [(LATENCY, latency, "Milliseconds"), (ERRORS, errors, "Count")]
+
+
 class FleetSimulator:
     def __init__(
         self,
@@ -68,7 +118,19 @@ class FleetSimulator:
         clock: Callable[[], float] = time.monotonic,
         build_source: Callable[[], str | None] | None = None,
         port: int = 0,
+        metrics: MetricsPlan | None = None,
+        cloudwatch: Any = None,
+        instance_build: Callable[[str], str | None] | None = None,
     ) -> None:
+        """``instance_build``: the build one new instance boots, when it has its own (its ASG's pin),
+        else the newest published."""
+        self._instance_build = instance_build
+        if metrics is not None and cloudwatch is None:
+            raise ValueError("a MetricsPlan needs a CloudWatch client to publish with")
+        self.metrics = metrics
+        self._cloudwatch = cloudwatch
+        self._metrics_rng = random.Random(metrics.seed if metrics else 0)
+        self._listed: list[str] = []
         self._list_instances = list_instances
         self._build_source = build_source
         self.build = build
@@ -120,9 +182,13 @@ class FleetSimulator:
                 self.publish(uploaded)
         ids = list(self._list_instances())
         with self._lock:
-            for instance_id in ids:
+            self._listed = ids
+            new = [i for i in ids if i not in self._instances]
+        builds = {i: self._instance_build(i) if self._instance_build else None for i in new}
+        with self._lock:
+            for instance_id in new:
                 if instance_id not in self._instances:
-                    self._instances[instance_id] = self._new_instance()
+                    self._instances[instance_id] = self._new_instance(builds[instance_id])
 
     def instance(self, instance_id: str) -> SimInstance | None:
         with self._lock:
@@ -142,6 +208,8 @@ class FleetSimulator:
         serve = threading.Thread(target=self._httpd.serve_forever, name="fleet-sim", daemon=True)
         watch = threading.Thread(target=self._watch, name="fleet-sim-watch", daemon=True)
         self._threads = [serve, watch]
+        if self.metrics is not None:
+            self._threads.append(threading.Thread(target=self._publish_metrics, name="fleet-sim-metrics", daemon=True))
         for thread in self._threads:
             thread.start()
         return self
@@ -160,9 +228,10 @@ class FleetSimulator:
         self.stop()
 
     # -- internals -------------------------------------------------------------------------
-    def _new_instance(self) -> SimInstance:
-        fault = NEVER_BOOTS if self.build in self.faults.broken_builds else self.faults.draw(self._rng)
-        version = self.faults.wrong_version if fault == WRONG_VERSION else self.build
+    def _new_instance(self, build: str | None = None) -> SimInstance:
+        build = build or self.build
+        fault = NEVER_BOOTS if build in self.faults.broken_builds else self.faults.draw(self._rng)
+        version = self.faults.wrong_version if fault == WRONG_VERSION else build
         late = self.faults.late_seconds if fault == BOOTS_LATE else 0.0
         return SimInstance(version, ready_at=self._clock() + self.boot_seconds + late, fault=fault)
 
@@ -171,6 +240,42 @@ class FleetSimulator:
             try:
                 self.sync()
             except Exception:  # the AWS endpoint may be going away; keep serving what we know
+                continue
+
+    def publish_metrics(self) -> int:
+        """One interval's datapoints for every listed instance that serves now; how many were put."""
+        plan = self.metrics
+        if plan is None:
+            return 0
+        with self._lock:
+            listed = list(self._listed)
+        now = datetime.now(UTC)
+        data = []
+        for instance_id in listed:
+            version = self.reads(instance_id)
+            if version is None:
+                continue  # booting, broken or gone: it serves nothing, so it measures nothing
+            for name, value, unit in plan.datapoints(instance_id, version, self._metrics_rng):
+                data.append(
+                    {
+                        "MetricName": name,
+                        "Dimensions": [{"Name": "InstanceId", "Value": instance_id}],
+                        "Timestamp": now,
+                        "Value": value,
+                        "Unit": unit,
+                        "StorageResolution": 1,
+                    }
+                )
+        for start in range(0, len(data), PUT_PAGE):
+            self._cloudwatch.put_metric_data(Namespace=plan.namespace, MetricData=data[start : start + PUT_PAGE])
+        return len(data)
+
+    def _publish_metrics(self) -> None:
+        interval = self.metrics.interval if self.metrics else 1.0
+        while not self._stopping.wait(interval):
+            try:
+                self.publish_metrics()
+            except Exception:  # the AWS endpoint may be going away; the next interval tries again
                 continue
 
     def _answer(self, instance_id: str) -> tuple[int, bytes] | None:

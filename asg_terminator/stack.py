@@ -48,24 +48,42 @@ def create_lease_table(dynamodb: Any, name: str = LEASE_TABLE) -> str:
 
 
 _DYNAMODB = threading.RLock()
+_AUTOSCALING = threading.RLock()
 
 
 @functools.cache
-def make_moto_dynamodb_atomic() -> None:
-    """DynamoDB applies each write to an item atomically, its condition checked as it lands; moto's
-    backend checks and then writes without a lock, so two threads' conditional writes can both pass.
-    The local stack's functions run in threads of one process: serialize moto's item reads and
-    writes, as DynamoDB would (tests/workflow/test_interpreter_seams.py checks the methods exist)."""
-    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - moto only where it runs
+def make_moto_atomic() -> None:
+    """AWS applies each request whole; moto's backends do not lock, and the local stack's functions
+    run in threads of one process (tests/workflow/test_interpreter_seams.py checks these methods exist).
+    - DynamoDB applies each write to an item atomically, its condition checked as it lands; moto
+      checks and then writes, so two threads' conditional writes can both pass. Its item reads and
+      writes are serialized.
+    - Auto Scaling: moto's TerminateInstanceInAutoScalingGroup looks the instance up in a list that
+      another thread's termination is changing (StopIteration). Terminate makes up to ten at once, as
+      AWS takes them: every Auto Scaling backend method is serialized.
+    """
+    from moto.autoscaling.models import AutoScalingBackend  # noqa: PLC0415 - moto only where it runs
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
 
-    for name in ITEM_OPERATIONS:
-        method = getattr(DynamoDBBackend, name)
+    for backend, names, lock in (
+        (DynamoDBBackend, ITEM_OPERATIONS, _DYNAMODB),
+        (AutoScalingBackend, autoscaling_operations(), _AUTOSCALING),
+    ):
+        for name in names:
+            method = getattr(backend, name)
 
-        def locked(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
-            with _DYNAMODB:
-                return _method(self, *args, **kwargs)
+            def locked(self: Any, *args: Any, _method: Any = method, _lock: Any = lock, **kwargs: Any) -> Any:
+                with _lock:
+                    return _method(self, *args, **kwargs)
 
-        setattr(DynamoDBBackend, name, functools.wraps(method)(locked))
+            setattr(backend, name, functools.wraps(method)(locked))
+
+
+def autoscaling_operations() -> tuple[str, ...]:
+    """Every public method of moto's Auto Scaling backend (the requests it serves)."""
+    from moto.autoscaling.models import AutoScalingBackend  # noqa: PLC0415
+
+    return tuple(n for n, v in vars(AutoScalingBackend).items() if callable(v) and not n.startswith("_"))
 
 
 ITEM_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item")

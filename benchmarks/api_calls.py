@@ -87,6 +87,7 @@ def main() -> None:
         # tasks.runtime caches its clients per cold start: have them built now, from the hooked session.
         own = boto3.Session(region_name=REGION)  # the benchmark's own clients: not counted
         os.environ["LEASE_TABLE"] = stack.create_lease_table(own.client("dynamodb"))
+        os.environ["ALLOWED_VERSION_HOSTS"] = "127.0.0.1"  # the simulator's version URLs, as local up sets it
         for cached in (runtime.autoscaling, runtime.fleet_reader, runtime.settings, runtime.leases):
             cached.cache_clear()
         autoscaling, ec2 = own.client("autoscaling"), own.client("ec2")

@@ -153,7 +153,8 @@ def roots() -> list[str]:
     requirements = ROOT / "requirements.txt"
     if not requirements.exists():
         return list(FALLBACK_ROOTS)
-    lines = (line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines())
+    # The lock (asg_terminator/package_lock.py): "name==version \" lines, then their "--hash=" lines.
+    lines = (line.split("#", 1)[0].strip().removesuffix("\\").strip() for line in requirements.read_text().splitlines())
     return [line for line in lines if line and not line.startswith("-")]
 
 

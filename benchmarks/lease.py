@@ -77,6 +77,7 @@ def main() -> None:
         boto3.DEFAULT_SESSION.events.register("after-call", timer.after)
         own = boto3.Session(region_name=REGION)
         os.environ["LEASE_TABLE"] = stack.create_lease_table(own.client("dynamodb"))
+        os.environ["ALLOWED_VERSION_HOSTS"] = "127.0.0.1"  # the simulator's version URLs, as local up sets it
         for cached in (runtime.settings, runtime.autoscaling, runtime.fleet_reader, runtime.leases):
             cached.cache_clear()
         runtime.load_balancing.cache_clear()

@@ -176,6 +176,7 @@ def main() -> None:
         from asg_terminator import stack
 
         os.environ["LEASE_TABLE"] = stack.create_lease_table(boto3.client("dynamodb", region_name=REGION))
+        os.environ["ALLOWED_VERSION_HOSTS"] = "127.0.0.1"  # the simulator's version URLs, as local up sets it
         runtime.settings.cache_clear()
         runtime.leases.cache_clear()
         runtime.autoscaling.cache_clear()

@@ -141,8 +141,9 @@ def run_one(instances: int, budget: float, batches: int = BATCHES) -> Row:
 
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), LambdaInvokeServer() as lambdas:
         os.environ["AWS_ENDPOINT_URL_LAMBDA"] = lambdas.url  # the interpreter's Invoke calls come here
-        stack.make_moto_dynamodb_atomic()
+        stack.make_moto_atomic()
         os.environ["LEASE_TABLE"] = stack.create_lease_table(boto3.client("dynamodb", region_name=REGION))
+        os.environ["ALLOWED_VERSION_HOSTS"] = "127.0.0.1"  # the simulator's version URLs, as local up sets it
         autoscaling = boto3.client("autoscaling", region_name=REGION)
         world: dict[str, Any] = {
             "sfn": boto3.client("stepfunctions", region_name=REGION),

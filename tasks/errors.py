@@ -87,7 +87,8 @@ class NothingToRollBackError(TerminalError):
 
 class AsgSkippedError(TerminalError):
     """A start that skips held ASGs (a scheduled sweep; an upload of the version already being released)
-    met an ASG another running release holds: that ASG's outcome is SKIPPED, which fails nothing."""
+    met an ASG another running release holds, or a sweep found no uploaded build (nor pin) to release an
+    ASG to: that ASG's outcome is SKIPPED, which fails nothing."""
 
 
 class LeaseLostError(TerminalError):
@@ -119,3 +120,9 @@ class InvalidSettingsError(TerminalError):
     """The function's environment (a stack parameter) is unusable, e.g. an ``ArtifactKeyPattern`` that
     does not compile or lacks a named group: every invocation fails, before any AWS call, until the
     stack is fixed."""
+
+
+class CanaryAnalysisFailedError(TerminalError):
+    """At a checkpoint, the canary's metrics judged against the baseline's scored below marginal_score, or
+    a critical metric failed (canary_analysis): nothing more is terminated; the message names each failed
+    metric with both medians, the shift and the p-value."""

@@ -9,6 +9,8 @@ recorded in that same renewal, before the change is made.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from tasks.domain.lease import GiveBack
 
 TAKE_ATTEMPTS = 3
+TERMINATE_CONCURRENCY = 10  # terminations of one batch under way at once (each one call, 100-200 ms in AWS)
 CLEANUP_SECONDS = 900  # how long Cleanup holds a lease while it undoes an ended release's changes
 
 
@@ -150,18 +153,34 @@ def drain(asg_name: str, me: str, target_groups: list[str], batch: list[str]) ->
 
 
 def terminate(asg_name: str, me: str, batch: tuple[str, ...], target: str | None) -> list[str]:
-    """Terminate each instance of the batch still in the group, each after a renewal; returns those
-    terminated. A lease lost midway stops the batch there."""
+    """Terminate each instance of the batch still in the group, each after a renewal, up to
+    TERMINATE_CONCURRENCY at once; returns those terminated, in the batch's order. The first failure
+    (a lost lease, a throttled call) starts no further termination and is raised once those under
+    way have ended: a retried Terminate counts the instances already terminating."""
     autoscaling = runtime.autoscaling()
     states = {i["InstanceId"]: i["LifecycleState"] for i in autoscaling.describe_group(asg_name).get("Instances", [])}
-    terminated = []
-    for instance_id in (i for i in batch if i in states):
+    present = [i for i in batch if i in states]
+    failed = threading.Event()
+
+    def one(instance_id: str) -> bool:
         if states[instance_id].startswith("Terminating"):  # an earlier attempt of this step (retried)
-            terminated.append(instance_id)
-            continue
-        fence(asg_name, me, f"terminating {instance_id}", Record(target_version=target))
-        if autoscaling.terminate_in_group(instance_id):
-            terminated.append(instance_id)
+            return True
+        if failed.is_set():
+            return False
+        try:
+            fence(asg_name, me, f"terminating {instance_id}", Record(target_version=target))
+            return autoscaling.terminate_in_group(instance_id)
+        except Exception:
+            failed.set()
+            raise
+
+    with ThreadPoolExecutor(max_workers=max(1, min(TERMINATE_CONCURRENCY, len(present)))) as pool:
+        futures = [pool.submit(one, i) for i in present]
+    errors = [e for e in (f.exception() for f in futures) if e is not None]
+    terminated = [i for i, f in zip(present, futures, strict=True) if f.exception() is None and f.result()]
+    if errors:
+        runtime.logger.warning(f"{asg_name} => batch stopped after terminating [{' '.join(terminated)}]: {errors[0]}")
+        raise errors[0]
     try:
         fence(asg_name, me, "recording the terminated batch", Record(undrained=batch))
     except LeaseLostError:  # lost after the terminations: they happened, and the next change stops

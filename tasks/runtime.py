@@ -21,13 +21,20 @@ from tasks.adapters.elbv2 import LoadBalancing
 from tasks.adapters.events import Events
 from tasks.adapters.fleet_reader import FleetReader
 from tasks.adapters.leases import Leases, UploadClaims
+from tasks.adapters.s3 import ArtifactStore
 from tasks.adapters.ssm import Parameters
 from tasks.adapters.stepfunctions import StepFunctions
 from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, VersionProber
-from tasks.domain import alarms
+from tasks.domain import alarms, artifacts, urls
 from tasks.domain.artifacts import DEFAULT_KEY_PATTERN
 from tasks.domain.events import UPLOAD_WINDOW_SECONDS
-from tasks.errors import AwsRequestError, AwsThrottledError, AwsUnavailableError, InvalidStepOutputError
+from tasks.errors import (
+    AwsRequestError,
+    AwsThrottledError,
+    AwsUnavailableError,
+    InvalidSettingsError,
+    InvalidStepOutputError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -44,16 +51,31 @@ class Settings:
     probe_concurrency: int = DEFAULT_CONCURRENCY
     log_level: str = "INFO"
     artifact_key_pattern: str = DEFAULT_KEY_PATTERN
+    artifact_bucket: str = ""  # where builds are uploaded: a sweep's targets come from here
     # Execution input fields for releases started by an event (S3 upload, schedule), e.g.
     # {"version_url": "http://{PrivateIpAddress}:8080/version", "min_healthy_percent": 50}.
     release_defaults: dict[str, object] = field(default_factory=dict)
     state_machine_arn: str = ""  # StartRelease's target
     lease_table: str = ""  # the DynamoDB table of ASG leases (tasks/domain/lease.py)
     probe_loopback_only: bool = False  # the local stack: probe 127.0.0.0/8 and ::1 only
+    # AllowedVersionHosts: the literal hosts a version URL may name besides the instance's address
+    allowed_version_hosts: tuple[str, ...] = ()
+    # EventBusName: the one bus an execution's event_bus_name may name (the functions' roles put events there only)
+    event_bus_name: str = "default"
     upload_window_seconds: float = UPLOAD_WINDOW_SECONDS  # files of one upload: one release
     # How long a step of an ended execution may still be running (Lambda runs to its end after a
     # stop): more than the functions' 60 s timeout. Until then its leases are neither taken nor undone.
     in_flight_seconds: float = 70.0
+
+    def __post_init__(self) -> None:
+        # Here, so the first invocation after a cold start fails by name (every one does, before
+        # any AWS call), rather than each upload later naming no build.
+        problem = artifacts.key_pattern_problem(self.artifact_key_pattern)
+        if problem:
+            raise InvalidSettingsError(
+                f"ArtifactKeyPattern (ARTIFACT_KEY_PATTERN) {self.artifact_key_pattern!r} {problem}: it must be "
+                f"a regular expression with the named groups app and version, e.g. {DEFAULT_KEY_PATTERN}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -61,10 +83,13 @@ class Settings:
             probe_concurrency=int(environ.get("PROBE_CONCURRENCY", DEFAULT_CONCURRENCY)),
             log_level=environ.get("LOG_LEVEL", "INFO"),
             artifact_key_pattern=environ.get("ARTIFACT_KEY_PATTERN") or DEFAULT_KEY_PATTERN,
+            artifact_bucket=environ.get("ARTIFACT_BUCKET", ""),
             release_defaults=json.loads(environ.get("RELEASE_DEFAULTS") or "{}"),
             state_machine_arn=environ.get("STATE_MACHINE_ARN", ""),
             lease_table=environ.get("LEASE_TABLE", ""),
             probe_loopback_only=environ.get("PROBE_LOOPBACK_ONLY", "").lower() == "true",
+            allowed_version_hosts=urls.parse_hosts(environ.get("ALLOWED_VERSION_HOSTS", "")),
+            event_bus_name=environ.get("EVENT_BUS_NAME") or "default",
             upload_window_seconds=float(environ.get("UPLOAD_WINDOW_SECONDS", UPLOAD_WINDOW_SECONDS)),
             in_flight_seconds=float(environ.get("IN_FLIGHT_SECONDS", "70")),
         )
@@ -122,6 +147,11 @@ def parameters() -> Parameters:
 
 
 @functools.cache
+def artifact_store() -> ArtifactStore:
+    return ArtifactStore(boto3.client("s3", config=_CLIENT_CONFIG))
+
+
+@functools.cache
 def cloudwatch() -> CloudWatch:
     return CloudWatch(boto3.client("cloudwatch", config=_CLIENT_CONFIG))
 
@@ -157,7 +187,10 @@ def notify(bus: str | None, event: tuple[str, dict[str, Any]], required: bool = 
 def prober(timeout_seconds: float) -> VersionProber:
     chosen = settings()
     return VersionProber(
-        timeout_seconds, concurrency=chosen.probe_concurrency, loopback_only=chosen.probe_loopback_only
+        timeout_seconds,
+        concurrency=chosen.probe_concurrency,
+        loopback_only=chosen.probe_loopback_only,
+        allowed_hosts=chosen.allowed_version_hosts,
     )
 
 

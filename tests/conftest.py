@@ -18,9 +18,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from asg_terminator import loopback
+from tests import iam_recorder
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+# Before any client exists: every AWS action a function makes in any test is recorded (tests/iam_recorder.py).
+iam_recorder.install()
 
 os.environ["PROBE_LOOPBACK_ONLY"] = "true"
 
@@ -39,3 +43,32 @@ def loopback_only() -> Iterator[list[object]]:
     finally:
         lift()
     assert refused == [], f"a test tried to connect beyond loopback: {refused}"
+
+
+@pytest.fixture(autouse=True)
+def iam_grants_each_action(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test in which a function made an AWS action its role in infra/template.yaml does not grant."""
+    recording = iam_recorder.RECORDING
+    recording.test = request.node.nodeid
+    with recording.lock:
+        seen, seen_on = set(recording.made), set(recording.on)
+    yield
+    missing = iam_recorder.not_granted(recording.since(seen)) + iam_recorder.not_allowed_on(recording.on_since(seen_on))
+    assert missing == [], "IAM: " + "; ".join(missing)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    iam_recorder.collected(items)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    iam_recorder.deselected(items)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    iam_recorder.reported(report)
+
+
+def pytest_sessionfinish() -> None:
+    iam_recorder.finished()

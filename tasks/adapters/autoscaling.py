@@ -107,16 +107,16 @@ class AutoScaling:
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"{verb.capitalize()}Processes {name} {' '.join(processes)}") from e
 
-    def names_tagged(self, key: str, value: str) -> list[str]:
-        """Every ASG carrying the opt-in tag ``key=value`` (paginated)."""
-        names: list[str] = []
+    def tagged(self, key: str, value: str) -> dict[str, dict[str, str]]:
+        """Every ASG carrying the tag ``key=value``, with all its tags (paginated)."""
+        found: dict[str, dict[str, str]] = {}
         try:
             paginator = self._client.get_paginator("describe_auto_scaling_groups")
             for page in paginator.paginate(Filters=[{"Name": f"tag:{key}", "Values": [value]}]):
-                names.extend(g["AutoScalingGroupName"] for g in page["AutoScalingGroups"])
+                found.update((str(g["AutoScalingGroupName"]), tags_of(dict(g))) for g in page["AutoScalingGroups"])
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"DescribeAutoScalingGroups tag:{key}={value}") from e
-        return names
+        return found
 
     def terminate_batch(self, name: str, instance_ids: tuple[str, ...] | list[str]) -> list[str]:
         """Terminate each instance still in the group; returns the ids actually terminated."""

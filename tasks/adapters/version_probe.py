@@ -20,7 +20,7 @@ from urllib3.exceptions import ReadTimeoutError
 from tasks.domain import urls, versions
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Collection, Iterator, Mapping
 
 DEFAULT_CONCURRENCY = 128  # benchmarks/probe.py: 64 misses the 1,000-endpoint budget when 2% hang
 HARD_STOP_GRACE_SECONDS = 1.0
@@ -40,9 +40,11 @@ class VersionProber:
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
         loopback_only: bool = False,
+        allowed_hosts: Collection[str] = (),
     ) -> None:
         self._timeout = timeout_seconds
         self._loopback_only = loopback_only
+        self._allowed_hosts = tuple(allowed_hosts)
         self._concurrency = max(1, concurrency)
         self._clock = clock
         self._session = session or _session(self._concurrency)
@@ -64,8 +66,10 @@ class VersionProber:
         return {i: f.result() if f.done() and not f.cancelled() else late for i, f in futures.items()}
 
     def read(self, url: str) -> Reading:
-        refused = urls.loopback_refusal(url) if self._loopback_only else None
-        if refused is not None:  # the local stack: never a connection beyond this machine
+        # Before any connection: never link-local or metadata, loopback only when listed, and on
+        # the local stack nothing beyond this machine.
+        refused = urls.address_refusal(url, self._allowed_hosts, self._loopback_only)
+        if refused is not None:
             return Reading(None, refused)
         deadline = self._clock() + self._timeout
         timeout_text = f"timeout after {self._timeout:g} s"

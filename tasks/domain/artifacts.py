@@ -35,3 +35,9 @@ def newest(keys: list[str], app: str | None = None, pattern: str = DEFAULT_KEY_P
     """The highest version uploaded (for one app, or any)."""
     builds = [b for b in (parse_key(k, pattern) for k in keys) if b and (app is None or b[0] == app)]
     return versions.highest([version for _, version in builds])
+
+
+def listing_prefix(app: str, pattern: str = DEFAULT_KEY_PATTERN) -> str:
+    """Where an app's builds are listed from: ``<app>/`` under the default pattern; the whole bucket
+    under any other, whose keys need not start with the app."""
+    return f"{app}/" if pattern == DEFAULT_KEY_PATTERN else ""

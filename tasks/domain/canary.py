@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 ALPHA = 0.02  # two-sided, 98 % confidence
+HIGH_RESOLUTION_PERIODS = (1, 5, 10, 30)  # CloudWatch periods under a minute; others are multiples of 60
 EXACT_MAX = 8  # scipy's "auto": the exact distribution when one side has at most this many, no ties
 INCREASE = "increase"
 DECREASE = "decrease"

@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.domain import artifacts, lease
-from tasks.errors import UnreleasableEventError
+from tasks.domain import artifacts, lease, versions
+from tasks.errors import AsgSkippedError, UnreleasableEventError
 
 APP_TAG = "asg-terminator:app"
 ENABLED_TAG = "asg-terminator:enabled"
@@ -48,12 +48,66 @@ def trigger(event: dict[str, Any], key_pattern: str = artifacts.DEFAULT_KEY_PATT
     raise UnreleasableEventError(f"event {kind!r} from {event.get('source')!r} does not start a release")
 
 
-def release_input(trigger: ReleaseTrigger, asg_names: list[str], defaults: dict[str, Any]) -> dict[str, Any]:
-    """The console input for this trigger; ``defaults`` are the deployment's release settings."""
+def release_input(
+    trigger: ReleaseTrigger,
+    asg_names: list[str],
+    defaults: dict[str, Any],
+    targets: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The console input for this trigger; ``defaults`` are the deployment's release settings, and
+    ``targets`` what a sweep found for each ASG (see ``sweep_target``)."""
     release: dict[str, Any] = {"when_held": trigger.when_held, **defaults, "asg_names": sorted(asg_names)}
     if trigger.target_version is not None:
         release["target_version"] = trigger.target_version
+    elif targets is not None:
+        release["target_version"] = None  # the sweep's targets are per ASG, never the defaults'
+        release["asg_targets"] = {name: targets[name] for name in sorted(asg_names)}
     return release
+
+
+SOURCE_CHARS = 300  # an asg_targets entry's ``from``: where its version came from, or why there is none
+
+
+def sweep_target(
+    asg_name: str,
+    app: str | None,
+    bucket: str | None,
+    uploaded: str | None,
+    pin: str | None,
+    pinned: str | None,
+) -> dict[str, Any]:
+    """What a sweep releases ``asg_name`` to: the highest build uploaded for its app
+    (``asg-terminator:app``) to the artifacts bucket, else what its pin parameter names, else nothing
+    (the ASG is SKIPPED, and ``from`` says why). Never a version only read from ``/version``: one
+    instance answering ``999.0`` must not make every other instance outdated."""
+    if app and bucket and uploaded is not None:
+        return {"version": uploaded, "from": f"s3://{bucket}/ (the highest build of {app})"[:SOURCE_CHARS]}
+    if pin is not None and pinned is not None and versions.is_version(pinned):
+        return {"version": versions.normalize(pinned), "from": f"ssm:{pin}"[:SOURCE_CHARS]}
+    looked = []
+    if app and bucket:
+        looked.append(f"no build of {app} in s3://{bucket}/")
+    elif app:
+        looked.append("no artifacts bucket to look for its builds in")
+    else:
+        looked.append(f"no {APP_TAG} tag to look for its builds by")
+    if pin is None:
+        looked.append("no pin_parameter")
+    else:
+        looked.append(f"{pin} names no version" if pinned is not None else f"no parameter {pin}")
+    return {"version": None, "from": f"nothing uploaded to release: {'; '.join(looked)}"[:SOURCE_CHARS]}
+
+
+def asg_target(settings: dict[str, Any], asg_name: str) -> str | None:
+    """This ASG's target: the input's ``target_version``, else what a sweep found for it
+    (``asg_targets``), else None (the highest version read at the first read, for a console start).
+    A sweep that found nothing for the ASG skips it (AsgSkippedError): that fails nothing."""
+    if settings.get("target_version") is not None or settings.get("asg_targets") is None:
+        return settings.get("target_version")
+    found = settings["asg_targets"].get(asg_name) or {"version": None, "from": "the sweep resolved no target for it"}
+    if found["version"] is None:
+        raise AsgSkippedError(f"{asg_name}: skipped: {found['from']}")
+    return str(found["version"])
 
 
 def execution_name(event: dict[str, Any], key_pattern: str = artifacts.DEFAULT_KEY_PATTERN) -> str:

@@ -48,6 +48,10 @@ class Instance:
     protected: bool = False  # scale-in protection
     lb: str | None = None  # with target groups: "healthy" in every one, or why not; None without
 
+    def __post_init__(self) -> None:
+        # Every record stays bounded, whatever produced the reason (a probe, a template's tag name).
+        object.__setattr__(self, "reason", versions.bounded_reason(self.reason))
+
     @property
     def in_service(self) -> bool:
         return self.lifecycle == IN_SERVICE
@@ -139,11 +143,15 @@ class Fleet:
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # terminate | wait | converged | checkpoint (bake) | continue (as a new execution)
+    # terminate | wait | converged | checkpoint (bake) | continue (as a new execution) | approval (a
+    # checkpoint that, once baked, waits for a human: a MARGINAL canary)
+    action: str
     message: str
     batch: tuple[str, ...] = ()
     known_ids: tuple[str, ...] = ()  # every instance id the decision saw: replacements are the others
     plan: tuple[dict[str, Any], ...] = ()  # dry run: each instance and what the release would do with it
+    # canary_analysis at a checkpoint: who is compared (tasks/domain/canary_checkpoint.py), then the judgement
+    canary: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +186,9 @@ class Progress:
     checkpoints_passed: int = 0
     # rollback_on_failure: what failed (target_version, error, cause) while this ledger converges back
     rollback_of: dict[str, str | None] | None = None
+    # The replacements this release launched (serving the target when their batch was done), the newest
+    # RECENT_IDS: a checkpoint's canary (canary_analysis) is those still serving it.
+    launched: tuple[str, ...] = ()
 
     @property
     def batch_count(self) -> int:
@@ -231,7 +242,11 @@ class Progress:
             release_id=self.release_id,
             checkpoints_passed=self.checkpoints_passed,
             rollback_of=self.rollback_of,
+            launched=self.launched,
         )
+
+    def with_launched(self, instance_ids: tuple[str, ...]) -> Progress:
+        return replace(self, launched=(*self.launched, *instance_ids)[-RECENT_IDS:])
 
     def update(self, **changes: Any) -> Progress:
         return replace(self, **changes)
@@ -265,6 +280,7 @@ class Progress:
                 batch=tuple(decision["batch"]),
                 known_ids=tuple(decision["known_ids"]),
                 plan=tuple(decision.get("plan", ())),
+                canary=decision.get("canary"),
             ),
             earlier_batches=record.get("earlier_batches", 0),
             earlier_terminated=record.get("earlier_terminated", 0),
@@ -273,6 +289,7 @@ class Progress:
             release_id=record.get("release_id"),
             checkpoints_passed=record.get("checkpoints_passed", 0),
             rollback_of=record.get("rollback_of"),
+            launched=tuple(record.get("launched", ())),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -288,4 +305,10 @@ class Progress:
                 del record["pending"]["serving_since"]  # only a stability window keeps one
         if record["decision"] is not None and not record["decision"]["plan"]:
             del record["decision"]["plan"]  # only a dry run carries a plan
+        if record["decision"] is not None and record["decision"]["canary"] is None:
+            del record["decision"]["canary"]  # only a checkpoint with canary_analysis carries one
+        if self.launched:
+            record["launched"] = list(self.launched)
+        else:
+            del record["launched"]  # only a release that launched instances keeps their ids
         return record

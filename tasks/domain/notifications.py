@@ -1,8 +1,9 @@
 """The events a release sends to EventBridge (``event_bus_name``): source ``asg-terminator``.
 
-Four detail types, each detail checked against tasks/schemas/notification.json before it is sent:
+Five detail types, each detail checked against tasks/schemas/notification.json before it is sent:
 ``ASG Release Started`` once an ASG's lock is taken, ``Batch Replaced`` once a batch's replacements
-serve the target, ``Approval Requested`` when a checkpoint waits for a human (approve_checkpoints),
+serve the target, ``Canary Judged`` when a checkpoint's canary was judged (canary_analysis),
+``Approval Requested`` when a checkpoint waits for a human (approve_checkpoints, a MARGINAL canary),
 ``Release Ended`` with every ASG's outcome. A release that continues as a new
 execution sends one of each, not one per execution; a dry run sends none.
 """
@@ -14,11 +15,15 @@ from typing import TYPE_CHECKING, Any
 from tasks.domain import report
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from tasks.domain.canary import CanaryJudgement
     from tasks.domain.fleet import Progress
 
 SOURCE = "asg-terminator"
 STARTED, BATCH_REPLACED, ENDED = "ASG Release Started", "Batch Replaced", "Release Ended"
 APPROVAL_REQUESTED = "Approval Requested"
+CANARY_JUDGED = "Canary Judged"
 
 
 def started(release_id: str, asg_name: str) -> tuple[str, dict[str, Any]]:
@@ -33,6 +38,25 @@ def batch_replaced(release_id: str, asg_name: str, progress: Progress) -> tuple[
         "instance_ids": list(progress.batches[-1]) if progress.batches else [],
         "batch_count": progress.batch_count,
         "terminated_count": progress.terminated_count,
+    }
+
+
+def canary_judged(
+    asg_name: str, progress: Progress, cohort: Mapping[str, Any], judgement: CanaryJudgement
+) -> tuple[str, dict[str, Any]]:
+    """Sent before the verdict acts (a FAIL's is sent before the ASG fails), so a subscriber sees each."""
+    return CANARY_JUDGED, {
+        "release_id": progress.release_id or "",
+        "asg_name": asg_name,
+        "target_version": progress.target_version,
+        "baseline_version": cohort["baseline_version"],
+        "checkpoint": progress.checkpoints_passed + 1,
+        "verdict": judgement.verdict,
+        "score": judgement.score,
+        "message": judgement.summary(asg_name),
+        "canary_ids": list(cohort["canary_ids"]),
+        "baseline_ids": list(cohort["baseline_ids"]),
+        "results": [r.to_record() for r in judgement.results],
     }
 
 

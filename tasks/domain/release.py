@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from tasks.domain import guardrails, history_budget, versions
+from tasks.domain import canary_checkpoint, guardrails, history_budget, versions
 from tasks.domain.checkpoints import Checkpoints
 from tasks.domain.fleet import Decision, Fleet, Instance, Pending, Progress, iso, parse_iso
 from tasks.errors import (
@@ -43,6 +43,7 @@ class Policy:
     bake_seconds: int = 300
     approve_checkpoints: bool = False
     allow_downgrade: bool = False  # a target older than what most serving instances run
+    canary_analysis: bool = False  # a checkpoint names the canary and the baseline to compare
     rolling_back: bool = False  # set by during(), never by the input
 
     def during(self, progress: Progress) -> Policy:
@@ -62,7 +63,13 @@ class Policy:
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Policy:
         chosen = {k: settings[k] for k in cls.__dataclass_fields__ if k in settings}
-        return cls(**{**chosen, "checkpoints": tuple(settings.get("checkpoints", ()))})
+        return cls(
+            **{
+                **chosen,
+                "checkpoints": tuple(settings.get("checkpoints", ())),
+                "canary_analysis": settings.get("canary_analysis") is not None,
+            }
+        )
 
 
 def healthy_floor(desired: int, min_healthy: int, min_healthy_percent: int) -> int:
@@ -266,7 +273,14 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
     stage = policy.checkpoints_of(progress, view)
     if stage.reached:
         message = stage.describe(fleet.asg_name, policy.bake_seconds, policy.approve_checkpoints)
-        return progress.update(decision=Decision("checkpoint", message), waiting_since=None)
+        if not policy.canary_analysis:
+            return progress.update(decision=Decision("checkpoint", message), waiting_since=None)
+        cohort = canary_checkpoint.cohorts(fleet, progress)
+        if not cohort["baseline_ids"]:  # "100%": nothing left to compare the canary with
+            message += "; the canary is not judged: no instance still serves the version being replaced"
+            return progress.update(decision=Decision("checkpoint", message), waiting_since=None)
+        message += f"; then judging the canary ({canary_checkpoint.describe_cohorts(cohort)})"
+        return progress.update(decision=Decision("checkpoint", message, canary=cohort), waiting_since=None)
     if view.converged:
         message = f"{fleet.asg_name} => converged: {view.serving} instances serve {target}"
         if view.ignored:
@@ -370,7 +384,7 @@ def check_replacement(fleet: Fleet, progress: Progress, policy: Policy, now: dat
     not_ready = [i for i in newcomers if i.id not in steady]
     healthy = sum(1 for i in fleet.instances if i.healthy)
     if not lingering and not not_ready and healthy >= fleet.desired:
-        return progress.update(pending=None)
+        return progress.update(pending=None).with_launched(tuple(i.id for i in newcomers))
 
     def why(instance: Instance) -> str:
         if instance.id in since:

@@ -80,4 +80,10 @@ def pin_problem(template: str) -> str | None:
         return f"{template[:64]!r} is not under {PIN_PREFIX} (the only path the release may write)"
     if ASG_NAME not in template:
         return f"{template[:64]!r} has no {ASG_NAME}: each ASG needs its own parameter"
+    if f"/{ASG_NAME}/" not in template:
+        # /asg-terminator/prod-{asg_name}/build would let ASG x write ASG prod-x's pin.
+        return (
+            f"{template[:64]!r} has {ASG_NAME} only inside a path segment: it must be one whole, "
+            f"e.g. /asg-terminator/{ASG_NAME}/build"
+        )
     return None

@@ -9,7 +9,8 @@ from packaging.version import InvalidVersion, Version
 
 MAX_BODY_BYTES = 1024
 MAX_VERSION_CHARS = 64  # what the step schemas carry; a longer "version" is an unreadable answer
-MAX_REASON_CHARS = 120
+MAX_REASON_CHARS = 120  # a longer reason is cut (bounded_reason)
+NOT_A_VERSION = "not a version"
 UNKNOWN = "unknown"
 
 
@@ -38,20 +39,27 @@ def is_version(text: str) -> bool:
 
 
 def read_body(body: bytes) -> tuple[str | None, str | None]:
-    """Turn a ``/version`` response body into (version, None) or (None, reason)."""
+    """Turn a ``/version`` response body into (version, None) or (None, reason).
+
+    A reason never shows the body: an endpoint's bytes do not travel into the execution's records
+    (its history, its output), only its size or that it is ``not a version``.
+    """
     if len(body) > MAX_BODY_BYTES:
         return None, f"body over {MAX_BODY_BYTES} bytes"
     try:
         text = normalize(body.decode("utf-8"))
     except UnicodeDecodeError:
-        return None, "body is not UTF-8"
-    if not is_version(text):
-        shown = text[:40] + ("..." if len(text) > 40 else "")
-        reason = f"unparsable body {shown!r}"
-        return None, reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 3] + "..."
-    if len(text) > MAX_VERSION_CHARS:
-        return None, f"version over {MAX_VERSION_CHARS} characters"
+        return None, NOT_A_VERSION
+    if len(text) > MAX_VERSION_CHARS or not is_version(text):
+        return None, NOT_A_VERSION
     return text, None
+
+
+def bounded_reason(reason: str | None) -> str | None:
+    """A reason as a record carries it: at most MAX_REASON_CHARS characters."""
+    if reason is None or len(reason) <= MAX_REASON_CHARS:
+        return reason
+    return reason[: MAX_REASON_CHARS - 3] + "..."
 
 
 def same(a: str, b: str) -> bool:

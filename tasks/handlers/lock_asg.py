@@ -8,7 +8,7 @@ from typing import Any
 
 from tasks import contracts, ownership, runtime
 from tasks.adapters.autoscaling import tags_of
-from tasks.domain import guardrails, lease, notifications
+from tasks.domain import events, guardrails, lease, notifications
 
 
 @contracts.step("lock_asg")
@@ -18,6 +18,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # An ASG that does not exist, has not opted in or has a malformed guardrail tag fails here,
     # before any lease is taken or anything else is touched.
     guardrails.check(asg, tags_of(autoscaling.describe_group(asg)))
+    settings["target_version"] = events.asg_target(settings, asg)  # a sweep that found no build skips it here
     taken = ownership.take(asg, me, settings, settings["when_held"])
     autoscaling.set_tag(asg, lease.LOCK_TAG, me)  # the console's copy of the holder
     group = autoscaling.describe_group(asg)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks import contracts, runtime
+from tasks import contracts, runtime, sweep
 from tasks.domain.events import release_input, trigger
 
 
@@ -12,9 +12,11 @@ from tasks.domain.events import release_input, trigger
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = runtime.settings()
     wanted = trigger(event, settings.artifact_key_pattern)
-    names = runtime.autoscaling().names_tagged(wanted.tag_key, wanted.tag_value)
+    groups = runtime.autoscaling().tagged(wanted.tag_key, wanted.tag_value)
+    # An upload names its version; a sweep releases each ASG to what was uploaded for it.
+    targets = None if wanted.target_version is not None else sweep.targets(groups, settings.release_defaults)
     runtime.logger.info(
-        f"{wanted.reason} => {len(names)} ASGs tagged {wanted.tag_key}={wanted.tag_value}",
-        extra={"step": "ResolveEvent", "asg_names": names, "target_version": wanted.target_version},
+        f"{wanted.reason} => {len(groups)} ASGs tagged {wanted.tag_key}={wanted.tag_value}",
+        extra={"step": "ResolveEvent", "asg_names": list(groups), "target_version": wanted.target_version},
     )
-    return release_input(wanted, names, settings.release_defaults)
+    return release_input(wanted, list(groups), settings.release_defaults, targets)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks import contracts, ownership, runtime
+from tasks.domain.events import asg_target
 from tasks.domain.fleet import Fleet, Progress
 from tasks.domain.release import Policy, decide
 
@@ -21,7 +22,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     fleet = Fleet.from_record(event["fleet"])
     ledger = Progress.from_record(event["progress"])
     ledger = ledger.update(release_id=ledger.release_id or event["release_id"])
-    progress = decide(fleet, ledger, Policy.from_settings(event["settings"]), runtime.now())
+    settings = {**event["settings"], "target_version": asg_target(event["settings"], fleet.asg_name)}
+    progress = decide(fleet, ledger, Policy.from_settings(settings), runtime.now())
     decision = progress.decision
     if decision is not None and decision.action == "continue":  # AsgContinues: the lease waits for the handover
         ownership.park(fleet.asg_name, event["release_id"])

@@ -38,6 +38,8 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "RELEASE_DEFAULTS",
         "STATE_MACHINE_ARN",
         "LEASE_TABLE",
+        "EVENT_BUS_NAME",
+        "ALLOWED_VERSION_HOSTS",
         "IN_FLIGHT_SECONDS",
         "UPLOAD_WINDOW_SECONDS",
     ):
@@ -49,9 +51,10 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def aws(fake_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto for every AWS call, including the clients tasks.runtime caches across tests; the stack's
     lease table exists, as the template declares it."""
-    stack.make_moto_dynamodb_atomic()
+    stack.make_moto_atomic()
     with mock_aws():
         monkeypatch.setenv("LEASE_TABLE", stack.create_lease_table(boto3.client("dynamodb", region_name=REGION)))
+        monkeypatch.setenv("ALLOWED_VERSION_HOSTS", "127.0.0.1")  # the simulator's version URLs, as local up sets it
         runtime.settings.cache_clear()
         yield
 

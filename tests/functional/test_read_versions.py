@@ -54,7 +54,7 @@ def test_each_faulty_endpoint_gives_its_reason(make_asg: Callable[..., list[str]
     read = readings(read_versions({"fleet": fleet, "probe_timeout_seconds": 0.5}, None))
 
     assert read[ids[0]] == (NEW, None)
-    assert read[ids[1]] == (None, "unparsable body '<html>It works!</html>'")
+    assert read[ids[1]] == (None, "not a version")  # the body itself is never shown
     assert read[ids[2]] == (None, "body over 1024 bytes")
     assert read[ids[3]] == (None, "timeout after 0.5 s")
     assert read[ids[4]] == (None, "timeout after 0.5 s")

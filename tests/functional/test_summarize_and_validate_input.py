@@ -42,12 +42,28 @@ def test_given_values_override_the_defaults() -> None:
         "dry_run": True,
         "standby_instances": "wait",
         "protected_instances": "ignore",
-        "event_bus_name": "releases",
+        "event_bus_name": "default",  # the stack's EventBusName (the only bus allowed)
         "max_surge": "25%",
         "alarm_names": ["web-5xx"],
         "checkpoints": [1, "50%", "100%"],
         "bake_seconds": 600,
         "approve_checkpoints": True,
+        "canary_analysis": {
+            "metrics": [
+                {
+                    "namespace": "App",
+                    "metric_name": "Latency",
+                    "fails_when": "increase",
+                    "statistic": "p99",
+                    "tolerance_percent": 10,
+                    "critical": True,
+                }
+            ],
+            "period_seconds": 60,
+            "min_samples": 10,
+            "pass_score": 90,
+            "marginal_score": 60,
+        },
         "rollback_on_failure": True,
         "pin_parameter": "/asg-terminator/{asg_name}/build",
         "max_history_events": 10000,

@@ -7,6 +7,7 @@ SelectBatch, all through the real handlers.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -193,3 +194,83 @@ def test_check_replacement_of_a_deleted_asg_raises_asg_not_found(
 
     with pytest.raises(AsgNotFoundError):
         check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+
+
+def test_a_batch_is_terminated_ten_at_a_time_and_reported_in_its_order(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    """Each termination is one call (100-200 ms in AWS): a batch of 25 makes them 10 at a time."""
+    from tasks import runtime
+    from tasks.ownership import TERMINATE_CONCURRENCY
+
+    ids = make_asg("web", 26, zones=("us-east-1a",), max_size=60)
+    simulator.adopt(ids[:25], OLD)
+    simulator.adopt(ids[25:], NEW)
+    _, progress = selected(simulator, "web", min_healthy=1)
+    batch = progress["decision"]["batch"]
+    assert len(batch) == 25
+    lock = threading.Lock()
+    under_way, most = [0], [0]
+
+    def slow(**_: Any) -> None:
+        with lock:
+            under_way[0] += 1
+            most[0] = max(most[0], under_way[0])
+        time.sleep(0.05)
+        with lock:
+            under_way[0] -= 1
+
+    client = runtime.autoscaling()._client
+    client.meta.events.register("before-call.autoscaling.TerminateInstanceInAutoScalingGroup", slow)
+    try:
+        after = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
+    finally:
+        client.meta.events.unregister("before-call.autoscaling.TerminateInstanceInAutoScalingGroup", slow)
+
+    assert most[0] == TERMINATE_CONCURRENCY == 10
+    assert after["batches"] == [batch]  # every one terminated, in the batch's order
+    assert group_ids(autoscaling, "web").isdisjoint(batch)
+
+
+def test_a_failed_termination_starts_no_other_and_a_retry_finishes_the_batch(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    from tasks import runtime
+    from tasks.errors import AwsThrottledError
+
+    ids = make_asg("web", 13, zones=("us-east-1a",), max_size=30)
+    simulator.adopt(ids[:12], OLD)
+    simulator.adopt(ids[12:], NEW)
+    _, progress = selected(simulator, "web", min_healthy=1)
+    batch = progress["decision"]["batch"]
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    def throttle_the_third(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        with lock:
+            calls.append("call")
+            third = len(calls) == 3
+        if not third:
+            time.sleep(0.05)  # those under way end well after the third failed
+            return None
+        error = {"Code": "Throttling", "Message": "Rate exceeded"}
+        return AWSResponse("https://autoscaling", 400, {}, None), {"Error": error, "ResponseMetadata": {}}
+
+    event = "before-call.autoscaling.TerminateInstanceInAutoScalingGroup"
+    client = runtime.autoscaling()._client
+    client.meta.events.register(event, throttle_the_third)
+    me = leased("web")
+    try:
+        with pytest.raises(AwsThrottledError):
+            terminate({"asg_name": "web", "release_id": me, "progress": progress}, None)
+    finally:
+        client.meta.events.unregister(event, throttle_the_third)
+
+    assert 3 <= len(calls) < len(batch)  # those under way when the third failed, and none started after
+    remaining = [i for i in batch if i in group_ids(autoscaling, "web")]
+    assert 0 < len(remaining) < len(batch)
+    after = terminate({"asg_name": "web", "release_id": me, "progress": progress}, None)  # the ASL's retry
+    assert after["batches"] == [remaining]  # moto removes a terminated instance at once (AWS: Terminating)
+    assert group_ids(autoscaling, "web").isdisjoint(batch)

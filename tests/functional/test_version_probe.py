@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 TIMEOUT = 0.3
 PATIENT_TIMEOUT = 10.0
+LOOPBACK = ("127.0.0.1",)  # AllowedVersionHosts: these servers listen there
 
 ROUTES = {
     "/plain": answer(200, b"1.0.274\n"),
@@ -64,14 +65,14 @@ def elsewhere() -> Iterator[Loopback]:
 @pytest.fixture
 def prober() -> VersionProber:
     """For the tests about timeouts: a probe allowed 0.3 s."""
-    return VersionProber(TIMEOUT, concurrency=8)
+    return VersionProber(TIMEOUT, concurrency=8, allowed_hosts=LOOPBACK)
 
 
 @pytest.fixture
 def patient() -> VersionProber:
     """For every other test: a loaded CI machine may take longer than 0.3 s to answer on loopback, and
     a timeout there would hide the reading the test is about."""
-    return VersionProber(PATIENT_TIMEOUT, concurrency=8)
+    return VersionProber(PATIENT_TIMEOUT, concurrency=8, allowed_hosts=LOOPBACK)
 
 
 @pytest.mark.parametrize(
@@ -95,13 +96,13 @@ def test_a_version_is_read_from_the_forms_servers_write_it_in(
     ("path", "reason"),
     [
         ("/huge", "body over 1024 bytes"),
-        ("/too-long", "version over 64 characters"),
+        ("/too-long", "not a version"),
         ("/just-over", "body over 1024 bytes"),
         ("/gzip-bomb", "body over 1024 bytes"),
-        ("/garbage", "unparsable body '<html>It works!</html>'"),
-        ("/long-garbage", "unparsable body '" + "x" * 40 + "...'"),
-        ("/binary", "body is not UTF-8"),
-        ("/empty", "unparsable body ''"),
+        ("/garbage", "not a version"),  # the body itself is never shown
+        ("/long-garbage", "not a version"),
+        ("/binary", "not a version"),
+        ("/empty", "not a version"),
         ("/error", "HTTP 500"),
         ("/booting", "HTTP 503"),
         ("/missing", "HTTP 404"),
@@ -114,7 +115,7 @@ def test_a_body_or_status_that_is_no_version_gives_its_reason(
 
 
 def test_a_two_megabyte_body_is_cut_off_well_within_the_timeout(server: Loopback) -> None:
-    prober = VersionProber(5)
+    prober = VersionProber(5, allowed_hosts=LOOPBACK)
     started = time.monotonic()
     assert prober.read(server.url("/huge")) == Reading(None, "body over 1024 bytes")
     assert time.monotonic() - started < 2
@@ -210,7 +211,7 @@ def test_proxies_from_the_environment_are_ignored(monkeypatch: pytest.MonkeyPatc
             monkeypatch.delenv(key, raising=False)
         for key in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
             monkeypatch.setenv(key, proxy.url(""))
-        reading = VersionProber(PATIENT_TIMEOUT).read(server.url("/plain"))
+        reading = VersionProber(PATIENT_TIMEOUT, allowed_hosts=LOOPBACK).read(server.url("/plain"))
         assert proxy.requests == []
     assert reading == Reading("1.0.274", None)
 
@@ -243,6 +244,6 @@ def test_read_all_reads_200_slow_instances_concurrently_and_keeps_each_answer_wi
     routes = {f"/i-{n:04d}/version": delayed(0.2, answer(200, f"1.0.{n}\n".encode())) for n in range(200)}
     with Loopback(routes) as server:
         urls = {f"i-{n:04d}": server.url(f"/i-{n:04d}/version") for n in range(200)}
-        readings = VersionProber(5).read_all(urls)
+        readings = VersionProber(5, allowed_hosts=LOOPBACK).read_all(urls)
         assert sorted(server.requests) == sorted(routes)
     assert readings == {f"i-{n:04d}": Reading(f"1.0.{n}", None) for n in range(200)}

@@ -54,7 +54,9 @@ def test_warm_pool_instances_are_listed_and_never_read_counted_or_terminated(
     autoscaling.put_warm_pool(AutoScalingGroupName="live_asg_web", MinSize=2)
     fleets, calls = reader([{"Instances": WARM[:1], "NextToken": "more"}, {"Instances": WARM[1:]}])
 
-    fleet = read_versions(fleets.discover("live_asg_web", simulator.url_template), VersionProber(1))
+    fleet = read_versions(
+        fleets.discover("live_asg_web", simulator.url_template), VersionProber(1, allowed_hosts=("127.0.0.1",))
+    )
 
     warm = {i.id: i for i in fleet.instances if i.id.startswith("i-0warm")}
     assert len(calls) == 2  # both pages

@@ -63,9 +63,10 @@ def test_deploy_creates_a_stack_running_our_asl_then_updates_it(aws: dict[str, A
     location = machine["DefinitionS3Location"]
     uploaded = aws["s3"].get_object(Bucket=location["Bucket"], Key=location["Key"])["Body"].read()
     assert uploaded == RELEASE_ASL.read_bytes()
-    assert machine["DefinitionSubstitutions"] == {
-        f"{step}FunctionArn": {"Fn::GetAtt": [f"{step}Function", "Arn"]} for step in STEPS
-    }
+    # Each Task state calls its function's published version (AutoPublishAlias), never $LATEST.
+    versions = {k: v["Ref"] for k, v in machine["DefinitionSubstitutions"].items()}
+    assert set(versions) == {f"{step}FunctionArn" for step in STEPS}
+    assert all(template["Resources"][v]["Type"] == "AWS::Lambda::Version" for v in versions.values())
     assert any("uploaded s3://deploy-bucket/asg-terminator/" in line for line in said)
 
     status = deploy("asg-terminator", "deploy-bucket", {**parameters, "ScheduleState": "DISABLED"}, aws, None)

@@ -42,9 +42,23 @@ def test_the_state_machine_deploys_our_asl_with_every_substitution(template: dic
     used = set(re.findall(r"\$\{(\w+)\}", RELEASE_ASL.read_text()))
     assert used == set(machine["DefinitionSubstitutions"]) == {f"{s}FunctionArn" for s in STEPS}
     for key, value in machine["DefinitionSubstitutions"].items():
-        assert value == {"Fn::GetAtt": [key.removesuffix("Arn"), "Arn"]}
+        # A published version, not the function's unqualified ARN (nor the alias, which a stack
+        # update moves): an execution runs the code it started with to its end.
+        assert value == {"Ref": f"{key.removesuffix('Arn')}.Version"}
     invoked = {p["LambdaInvokePolicy"]["FunctionName"]["Ref"] for p in machine["Policies"] if "LambdaInvokePolicy" in p}
     assert invoked == {f"{s}Function" for s in STEPS}
+
+
+def test_every_task_states_function_publishes_a_version_on_any_change(template: dict[str, Any]) -> None:
+    for name in STEPS:
+        properties = template["Resources"][f"{name}Function"]["Properties"]
+        assert properties["AutoPublishAlias"] == "live", name
+        # Without it SAM publishes only when the code changes: a new setting (EventBusName, say)
+        # would never reach the version the state machine calls.
+        assert properties["AutoPublishAliasAllProperties"] is True, name
+    # The EventBridge targets run outside any execution, on the latest code.
+    for name in set(FUNCTIONS) - set(STEPS):
+        assert "AutoPublishAlias" not in template["Resources"][f"{name}Function"]["Properties"], name
 
 
 def test_no_wildcard_actions_and_terminate_only_in_opted_in_groups(template: dict[str, Any]) -> None:
@@ -103,6 +117,11 @@ def test_the_packaged_template_transforms_through_the_sam_translator(monkeypatch
     assert set(machine["Properties"]["DefinitionSubstitutions"]) == {f"{s}FunctionArn" for s in STEPS}
     functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
     assert len(functions) == len(FUNCTIONS)
+    for key, value in machine["Properties"]["DefinitionSubstitutions"].items():
+        version = resources[value["Ref"]]
+        assert version["Type"] == "AWS::Lambda::Version", key
+        assert version["Properties"]["FunctionName"] == {"Ref": key.removesuffix("Arn")}
+        assert version["DeletionPolicy"] == "Retain"  # a running execution still calls the version it began with
     assert all(f["Properties"]["Code"] == {"S3Bucket": "bucket", "S3Key": "code.zip"} for f in functions)
     rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
     patterns = [r["Properties"]["EventPattern"] for r in rules if r["Properties"].get("EventPattern")]
@@ -169,3 +188,131 @@ def test_the_lease_table_and_its_name_reach_every_function(template: dict[str, A
         for action, resource in _actions(r)
         if action in dynamo
     )
+
+
+# -- Least authority (issue 13): each over-grant narrowed, the narrowing held here statement by statement.
+
+
+def _function_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name.removesuffix("Function"), statement)
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for policy in resource["Properties"].get("Policies", [])
+        for statement in policy.get("Statement", [])
+    ]
+
+
+def _named(statement: dict[str, Any]) -> list[str]:
+    return [statement["Action"]] if isinstance(statement["Action"], str) else list(statement["Action"])
+
+
+GROUP_CHANGES = {
+    "autoscaling:SetDesiredCapacity",
+    "autoscaling:SuspendProcesses",
+    "autoscaling:ResumeProcesses",
+    "autoscaling:TerminateInstanceInAutoScalingGroup",
+    "autoscaling:CreateOrUpdateTags",
+    "autoscaling:DeleteTags",
+}
+TARGET_GROUP_CHANGES = {"elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"}
+
+
+def _opt_in(key_prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    # An empty asg-terminator:app no longer opts in: StringLike "?*" needs one character at least
+    # ("Null": false, as before, let an empty value through).
+    return (
+        {"StringEquals": {f"{key_prefix}asg-terminator:enabled": "true"}},
+        {"StringLike": {f"{key_prefix}asg-terminator:app": "?*"}},
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "key_prefix"),
+    [(GROUP_CHANGES, "autoscaling:ResourceTag/"), (TARGET_GROUP_CHANGES, "aws:ResourceTag/")],
+    ids=["auto-scaling-groups", "target-groups"],
+)
+def test_every_change_is_only_on_resources_tagged_to_opt_in(
+    template: dict[str, Any], changes: set[str], key_prefix: str
+) -> None:
+    by_schedule, by_app = _opt_in(key_prefix)
+    ways: dict[tuple[str, str], list[str]] = {}
+    for function, statement in _function_statements(template):
+        for action in set(_named(statement)) & changes:
+            condition = statement.get("Condition", {})
+            way = [w for w, c in (("schedule", by_schedule), ("app", by_app)) if c.items() <= condition.items()]
+            assert len(way) == 1, f"{function} {statement['Sid']}: {action} without one opt-in condition"
+            ways.setdefault((function, action), []).extend(way)
+    assert ways, "no statement changes anything"
+    # Each granted change on either kind of opt-in, and no other way.
+    assert {k: sorted(v) for k, v in ways.items()} == {k: ["app", "schedule"] for k in ways}
+    assert '"Null"' not in SAM_TEMPLATE.read_text()
+
+
+def test_tags_are_written_and_deleted_only_for_the_holders_copy(template: dict[str, Any]) -> None:
+    tagging = [
+        s
+        for _, s in _function_statements(template)
+        if {"autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags"} & set(_named(s))
+    ]
+    assert len(tagging) == 6  # LockAsg writes, UnlockAsg and Cleanup delete: on either opt-in
+    for statement in tagging:
+        assert statement["Condition"]["ForAllValues:StringEquals"] == {"aws:TagKeys": ["asg-terminator:release"]}
+
+
+RELEASE_EXECUTIONS = (
+    {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-release:*"},
+    {
+        "Fn::Sub": [
+            "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${Name}:*",
+            {"Name": {"Fn::GetAtt": ["ReleaseStateMachine", "Name"]}},
+        ]
+    },
+)
+
+
+def test_execution_lookups_are_only_on_the_release_state_machines_executions(template: dict[str, Any]) -> None:
+    assert template["Resources"]["ReleaseStateMachine"]["Properties"]["Name"] == {
+        "Fn::Sub": "${AWS::StackName}-release"
+    }
+    looking = {f: s["Resource"] for f, s in _function_statements(template) if "states:DescribeExecution" in _named(s)}
+    assert set(looking) == {"LockAsg", "Cleanup", "StartRelease", "ContinueAsNewExecution"}
+    assert all(resource in RELEASE_EXECUTIONS for resource in looking.values()), looking
+
+
+def test_notifications_go_only_to_the_stacks_one_bus(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["EventBusName"]["Default"] == "default"
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["EVENT_BUS_NAME"] == {"Ref": "EventBusName"}
+    sending = {f: s["Resource"] for f, s in _function_statements(template) if "events:PutEvents" in _named(s)}
+    assert set(sending) == {"LockAsg", "CheckReplacement", "PassCheckpoint", "AwaitApproval", "Summarize"}
+    bus = {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"}
+    assert all(resource == bus for resource in sending.values()), sending
+
+
+def test_the_pin_is_read_and_written_only_under_asg_terminator(template: dict[str, Any]) -> None:
+    pinning = [s for _, s in _function_statements(template) if any(a.startswith("ssm:") for a in _named(s))]
+    assert pinning
+    under = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/asg-terminator/*"}
+    assert all(s["Resource"] == under for s in pinning)
+
+
+# -- The README's Permissions table says what each role grants: the same actions, row by row.
+
+README = SAM_TEMPLATE.parent.parent / "README.md"
+_ROW = re.compile(r"^\| `(?P<function>\w+)` \| (?P<actions>[^|]*) \|")
+_ACTION = re.compile(r"`([a-z0-9-]+:[A-Z]\w+)`")
+
+
+def _documented() -> dict[str, set[str]]:
+    section = README.read_text().split("### Permissions", 1)[1].split("\n## ", 1)[0]
+    rows = (_ROW.match(line) for line in section.splitlines())
+    return {m["function"]: set(_ACTION.findall(m["actions"])) for m in rows if m}
+
+
+def test_the_permissions_table_names_exactly_what_each_role_grants(template: dict[str, Any]) -> None:
+    granted: dict[str, set[str]] = {name: set() for name in FUNCTIONS}
+    for function, statement in _function_statements(template):
+        granted[function].update(_named(statement))
+    documented = _documented()
+    assert set(documented) == set(FUNCTIONS)
+    assert {f: sorted(a) for f, a in documented.items()} == {f: sorted(a) for f, a in granted.items()}

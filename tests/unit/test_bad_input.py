@@ -21,6 +21,8 @@ EVENTS = Path(__file__).parent.parent / "events"
 RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test"
 HUGE = "x" * 100_000
 
+LATENCY = {"namespace": "App", "metric_name": "Latency", "fails_when": "increase"}  # a canary_analysis metric
+
 # -- the execution input (the public contract): field, value ("<missing>" to drop it), what the error says
 EXECUTION_INPUT_CASES = [
     ("asg_names", "<missing>", "asg_names: required field is missing"),
@@ -40,6 +42,15 @@ EXECUTION_INPUT_CASES = [
     ("version_url", "/version", "version_url: does not yield an http(s) URL"),
     ("version_url", "", "version_url: '' should be non-empty"),
     ("version_url", "http://" + HUGE, "version_url: "),
+    ("version_url", "http://169.254.169.254/latest/meta-data", "version_url: host '169.254.169.254' is a link-local"),
+    ("version_url", "http://[fd00:ec2::254]/latest/meta-data", "version_url: host 'fd00:ec2::254' is a link-local"),
+    ("version_url", "http://0xa9fea9fe/latest/meta-data", "version_url: host '0xa9fea9fe' is a link-local"),
+    ("version_url", "http://version.internal/{InstanceId}", "version_url: host 'version.internal' is not an instance"),
+    ("version_url", "http://{tag:Name}.internal/version", "version_url: {tag:Name} may appear only in the path"),
+    ("version_url", "http://{InstanceId}/version", "version_url: {InstanceId} may appear only in the path"),
+    ("version_url", "http://{PrivateIpAddress}:{tag:port}/v", "version_url: {tag:port} may appear only in the path"),
+    ("version_url", "http://{tag:u}@{PublicDnsName}/version", "version_url: {tag:u} may appear only in the path"),
+    ("version_url", "http://{PrivateIpAddress}.nip.io/version", "version_url: the host must be exactly one of"),
     ("min_healthy", -1, "min_healthy: -1 is less than the minimum of 0"),
     ("min_healthy", "2", "min_healthy: '2' is not of type 'integer'"),
     ("min_healthy", 2.5, "min_healthy: 2.5 is not of type 'integer'"),
@@ -54,6 +65,12 @@ EXECUTION_INPUT_CASES = [
     ("replace_unreadable", "yes", "replace_unreadable: 'yes' is not of type 'boolean'"),
     ("allow_downgrade", "yes", "allow_downgrade: 'yes' is not of type 'boolean'"),
     ("allow_downgrade", None, "allow_downgrade: None is not of type 'boolean'"),
+    ("asg_targets", "x", "asg_targets: 'x' is not of type 'object'"),
+    ("asg_targets", {"live_asg_web": {"version": "1.0.1"}}, "asg_targets.live_asg_web.from: required field is missing"),
+    ("asg_targets", {"live_asg_web": {"version": 5, "from": "s3"}}, "asg_targets.live_asg_web.version: 5 is not of"),
+    ("asg_targets", {"live_asg_web": {"version": "1.0.1", "from": HUGE}}, "asg_targets.live_asg_web.from: "),
+    ("asg_targets", {"": {"version": "1.0.1", "from": "s3"}}, "asg_targets: "),
+    ("asg_targets", {"live_asg_web": {"version": "1.0.1", "from": "s3"}}, "asg_targets: give target_version or"),
     ("max_history_events", 100, "max_history_events: 100 is less than the minimum of 200"),
     ("max_history_events", 30000, "max_history_events: 30000 is greater than the maximum of 24000"),
     ("continuation", {"origin": "x"}, "continuation.index: required field is missing"),
@@ -66,6 +83,42 @@ EXECUTION_INPUT_CASES = [
     ("healthy_for_seconds", -1, "healthy_for_seconds: -1 is less than the minimum of 0"),
     ("healthy_for_seconds", 900, "healthy_for_seconds: 900 s leaves no time within replacement_timeout_seconds"),
     ("when_held", "wait", "when_held: 'wait' is not one of ['fail', 'skip', 'skip_same_target']"),
+    ("event_bus_name", "other-bus", "event_bus_name: 'other-bus' is not 'default', the stack's EventBusName"),
+    ("event_bus_name", "arn:aws:events:us-east-1:123456789012:event-bus/other", "event_bus_name: 'arn:aws:events"),
+    ("pin_parameter", "/asg-terminator/prod-{asg_name}/build", "pin_parameter: '/asg-terminator/prod-{asg_name}/b"),
+    ("pin_parameter", "/asg-terminator/build/{asg_name}", "{asg_name} only inside a path segment"),
+    ("canary_analysis", {"metrics": [LATENCY]}, "canary_analysis: needs checkpoints: the canary is judged at each"),
+    ("canary_analysis", "x", "canary_analysis: 'x' is not of type 'object'"),
+    ("canary_analysis", {"period_seconds": 60}, "canary_analysis.metrics: required field is missing"),
+    ("canary_analysis", {"metrics": []}, "canary_analysis.metrics: [] should be non-empty"),
+    (
+        "canary_analysis",
+        {"metrics": [{**LATENCY, "metric_name": f"M{n}"} for n in range(11)]},
+        "canary_analysis.metrics: ",
+    ),
+    ("canary_analysis", {"metrics": [LATENCY, LATENCY]}, "has non-unique elements"),
+    (
+        "canary_analysis",
+        {"metrics": [{**LATENCY, "fails_when": "up"}]},
+        "canary_analysis.metrics[0].fails_when: 'up' is not one of",
+    ),
+    (
+        "canary_analysis",
+        {"metrics": [{**LATENCY, "statistic": "avg"}]},
+        "canary_analysis.metrics[0].statistic: 'avg' does not match",
+    ),
+    ("canary_analysis", {"metrics": [{**LATENCY, "unit": "ms"}]}, "canary_analysis.metrics[0].unit: unknown field"),
+    ("canary_analysis", {"metrics": [{**LATENCY, "tolerance_percent": -1}]}, "tolerance_percent: -1 is less than"),
+    ("canary_analysis", {"metrics": [LATENCY], "period_seconds": 0}, "canary_analysis.period_seconds: 0 is less than"),
+    ("canary_analysis", {"metrics": [LATENCY], "period_seconds": 45}, "period_seconds: 45 is no CloudWatch period"),
+    (
+        "canary_analysis",
+        {"metrics": [LATENCY], "period_seconds": 600},
+        "period_seconds: 600 s is longer than bake_seconds",
+    ),
+    ("canary_analysis", {"metrics": [LATENCY], "min_samples": 0}, "canary_analysis.min_samples: 0 is less than"),
+    ("canary_analysis", {"metrics": [LATENCY], "pass_score": 101}, "canary_analysis.pass_score: 101 is greater than"),
+    ("canary_analysis", {"metrics": [LATENCY], "marginal_score": 96}, "marginal_score: 96 is above pass_score 95"),
     ("min_heathy", 2, "min_heathy: unknown field"),
     ("TargetVersion", "1.0.274", "TargetVersion: unknown field"),
 ]

@@ -81,6 +81,7 @@ def test_defaults_are_the_execution_input_defaults() -> None:
         "checkpoints": [],
         "bake_seconds": 300,
         "approve_checkpoints": False,
+        "canary_analysis": None,
         "rollback_on_failure": False,
         "pin_parameter": None,
         "max_history_events": 20000,
@@ -109,10 +110,12 @@ def test_unknown_field_is_named_with_the_allowed_ones() -> None:
     assert contracts.problems("validate_input.input", execution_input(max_batches=2)) == [
         "max_batches: unknown field (allowed: asg_names, target_version, version_url, min_healthy, "
         "min_healthy_percent, max_batch, max_surge, suspend_processes, poll_seconds, replacement_timeout_seconds, "
-        "healthy_for_seconds, probe_timeout_seconds, replace_unreadable, allow_downgrade, dry_run, when_held, "
+        "healthy_for_seconds, probe_timeout_seconds, replace_unreadable, asg_targets, allow_downgrade, dry_run, "
+        "when_held, "
         "standby_instances, "
         "protected_instances, alarm_names, "
-        "checkpoints, bake_seconds, approve_checkpoints, rollback_on_failure, pin_parameter, event_bus_name, "
+        "checkpoints, bake_seconds, approve_checkpoints, canary_analysis, rollback_on_failure, pin_parameter, "
+        "event_bus_name, "
         "max_history_events, continuation, AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID)"
     ]
 

@@ -15,13 +15,17 @@ from tasks.domain.events import (
     ENABLED_TAG,
     UPLOAD_WINDOW_SECONDS,
     UploadClaim,
+    asg_target,
     execution_name,
     release_input,
+    sweep_target,
     trigger,
     upload_key,
     upload_skipped,
 )
-from tasks.errors import UnreleasableEventError
+from tasks.domain.execution_input import settings_from_input
+from tasks.errors import AsgSkippedError, InvalidExecutionInputError, UnreleasableEventError
+from tests.unit.builders import settings
 
 EVENTS = Path(__file__).parent.parent / "events"
 
@@ -150,3 +154,62 @@ def test_a_later_upload_waits_for_no_running_release_and_starts_once_it_ended() 
     )
     assert upload_skipped(CLAIM, "shop-1-0-274-C", later, claimed_running=False) is None
     assert upload_skipped(CLAIM, "shop-1-0-274-C", 1004.0, claimed_running=False, window=3) is None
+
+
+def test_a_sweep_input_carries_each_asgs_target_and_never_a_default_target() -> None:
+    sweep = trigger(event("scheduled_event.json"))
+    found = {
+        "a": {"version": "1.0.274", "from": "s3://b/ (the highest build of web)"},
+        "z": {"version": None, "from": "x"},
+    }
+    release = release_input(sweep, ["a"], {"target_version": "0.0.1"}, found)
+    assert release["target_version"] is None and release["asg_targets"] == {"a": found["a"]}
+
+
+@pytest.mark.parametrize(
+    ("args", "version", "source"),
+    [
+        (("web", "bkt", "1.0.274", None, None), "1.0.274", "s3://bkt/ (the highest build of web)"),
+        (("web", "bkt", "1.0.274", "/asg-terminator/a/build", "1.0.1"), "1.0.274", "s3://bkt/"),  # uploads first
+        (("web", "bkt", None, "/asg-terminator/a/build", " v1.0.280\n"), "1.0.280", "ssm:/asg-terminator/a/build"),
+        ((None, "bkt", None, "/asg-terminator/a/build", "1.0.280"), "1.0.280", "ssm:"),
+        (("web", "bkt", None, None, None), None, "no build of web in s3://bkt/; no pin_parameter"),
+        (("web", None, None, None, None), None, "no artifacts bucket to look for its builds in; no pin_parameter"),
+        ((None, "bkt", None, None, None), None, "no asg-terminator:app tag to look for its builds by"),
+        (("web", "bkt", None, "/asg-terminator/a/build", None), None, "no parameter /asg-terminator/a/build"),
+        (("web", "bkt", None, "/asg-terminator/a/build", "latest"), None, "/asg-terminator/a/build names no version"),
+    ],
+)
+def test_a_sweep_targets_the_highest_upload_else_the_pin_else_nothing(
+    args: tuple[Any, ...], version: str | None, source: str
+) -> None:
+    found = sweep_target("a", *args)
+    assert found["version"] == version and source in found["from"] and len(found["from"]) <= 300
+
+
+def test_an_asgs_target_is_the_inputs_else_the_sweeps_and_a_sweep_that_found_none_skips_it() -> None:
+    assert asg_target(settings(target_version="1.0.274"), "a") == "1.0.274"
+    assert asg_target(settings(), "a") is None  # a console start: the highest version read
+    found = {"a": {"version": "1.0.274", "from": "s3"}, "b": {"version": None, "from": "nothing uploaded to release"}}
+    assert asg_target(settings(asg_targets=found), "a") == "1.0.274"
+    with pytest.raises(AsgSkippedError, match=r"^b: skipped: nothing uploaded to release$"):
+        asg_target(settings(asg_targets=found), "b")
+    with pytest.raises(AsgSkippedError, match=r"^c: skipped: the sweep resolved no target for it$"):
+        asg_target(settings(asg_targets=found), "c")
+
+
+def test_asg_targets_go_without_a_target_version_and_must_name_versions() -> None:
+    defaults = settings()
+    both = {"asg_names": ["a"], "target_version": "1.0.274", "asg_targets": {"a": {"version": "1.0.1", "from": "s3"}}}
+    with pytest.raises(InvalidExecutionInputError, match="asg_targets: give target_version or asg_targets"):
+        settings_from_input(both, defaults)
+    bad = {"asg_names": ["a"], "asg_targets": {"a": {"version": "latest", "from": "s3"}}}
+    with pytest.raises(InvalidExecutionInputError, match="asg_targets: a: 'latest' is not a version"):
+        settings_from_input(bad, defaults)
+    fine = {"asg_names": ["a"], "asg_targets": {"a": {"version": None, "from": "nothing"}}}
+    assert settings_from_input(fine, defaults)["settings"]["asg_targets"] == fine["asg_targets"]
+
+
+def test_an_apps_builds_are_listed_under_its_prefix_only_with_the_default_pattern() -> None:
+    assert artifacts.listing_prefix("web") == "web/"
+    assert artifacts.listing_prefix("web", r"^builds/(?P<app>[^/]+)/(?P<version>[^/]+)\.zip$") == ""

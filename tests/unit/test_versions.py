@@ -6,6 +6,7 @@ import pytest
 
 from tasks import contracts
 from tasks.domain import versions
+from tasks.domain.fleet import Instance
 from tests.unit.builders import instance
 
 
@@ -89,21 +90,45 @@ def test_read_body_rejects_a_body_over_1024_bytes() -> None:
 
 
 def test_read_body_rejects_bytes_that_are_not_utf8() -> None:
-    assert versions.read_body(b"\xff\xfe1.0.274") == (None, "body is not UTF-8")
+    assert versions.read_body(b"\xff\xfe1.0.274") == (None, "not a version")
 
 
-def test_read_body_rejects_an_unparsable_body_and_shows_it() -> None:
-    assert versions.read_body(b"<h1>503 Service Unavailable</h1>") == (
-        None,
-        "unparsable body '<h1>503 Service Unavailable</h1>'",
-    )
-    assert versions.read_body(b"") == (None, "unparsable body ''")
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<h1>503 Service Unavailable</h1>",
+        b"",
+        b"x" * 100,
+        b"<html><head><title>secret-token-abc123</title></head></html>",
+        b"1.0.274 <script>",
+    ],
+)
+def test_read_body_never_shows_the_body_in_its_reason(body: bytes) -> None:
+    """An endpoint's bytes never travel into the execution's records: only that it is not a version."""
+    assert versions.read_body(body) == (None, "not a version")
 
 
-def test_read_body_shows_at_most_40_characters_of_an_unparsable_body() -> None:
-    version, reason = versions.read_body(b"x" * 100)
-    assert version is None
-    assert reason == "unparsable body '" + "x" * 40 + "...'"
+def test_a_version_longer_than_64_characters_is_not_a_version() -> None:
+    exactly = "1" + ".0" * 31 + "1"  # 64 characters
+    assert len(exactly) == versions.MAX_VERSION_CHARS
+    assert versions.read_body(exactly.encode()) == (exactly, None)
+    assert versions.read_body((exactly + "1").encode()) == (None, "not a version")
+
+
+@pytest.mark.parametrize(("length", "kept"), [(0, 0), (120, 120), (121, 120), (5000, 120)])
+def test_a_reason_is_cut_at_120_characters(length: int, kept: int) -> None:
+    reason = versions.bounded_reason("r" * length)
+    assert reason is not None
+    assert len(reason) == kept
+    assert reason.endswith("...") == (length > kept)
+    assert versions.bounded_reason(None) is None
+
+
+def test_every_instance_record_carries_a_bounded_reason() -> None:
+    """Whatever produced it (a probe, a template's long tag name), and however it arrived (a record)."""
+    long = "no tag:" + "n" * 2000 + " for the version URL"
+    assert len(instance("i-0a01", None, reason=long).to_record()["reason"]) == versions.MAX_REASON_CHARS
+    assert len(Instance.from_record({"id": "i-0a01", "az": "a", "reason": long}).reason or "") == 120
 
 
 def _instance_problems(version: str | None, reason: str | None) -> list[str]:

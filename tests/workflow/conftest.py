@@ -25,7 +25,7 @@ from asg_terminator import stack
 from asg_terminator.eventbridge import StatusChangeDelivery, invoke
 from asg_terminator.fleet import create_asg
 from asg_terminator.lambda_server import ACCOUNT, LambdaInvokeServer, function_name, substitutions
-from asg_terminator.simulator import FaultPlan, FleetSimulator, asg_instance_lister
+from asg_terminator.simulator import FaultPlan, FleetSimulator, MetricsPlan, asg_instance_lister
 from tasks import runtime
 from tests.workflow.harness import Execution, FloorWatch, run_execution
 
@@ -54,8 +54,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def lambdas(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaInvokeServer]:
     """Every Task state reaches our real handlers through the Lambda Invoke HTTP API."""
-    stack.make_moto_dynamodb_atomic()
+    stack.make_moto_atomic()
     monkeypatch.setenv("LEASE_TABLE", stack.create_lease_table(boto3.client("dynamodb", region_name=REGION)))
+    monkeypatch.setenv("ALLOWED_VERSION_HOSTS", "127.0.0.1")  # the simulator's version URLs, as local up sets it
     monkeypatch.setenv("IN_FLIGHT_SECONDS", "1")  # moto's steps end within it (70 s in AWS: the Lambda timeout)
     runtime.settings.cache_clear()
     with LambdaInvokeServer(port=LAMBDA_PORT if EXTERNAL_SFN else 0) as server:
@@ -79,10 +80,19 @@ class World:
         boot_seconds: float = 0.3,
         faults: FaultPlan | None = None,
         build_source: Callable[[], str | None] | None = None,
+        metrics: MetricsPlan | None = None,
     ) -> FleetSimulator:
+        """``metrics``: each serving instance publishes its metrics to moto's CloudWatch (canary_analysis)."""
         lister = asg_instance_lister(self.autoscaling)
+        cloudwatch = boto3.client("cloudwatch", region_name=REGION) if metrics else None
         self.simulator = FleetSimulator(
-            lister, build=build, boot_seconds=boot_seconds, faults=faults, build_source=build_source
+            lister,
+            build=build,
+            boot_seconds=boot_seconds,
+            faults=faults,
+            build_source=build_source,
+            metrics=metrics,
+            cloudwatch=cloudwatch,
         ).start()
         return self.simulator
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 
 from tasks import runtime
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 EVENTS = Path(__file__).parent.parent / "events"
 OLD, NEW = "1.0.266", "1.0.274"
+PIN = "/asg-terminator/{asg_name}/build"
 
 
 def event(name: str) -> dict[str, Any]:
@@ -51,20 +53,45 @@ def test_an_s3_upload_event_releases_the_asgs_tagged_with_its_app(world: World, 
     assert watch.floor_breaches("shop_web", 1) == []
 
 
-def test_a_scheduled_sweep_releases_enabled_asgs_to_their_highest_version(
-    world: World, deployment_defaults: None
+def test_a_scheduled_sweep_releases_each_enabled_asg_to_what_was_uploaded_for_it(
+    world: World, deployment_defaults: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ids = world.asg("sweep_web", 3, OLD, tags={"asg-terminator:enabled": "true"})
-    world.simulator.adopt(ids[:1], NEW)  # type: ignore[union-attr]  # one instance already runs the new build
+    """Never to a version only read from /version: an instance answering 999.0 is just outdated.
+    An ASG with an upload goes to its app's highest build, one without to its pin, one with neither
+    is SKIPPED with the reason, and an ASG not tagged enabled is not swept at all."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="sweep-artifacts")
+    for key in ("sweep/1.0.270/app.zip", "sweep/1.0.274/app.zip", "sweep/1.0.274/app.sha256", "other/2.0.0/app.zip"):
+        s3.put_object(Bucket="sweep-artifacts", Key=key, Body=b"build")
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name="/asg-terminator/pinned_web/build", Value=NEW, Type="String"
+    )
+    defaults = {"version_url": world.simulator.url_template, "poll_seconds": 1, "pin_parameter": PIN}  # type: ignore[union-attr]
+    monkeypatch.setenv("RELEASE_DEFAULTS", json.dumps(defaults))
+    monkeypatch.setenv("ARTIFACT_BUCKET", "sweep-artifacts")
+    runtime.settings.cache_clear()
+    enabled = {"asg-terminator:enabled": "true"}
+    ids = world.asg("sweep_web", 3, OLD, tags={**enabled, "asg-terminator:app": "sweep"})
+    world.simulator.adopt(ids[:1], "999.0")  # type: ignore[union-attr]  # answers a build never uploaded
+    world.asg("pinned_web", 2, OLD, tags=enabled)
+    world.asg("bare_web", 2, OLD, tags={**enabled, "asg-terminator:app": "bare"})
     world.asg("manual_web", 2, OLD)
 
-    execution, watch = world.release_raw(event("scheduled_event.json"), ["sweep_web", "manual_web"])
+    execution, watch = world.release_raw(event("scheduled_event.json"), ["sweep_web", "pinned_web", "bare_web"])
 
     assert execution.status == "SUCCEEDED", execution.cause
-    assert [a["asg_name"] for a in execution.output["asgs"]] == ["sweep_web"]
-    assert execution.output["asgs"][0]["target_version"] == NEW
-    assert world.versions("sweep_web") == [NEW] * 3 and world.versions("manual_web") == [OLD] * 2
-    assert watch.floor_breaches("sweep_web", 1) == []
+    reports = {a["asg_name"]: a for a in execution.output["asgs"]}
+    assert sorted(reports) == ["bare_web", "pinned_web", "sweep_web"]
+    assert reports["sweep_web"]["target_version"] == NEW and world.versions("sweep_web") == [NEW] * 3
+    assert reports["pinned_web"]["target_version"] == NEW and world.versions("pinned_web") == [NEW] * 2
+    skipped = reports["bare_web"]
+    assert skipped["status"] == "SKIPPED" and skipped["error"] == "AsgSkippedError"
+    assert (
+        "bare_web: skipped: nothing uploaded to release: no build of bare in s3://sweep-artifacts/" in skipped["cause"]
+    )
+    assert "no parameter /asg-terminator/bare_web/build" in skipped["cause"]
+    assert world.versions("bare_web") == [OLD] * 2 and world.versions("manual_web") == [OLD] * 2
+    assert watch.floor_breaches("sweep_web", 1) == [] and watch.floor_breaches("pinned_web", 1) == []
 
 
 def test_an_event_matching_no_tagged_asg_ends_without_touching_anything(

@@ -5,7 +5,12 @@ before anything is touched, the tags' floor holds whatever the input asks, and a
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
+
+from click.testing import CliRunner
+
+from asg_terminator.cli import main
 
 if TYPE_CHECKING:
     from tests.workflow.conftest import World
@@ -103,3 +108,22 @@ def test_a_downgrade_is_refused_unless_allowed(world: World) -> None:
     assert allowed.status == "SUCCEEDED", allowed.cause
     assert world.versions("live_asg_web") == [OLD] * 3
     assert watch.floor_breaches("live_asg_web", 2) == []
+
+
+def test_plan_refuses_a_downgrade_unless_allow_downgrade_is_given(world: World) -> None:
+    """A dry run judges the downgrade too (it takes no lease); --allow-downgrade is the input field."""
+    world.fleet(build=NEW)
+    world.asg("live_asg_web", 2, NEW)
+    args = ["plan", "--asg", "live_asg_web", "--target-version", OLD, "--state-machine-arn", world.machine_arn]
+    args += ["--region", "us-east-1", "--min-healthy", "1", "--version-url", world.simulator.url_template]  # type: ignore[union-attr]
+
+    refused = CliRunner().invoke(main, args)
+    allowed = CliRunner().invoke(main, [*args, "--allow-downgrade"])
+
+    assert refused.exit_code == 1 and "DowngradeRefusedError" in refused.output, refused.output
+    assert allowed.exit_code == 0, allowed.output
+    assert "terminate: in the next batch" in allowed.output
+    starts = world.sfn.list_executions(stateMachineArn=world.machine_arn)["executions"]
+    inputs = [json.loads(world.sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in starts]
+    assert sorted(i.get("allow_downgrade", False) for i in inputs) == [False, True]
+    assert world.versions("live_asg_web") == [NEW, NEW]  # a plan terminates nothing

@@ -95,9 +95,14 @@ def test_moto_dynamodb_item_operations_are_serialized_as_dynamodb_applies_them(a
 
     from asg_terminator import stack
 
-    stack.make_moto_dynamodb_atomic()
+    stack.make_moto_atomic()
     for name in stack.ITEM_OPERATIONS:
         assert hasattr(getattr(DynamoDBBackend, name), "__wrapped__"), f"moto's DynamoDBBackend.{name} moved"
+    from moto.autoscaling.models import AutoScalingBackend
+
+    served = stack.autoscaling_operations()  # Terminate makes ten terminations at once, each one locked
+    assert {"terminate_instance", "set_desired_capacity", "describe_auto_scaling_groups"} <= set(served)
+    assert all(hasattr(getattr(AutoScalingBackend, name), "__wrapped__") for name in served)
     client = boto3.client("dynamodb", region_name=REGION)
     table = stack.create_lease_table(client)
     item = {"asg_name": {"S": "web"}, "holder": {"S": "a"}}

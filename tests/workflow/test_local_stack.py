@@ -347,12 +347,15 @@ def test_an_upload_with_the_default_version_url_never_leaves_loopback(
     from asg_terminator.localstack import LocalStack
 
     monkeypatch.delenv("PROBE_LOOPBACK_ONLY")  # the suite's own guard off: local up must do it
+    monkeypatch.delenv("ALLOWED_VERSION_HOSTS", raising=False)
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(key, value)
     lines: list[str] = []
     stack = LocalStack(port=_free_port(), release_defaults={"replacement_timeout_seconds": 3}, say=lines.append)
     with stack as endpoint:
         assert os.environ["PROBE_LOOPBACK_ONLY"] == "true"
+        assert os.environ["ALLOWED_VERSION_HOSTS"] == "127.0.0.1"
+        assert os.environ["ARTIFACT_BUCKET"] == stack.artifact_bucket  # where a sweep finds its targets
         autoscaling, ec2, s3 = (endpoint.client(s) for s in ("autoscaling", "ec2", "s3"))
         create_asg(autoscaling, ec2, "web", 2, tags={"asg-terminator:app": "app"}, image_id="ami-12c6146b")
         private = [

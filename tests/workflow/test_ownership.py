@@ -203,8 +203,12 @@ def test_a_forged_continuation_takes_nothing(world: World) -> None:
 def test_a_sweep_during_a_release_succeeds_with_that_asg_skipped(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     sim = world.fleet(build=NEW, boot_seconds=2)
     monkeypatch.setenv("RELEASE_DEFAULTS", json.dumps({"version_url": sim.url_template, "poll_seconds": 1}))
+    monkeypatch.setenv("ARTIFACT_BUCKET", "sweep-artifacts")  # the sweep's target: the build uploaded for it
     runtime.settings.cache_clear()
-    world.asg("sweep_web", 2, OLD, tags={"asg-terminator:enabled": "true"})
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="sweep-artifacts")
+    s3.put_object(Bucket="sweep-artifacts", Key=f"sweep/{NEW}/app.zip", Body=b"build")
+    world.asg("sweep_web", 2, OLD, tags={"asg-terminator:enabled": "true", "asg-terminator:app": "sweep"})
     owner = _start(world, {"asg_names": ["sweep_web"], "target_version": NEW, "min_healthy": 1})
     _wait_until("the owner's lease", lambda: world.lease("sweep_web") is not None)
 
