@@ -120,6 +120,13 @@ class World:
             execution = run_execution(self.sfn, self.machine_arn, execution_input, timeout=timeout)
         return execution, watch
 
+    def group(self, name: str) -> dict[str, Any]:
+        """The ASG as DescribeAutoScalingGroups shows it."""
+        found: dict[str, Any] = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+            "AutoScalingGroups"
+        ][0]
+        return found
+
     def lease(self, name: str) -> Lease | None:
         """The ASG's lease item, as the functions read it."""
         return runtime.leases().get(name)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from asg_terminator import approval
 from asg_terminator.cli import main
-from asg_terminator.history import events_of
+from asg_terminator.history import events_of, scheduled
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -132,6 +132,17 @@ class Execution:
     def batch_sizes(self) -> list[int]:
         """How many instances each Terminate terminated, in order."""
         return [len(o["progress"]["batches"][-1]) for o in self.task_outputs("Terminate")]
+
+    def approvals(self) -> list[dict[str, Any]]:
+        """The answers the AwaitApproval callback tasks got (their TaskSucceeded outputs)."""
+        by_id = {e["id"]: e for e in self.history}
+        return [
+            json.loads(event["taskSucceededEventDetails"]["output"])
+            for event in self.history
+            if event["type"] == "TaskSucceeded"
+            and (task := scheduled(by_id, event)) is not None
+            and task["taskScheduledEventDetails"]["resource"] == approval.CALLBACK
+        ]
 
     def cause_message(self) -> str:
         payload = json.loads(self.cause or "{}")

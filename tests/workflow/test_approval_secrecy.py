@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.workflow.conftest import World
-    from tests.workflow.harness import Execution
 
 OLD, NEW = "1.0.266", "1.0.274"
 SENT_FAILURE = "provide-client-params.sfn.SendTaskFailure"
@@ -80,7 +79,7 @@ def test_the_answer_names_the_caller_by_its_sts_arn(world: World) -> None:
     caller = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Arn"]
     assert caller.startswith("arn:aws:")  # moto's, as AWS's: an ARN, not a user name
     assert said[0].startswith("live_asg_web: approved") and said[1].startswith("live_asg_api: rejected")
-    assert answers(execution) == [{"approved_by": caller, "note": ""}]
+    assert execution.approvals() == [{"approved_by": caller, "note": ""}]
     (rejected,) = failures  # moto's interpreter drops a failure's cause: read it as sent
     assert rejected["error"] == approval.REJECTED
     assert rejected["cause"].startswith(f"live_asg_api: rejected by {caller} at 'live_asg_api => checkpoint 1 of 1")
@@ -99,14 +98,3 @@ def views(world: World, arn: str, out: Path) -> dict[str, str]:
     shown["html"] = page.read_text(encoding="utf-8")
     shown["page"] = history_html.render(history.load(world.sfn, arn))
     return shown
-
-
-def answers(execution: Execution) -> list[dict[str, Any]]:
-    by_id = {e["id"]: e for e in execution.history}
-    return [
-        json.loads(event["taskSucceededEventDetails"]["output"])
-        for event in execution.history
-        if event["type"] == "TaskSucceeded"
-        and (task := history.scheduled(by_id, event)) is not None
-        and task["taskScheduledEventDetails"]["resource"] == approval.CALLBACK
-    ]

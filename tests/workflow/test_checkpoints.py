@@ -3,11 +3,9 @@ approval at a checkpoint (approve_checkpoints; `asg-terminator approve|reject`).
 
 from __future__ import annotations
 
-import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from asg_terminator import approval, history
 from tests.functional.support import put_alarm
 from tests.workflow.harness import cli, in_background, wait_for_approvals
 
@@ -15,7 +13,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tests.workflow.conftest import World
-    from tests.workflow.harness import Execution
 
 OLD, NEW = "1.0.266", "1.0.274"
 
@@ -119,7 +116,7 @@ def test_approved_checkpoints_go_on_and_the_cli_asks_which_asg_when_several_wait
     assert "2 ASGs wait for approval (live_asg_api, live_asg_web): name one with --asg" in answers[0]
     assert [a.split(":")[0] for a in answers[1:]] == ["live_asg_web", "live_asg_api"]
     assert all("approved; the release goes on" in a for a in answers[1:])
-    answered = approvals(execution)
+    answered = execution.approvals()
     assert [a["note"] for a in answered] == ["canary looks fine"] * 2 and all(a["approved_by"] for a in answered)
     for name in ("live_asg_web", "live_asg_api"):
         assert world.versions(name) == [NEW] * 3
@@ -170,15 +167,3 @@ def until_state(world: World, state: str, then: Callable[[str], None]) -> Callab
             time.sleep(0.05)
 
     return watch
-
-
-def approvals(execution: Execution) -> list[dict[str, Any]]:
-    """The answers the AwaitApproval callback tasks got (their TaskSucceeded outputs)."""
-    by_id = {e["id"]: e for e in execution.history}
-    return [
-        json.loads(event["taskSucceededEventDetails"]["output"])
-        for event in execution.history
-        if event["type"] == "TaskSucceeded"
-        and (task := history.scheduled(by_id, event)) is not None
-        and task["taskScheduledEventDetails"]["resource"] == approval.CALLBACK
-    ]

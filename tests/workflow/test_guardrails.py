@@ -6,7 +6,7 @@ before anything is touched, the tags' floor holds whatever the input asks, and a
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from click.testing import CliRunner
 
@@ -16,13 +16,6 @@ if TYPE_CHECKING:
     from tests.workflow.conftest import World
 
 OLD, NEW = "1.0.266", "1.0.274"
-
-
-def _group(world: World, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = world.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
-        "AutoScalingGroups"
-    ][0]
-    return found
 
 
 def test_an_asg_that_has_not_opted_in_is_refused_before_anything_is_touched(world: World) -> None:
@@ -41,7 +34,7 @@ def test_an_asg_that_has_not_opted_in_is_refused_before_anything_is_touched(worl
     assert "live_asg_web CONVERGED on 1.0.274" in message
     assert not (set(untagged) | set(empty_app)) & set(execution.terminated())
     for name in ("plain_web", "empty_app_web"):
-        group = _group(world, name)
+        group = world.group(name)
         assert group["DesiredCapacity"] == 2 and group["SuspendedProcesses"] == []  # no surge, nothing suspended
         assert world.lease(name) is None and world.versions(name) == [OLD, OLD]
         assert "asg-terminator:release" not in {t["Key"] for t in group["Tags"]}
@@ -68,7 +61,7 @@ def test_a_malformed_guardrail_tag_fails_that_asg_before_anything_is_touched(wor
     assert execution.status == "FAILED"
     assert "live_asg_web FAILED InvalidAsgTagError" in execution.cause_message()
     assert "asg-terminator:min-healthy='two'" in execution.cause_message()
-    group = _group(world, "live_asg_web")
+    group = world.group("live_asg_web")
     assert group["DesiredCapacity"] == 3 and group["SuspendedProcesses"] == []
     assert world.lease("live_asg_web") is None and execution.terminated() == []
 

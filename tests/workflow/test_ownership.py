@@ -31,19 +31,12 @@ REGION = "us-east-1"
 EVENTS = Path(__file__).parent.parent / "events"
 
 
-def _group(world: World, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = world.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
-        "AutoScalingGroups"
-    ][0]
-    return found
-
-
 def _ids(world: World, name: str) -> set[str]:
-    return {i["InstanceId"] for i in _group(world, name)["Instances"]}
+    return {i["InstanceId"] for i in world.group(name)["Instances"]}
 
 
 def _suspended(world: World, name: str) -> list[str]:
-    return sorted(p["ProcessName"] for p in _group(world, name)["SuspendedProcesses"])
+    return sorted(p["ProcessName"] for p in world.group(name)["SuspendedProcesses"])
 
 
 def _start(world: World, execution_input: dict[str, Any]) -> str:
@@ -148,7 +141,7 @@ def test_a_stop_while_draining_with_a_surge_and_suspended_processes_leaves_the_a
         _wait_until("WaitForDraining", lambda: _entered(world, arn, "WaitForDraining"))
         held = world.lease("live_asg_web")
         assert held is not None and held.drained and held.surge is not None
-        assert _group(world, "live_asg_web")["DesiredCapacity"] == 4
+        assert world.group("live_asg_web")["DesiredCapacity"] == 4
         assert set(_suspended(world, "live_asg_web")) == {
             "AZRebalance",
             "InstanceRefresh",
@@ -161,14 +154,14 @@ def test_a_stop_while_draining_with_a_surge_and_suspended_processes_leaves_the_a
         time.sleep(5)  # past the drain delay: an interpreter that went on would have reached Terminate
 
     assert world.sfn.describe_execution(executionArn=arn)["status"] in ("ABORTED", "FAILED")  # moto: FAILED
-    assert _group(world, "live_asg_web")["DesiredCapacity"] == 3
+    assert world.group("live_asg_web")["DesiredCapacity"] == 3
     assert _ids(world, "live_asg_web") == set(original)  # the surge's instance went, nothing else did
     # Every instance is registered again. (moto leaves the terminated surge instance registered too,
     # where AWS deregisters an instance Auto Scaling terminates.)
     assert set(original) <= registered() and not (registered() - set(original)) & _ids(world, "live_asg_web")
     assert _suspended(world, "live_asg_web") == ["ScheduledActions"]  # the operator's own stays
     assert world.lease("live_asg_web") is None
-    tags = {t["Key"] for t in _group(world, "live_asg_web").get("Tags", [])}
+    tags = {t["Key"] for t in world.group("live_asg_web").get("Tags", [])}
     assert LOCK_TAG not in tags
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from asg_terminator.simulator import NEVER_BOOTS, FaultPlan
 from tasks.domain.lease import LOCK_TAG, Surge
@@ -17,15 +17,8 @@ if TYPE_CHECKING:
 OLD, NEW = "1.0.266", "1.0.274"
 
 
-def _group(world: World, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = world.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
-        "AutoScalingGroups"
-    ][0]
-    return found
-
-
 def _tags(world: World, name: str) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in _group(world, name).get("Tags", [])}
+    return {t["Key"]: t["Value"] for t in world.group(name).get("Tags", [])}
 
 
 def test_an_asg_of_one_instance_releases_without_ever_having_none_serving(world: World) -> None:
@@ -40,7 +33,7 @@ def test_an_asg_of_one_instance_releases_without_ever_having_none_serving(world:
     assert execution.terminated() == [old]
     assert watch.floor_breaches("live_asg_web", 1) == []
     assert watch.lowest("live_asg_web").serving >= 1
-    assert _group(world, "live_asg_web")["DesiredCapacity"] == 1  # given back
+    assert world.group("live_asg_web")["DesiredCapacity"] == 1  # given back
     assert LOCK_TAG not in _tags(world, "live_asg_web") and world.lease("live_asg_web") is None
     assert world.versions("live_asg_web") == [NEW]
     (locked,) = execution.task_outputs("LockAsg")
@@ -72,7 +65,7 @@ def test_a_failed_release_gives_the_capacity_back(world: World) -> None:
     )
 
     assert execution.status == "FAILED" and "ReplacementTimeoutError" in execution.cause_message()
-    assert _group(world, "live_asg_web")["DesiredCapacity"] == 2
+    assert world.group("live_asg_web")["DesiredCapacity"] == 2
     # The surplus given back was a broken instance the release launched, not the old one still serving.
     assert world.versions("live_asg_web") == [OLD, "unreadable"]
     assert world.lease("live_asg_web") is None
@@ -93,7 +86,7 @@ def test_a_release_stopped_by_hand_whose_cleanup_never_ran_is_repaired_by_the_ne
     while (held := world.lease("live_asg_web")) is None or held.surge is None:
         assert time.monotonic() < deadline, "the first release never surged"
         time.sleep(0.05)
-    while _group(world, "live_asg_web")["DesiredCapacity"] != 3:
+    while world.group("live_asg_web")["DesiredCapacity"] != 3:
         assert time.monotonic() < deadline, "the first release never raised desired capacity"
         time.sleep(0.05)
     # Stopped, and no status-change event delivered (world.status_changes() is not running): what the
@@ -108,7 +101,7 @@ def test_a_release_stopped_by_hand_whose_cleanup_never_ran_is_repaired_by_the_ne
     execution, _ = world.release(release)
 
     assert execution.status == "SUCCEEDED", execution.cause
-    assert _group(world, "live_asg_web")["DesiredCapacity"] == 2
-    assert _group(world, "live_asg_web")["SuspendedProcesses"] == []
+    assert world.group("live_asg_web")["DesiredCapacity"] == 2
+    assert world.group("live_asg_web")["SuspendedProcesses"] == []
     assert world.lease("live_asg_web") is None
     assert world.versions("live_asg_web") == [NEW, NEW]
