@@ -209,15 +209,18 @@ def test_a_batch_is_terminated_ten_at_a_time_and_reported_in_its_order(
     _, progress = selected(simulator, "web", min_healthy=1)
     batch = progress["decision"]["batch"]
     assert len(batch) == 25
-    lock = threading.Lock()
+    together = threading.Condition()
     under_way, most = [0], [0]
 
     def slow(**_: Any) -> None:
-        with lock:
+        """Each call waits until ten are under way (the last wave of 5 waits its 3 s out), so the
+        count shows the bound, not how fast a loaded machine starts threads."""
+        with together:
             under_way[0] += 1
             most[0] = max(most[0], under_way[0])
-        time.sleep(0.05)
-        with lock:
+            together.notify_all()
+            together.wait_for(lambda: under_way[0] >= TERMINATE_CONCURRENCY, timeout=3)
+        with together:
             under_way[0] -= 1
 
     client = runtime.autoscaling()._client

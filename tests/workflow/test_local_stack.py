@@ -244,6 +244,27 @@ def test_demo_converges_and_writes_the_history(tmp_path: Path) -> None:
     assert html.read_text().startswith("<!DOCTYPE html>")
 
 
+def test_demo_with_canary_analysis_passes_a_healthy_build_and_rolls_a_slow_one_back(tmp_path: Path) -> None:
+    """The README's canary demo: 1.0.274 passes its canary and converges; 1.0.275, 3x slower, fails
+    its canary at the first checkpoint (CanaryAnalysisFailedError) and rolls back onto 1.0.274."""
+    html = tmp_path / "history.html"
+    done = subprocess.run(  # noqa: PLW1510 - the exit code is asserted below
+        [*CLI, "demo", "--canary-analysis", "--asgs", "web", "--json", "--html", str(html)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    passed, failed = json.loads(done.stdout)["releases"]
+    assert passed["status"] == "SUCCEEDED" and passed["output"]["asgs"][0]["versions_after"] == {"1.0.274": 3}
+    assert [r["verdict"] for r in passed["canary"]] and all(r["verdict"] == "PASS" for r in passed["canary"])
+    assert failed["status"] == "FAILED" and "CanaryAnalysisFailedError" in failed["cause"]
+    assert "ROLLED_BACK" in failed["cause"]
+    assert html.read_text().startswith("<!DOCTYPE html>") and html.with_name("history-2.html").exists()
+
+
 def _ids(autoscaling: Any, name: str) -> list[str]:
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
     return [i["InstanceId"] for g in groups for i in g["Instances"]]
