@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from asg_terminator import canary_view, history, history_html
+from asg_terminator.paths import RELEASE_ASL
 from tasks.domain import canary_checkpoint
 from tasks.domain.canary import CanaryAnalysis, CanaryMetric, judge
 from tasks.domain.fleet import Decision, Progress
@@ -39,9 +40,13 @@ def _run(status: str, output: Any = None, error: str | None = None, cause: str |
     )
 
 
+# The real state machine: the page lays its graph out with graphviz where `dot` is installed (CI).
+DEFINITION = json.loads(RELEASE_ASL.read_text(encoding="utf-8"))
+
+
 def _view(*runs: history.StateRun, execution_input: str | None = None) -> history.ExecutionView:
     return history.ExecutionView(
-        "arn", "web-1", "FAILED", T, T, execution_input, None, None, None, {"States": {}}, [], list(runs)
+        "arn", "web-1", "FAILED", T, T, execution_input, None, None, None, DEFINITION, [], list(runs)
     )
 
 
