@@ -63,7 +63,10 @@ def template_problem(template: str, allowed_hosts: Collection[str] | None = None
     if "{" in _PLACEHOLDER.sub("", template) or "}" in _PLACEHOLDER.sub("", template):
         return "unbalanced braces"
     sample = render(template, _Sample(_SAMPLE))
-    parts = urlsplit(sample)
+    try:
+        parts = urlsplit(sample)
+    except ValueError as e:  # an unclosed IPv6 bracket, say
+        return f"is not a URL ({e})"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"does not yield an http(s) URL with a host (e.g. {sample!r})"
     return _authority_problem(template, allowed_hosts)
@@ -101,9 +104,7 @@ def _authority_problem(template: str, allowed_hosts: Collection[str] | None) -> 
 def _authority(template: str) -> list[tuple[bool, str]] | str:
     """The template's authority as (is a placeholder, text) pieces, or why it has none."""
     pieces = _PLACEHOLDER.split(template)  # literal, name, literal, name, ..., literal
-    _, slashes, rest = pieces[0].partition("://")
-    if not slashes:
-        return "the scheme and host must be written out (http://HOST/...)"
+    rest = pieces[0].partition("://")[2]  # template_problem has seen a scheme and a host
     authority: list[tuple[bool, str]] = []
     for index, piece in enumerate([rest, *pieces[1:]]):
         if index % 2:

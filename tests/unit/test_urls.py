@@ -286,3 +286,16 @@ def test_the_local_stack_adds_its_loopback_only_rule(url: str, refusal: str | No
 def test_allowed_version_hosts_is_comma_separated() -> None:
     assert urls.parse_hosts("") == ()
     assert urls.parse_hosts(" 127.0.0.1, Version.Internal ,,") == ("127.0.0.1", "version.internal")
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("http://{PrivateIpAddress}:8080", None),  # no path at all
+        ("http://127.0.0.1:80x/version", "the host must be exactly one of"),  # a port that is no port
+        ("http://[::1/version", "is not a URL"),  # an unclosed bracket is refused, not raised
+    ],
+)
+def test_templates_without_a_path_or_with_a_broken_authority(template: str, expected: str | None) -> None:
+    problem = urls.template_problem(template, ["127.0.0.1"])
+    assert problem is None if expected is None else expected in (problem or "")
