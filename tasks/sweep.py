@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks import runtime
-from tasks.domain import artifacts, events, rollback
+from tasks.domain import artifacts, events, guardrails, rollback
 
 
 def targets(groups: dict[str, dict[str, str]], defaults: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -17,7 +17,7 @@ def targets(groups: dict[str, dict[str, str]], defaults: dict[str, Any]) -> dict
     uploaded: dict[str, str | None] = {}  # per app: several ASGs may share one
     found: dict[str, dict[str, Any]] = {}
     for name, tags in sorted(groups.items()):
-        app = tags.get(events.APP_TAG, "").strip() or None
+        app = guardrails.app_of(tags)
         if app and bucket and app not in uploaded:
             keys = runtime.artifact_store().keys(bucket, artifacts.listing_prefix(app, pattern))
             uploaded[app] = artifacts.newest(keys, app, pattern)

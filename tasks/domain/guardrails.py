@@ -26,9 +26,14 @@ _LIMITS = {MIN_HEALTHY_TAG: 10000, MIN_HEALTHY_PERCENT_TAG: 100}  # as the input
 _DIGITS = re.compile(r"[0-9]{1,5}")
 
 
+def app_of(tags: Mapping[str, str]) -> str | None:
+    """The app an ASG's ``asg-terminator:app`` names; None when absent or blank (an empty value is no app)."""
+    return tags.get(APP_TAG, "").strip() or None
+
+
 def opted_in(tags: Mapping[str, str]) -> bool:
-    """``asg-terminator:enabled=true``, or a non-empty ``asg-terminator:app`` (an empty value is no app)."""
-    return tags.get(ENABLED_TAG) == "true" or bool(tags.get(APP_TAG, "").strip())
+    """``asg-terminator:enabled=true``, or a non-empty ``asg-terminator:app``."""
+    return tags.get(ENABLED_TAG) == "true" or app_of(tags) is not None
 
 
 def require_opt_in(asg_name: str, tags: Mapping[str, str]) -> None:

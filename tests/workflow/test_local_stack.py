@@ -210,32 +210,19 @@ def test_local_up_answers_sdks_and_a_release_against_an_externally_simulated_fle
     assert not _group_alive(program.process.pid) and not _group_alive(simulator.process.pid)
 
 
-def test_demo_converges_and_writes_the_history(tmp_path: Path) -> None:
-    html = tmp_path / "history.html"
+def _demo(*args: str, timeout: float) -> Any:
+    """``asg-terminator demo --json ARGS`` in a fresh process, as a user runs it: its JSON summary."""
     done = subprocess.run(  # noqa: PLW1510 - the exit code is asserted below
-        [
-            *CLI,
-            "demo",
-            "--asgs",
-            "web,api",
-            "--instances",
-            "2",
-            "--boot-seconds",
-            "1",
-            "--min-healthy",
-            "1",
-            "--json",
-            "--html",
-            str(html),
-        ],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        cwd=ROOT,
-        timeout=120,
+        [*CLI, "demo", *args, "--json"], capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=timeout
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    summary = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+def test_demo_converges_and_writes_the_history(tmp_path: Path) -> None:
+    html = tmp_path / "history.html"
+    args = ["--asgs", "web,api", "--instances", "2", "--boot-seconds", "1", "--min-healthy", "1", "--html", str(html)]
+    summary = _demo(*args, timeout=120)
     assert summary["status"] == "SUCCEEDED"
     assert {a["asg_name"]: a["versions_after"] for a in summary["output"]["asgs"]} == {
         "web": {"1.0.274": 2},
@@ -248,16 +235,7 @@ def test_demo_with_canary_analysis_passes_a_healthy_build_and_rolls_a_slow_one_b
     """The README's canary demo: 1.0.274 passes its canary and converges; 1.0.275, 3x slower, fails
     its canary at the first checkpoint (CanaryAnalysisFailedError) and rolls back onto 1.0.274."""
     html = tmp_path / "history.html"
-    done = subprocess.run(  # noqa: PLW1510 - the exit code is asserted below
-        [*CLI, "demo", "--canary-analysis", "--asgs", "web", "--json", "--html", str(html)],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        cwd=ROOT,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    passed, failed = json.loads(done.stdout)["releases"]
+    passed, failed = _demo("--canary-analysis", "--asgs", "web", "--html", str(html), timeout=180)["releases"]
     assert passed["status"] == "SUCCEEDED" and passed["output"]["asgs"][0]["versions_after"] == {"1.0.274": 3}
     assert [r["verdict"] for r in passed["canary"]] and all(r["verdict"] == "PASS" for r in passed["canary"])
     assert failed["status"] == "FAILED" and "CanaryAnalysisFailedError" in failed["cause"]
