@@ -4,7 +4,11 @@ metric with both medians, the shift, the p-value and its verdict, for ``release 
 
 A checkpoint that passed (or waits for a human) has the whole judgement in PassCheckpoint's output
 (``decision.canary``). One that failed has only CanaryAnalysisFailedError's message, which names each
-failed metric (``MetricResult.describe``): its rows are read back from that text.
+metric (``MetricResult.describe``), those that failed first: its rows are read back from that text.
+
+A dry run (``plan``) reaches no checkpoint and judges nothing in the state machine; ``plan`` judges
+the fleet as it stands instead (``judged_now``): the instances already on the target against those on
+the version being replaced, over the last ``bake_seconds``, read here with the caller's credentials.
 """
 
 from __future__ import annotations
@@ -13,20 +17,26 @@ import html
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from asg_terminator import history
+from tasks.domain import canary_checkpoint, rollback, versions
+from tasks.domain.canary import CanaryAnalysis
 from tasks.domain.report import lambda_error_message
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from asg_terminator.history import ExecutionView
+    from tasks.adapters.cloudwatch import CloudWatch
 
 FAILED_ERROR = "CanaryAnalysisFailedError"
-# MetricResult.describe(), for a metric that FAILed or had no data (tasks/domain/canary.py)
-_FAILED = re.compile(
-    r"(?P<label>[^;:]+): FAIL: canary median (?P<canary>\S+) vs baseline median (?P<baseline>\S+) "
+# MetricResult.describe(), for a metric that was judged or had no data (tasks/domain/canary.py)
+_JUDGED = re.compile(
+    r"(?P<label>[^;:]+): (?P<verdict>FAIL|PASS): canary median (?P<canary>\S+) vs baseline median (?P<baseline>\S+) "
     r"\((?P<shift>from 0|[+-]?\S+ %), tolerance [^)]*\), p = (?P<p>[^,]+), \d+ vs \d+ datapoints"
 )
 _NODATA = re.compile(r"(?P<label>[^;:]+): NODATA: (?P<canary>\d+) canary and (?P<baseline>\d+) baseline datapoints")
@@ -36,7 +46,7 @@ _SCORE = re.compile(r"=> canary score (?P<score>\S+): (?P<verdict>[A-Z]+)")
 @dataclass(frozen=True)
 class CanaryRow:
     asg_name: str
-    checkpoint: int  # from 1, per ASG
+    checkpoint: int | str  # from 1, per ASG; "now" for a dry run's judgement of the fleet as it stands
     judged: str  # the checkpoint's verdict and score, e.g. "FAIL (score 0)"
     metric: str
     canary_median: str
@@ -87,6 +97,10 @@ def _from_output(output: str | None) -> tuple[str, list[tuple[str, ...]]] | None
     judgement = canary.get("judgement")
     if not isinstance(judgement, dict):
         return None
+    return _from_judgement(judgement)
+
+
+def _from_judgement(judgement: dict[str, Any]) -> tuple[str, list[tuple[str, ...]]]:
     cells: list[tuple[str, ...]] = []
     for result in judgement["results"]:
         metric = result["metric"]
@@ -115,9 +129,9 @@ def _from_failure(cause: str | None) -> tuple[str, list[tuple[str, ...]]] | None
         return None
     cells: list[tuple[str, ...]] = []
     for part in message.split("; "):
-        if failed := _FAILED.search(part):
-            label = failed["label"].split(": ")[-1].strip()
-            cells.append((label, failed["canary"], failed["baseline"], failed["shift"], failed["p"], "FAIL"))
+        if judged := _JUDGED.search(part):
+            label = judged["label"].split(": ")[-1].strip()
+            cells.append((label, judged["canary"], judged["baseline"], judged["shift"], judged["p"], judged["verdict"]))
         elif nodata := _NODATA.search(part):
             label = nodata["label"].split(": ")[-1].strip()
             counts = f"{nodata['canary']} datapoints", f"{nodata['baseline']} datapoints"
@@ -125,8 +139,55 @@ def _from_failure(cause: str | None) -> tuple[str, list[tuple[str, ...]]] | None
     return f"{score['verdict']} (score {score['score']})", cells
 
 
-def table(view: ExecutionView) -> Table | None:
-    found = rows(view)
+def dry_run_cohorts(report: Mapping[str, Any]) -> dict[str, Any]:
+    """A dry run launched nothing: its canary is every InService instance its plan found already on
+    the target, its baseline those on the version being replaced (as at a checkpoint)."""
+    target = report.get("target_version") or ""
+    baseline_version = rollback.previous_version(report.get("versions_before"), target)
+    serving = [e for e in report.get("plan", []) if e["state"] == "InService" and e["version"]]
+    canaries = [e["id"] for e in serving if versions.same(e["version"], target)]
+    baseline = [e["id"] for e in serving if baseline_version and versions.same(e["version"], baseline_version)]
+    return {
+        "canary_ids": canaries[-canary_checkpoint.MAX_PER_SIDE :],
+        "baseline_ids": baseline[: canary_checkpoint.MAX_PER_SIDE],
+        "baseline_version": baseline_version,
+    }
+
+
+def judged_now(view: ExecutionView, cloudwatch: CloudWatch, now: datetime) -> tuple[list[CanaryRow], list[str]]:
+    """``plan`` with canary_analysis: per ASG, the judge's verdict on the fleet as it stands, over the
+    last ``bake_seconds`` before ``now`` (rows), or why there is none to give (lines)."""
+    settings = next(
+        (history.json_object(r.output).get("settings") for r in view.runs if r.name == "ValidateInput"), None
+    )
+    if not isinstance(settings, dict) or not settings.get("canary_analysis"):
+        return [], []
+    analysis = CanaryAnalysis.from_record(settings["canary_analysis"])
+    start = now - timedelta(seconds=settings["bake_seconds"])
+    output = history.json_object(view.output)
+    found: list[CanaryRow] = []
+    unjudged: list[str] = []
+    for report in output.get("asgs", []):
+        cohort = dry_run_cohorts(report)
+        asg = report["asg_name"]
+        if not cohort["canary_ids"] or not cohort["baseline_ids"]:
+            missing = "the target" if not cohort["canary_ids"] else (cohort["baseline_version"] or "an older version")
+            unjudged.append(
+                f"{asg}: canary not judged now: no instance serves {missing}; each checkpoint judges the instances "
+                f"the release launched against those still on the version being replaced"
+            )
+            continue
+        metrics = [(m.namespace, m.metric_name, m.statistic) for m in analysis.metrics]
+        ids = [*cohort["canary_ids"], *cohort["baseline_ids"]]
+        read = cloudwatch.instance_datapoints(metrics, ids, start, now, analysis.period_seconds)
+        judged, cells = _from_judgement(canary_checkpoint.judge(analysis, cohort, read).to_record())
+        found += [CanaryRow(asg, "now", judged, *row) for row in cells]
+    return found, unjudged
+
+
+def table(view: ExecutionView, found: list[CanaryRow] | None = None) -> Table | None:
+    """The judgements in ``view`` (or ``found``, e.g. ``judged_now``'s) as one table."""
+    found = rows(view) if found is None else found
     if not found:
         return None
     shown = Table(title="canary analysis")

@@ -419,7 +419,7 @@ def plan(**given: Any) -> None:
     view = wait_for(sfn, arn)
     for table in plan_tables(view):
         console.print(table)
-    _print_canary(view)
+    _print_canary_now(view, given)
     if view.status != "SUCCEEDED":
         console.print(f"[red]{view.error}[/red]: {view.cause}")
         sys.exit(1)
@@ -442,7 +442,27 @@ def _print_canary(view: history.ExecutionView) -> None:
     if judged is not None:
         console.print(judged)
     elif history.json_object(view.input).get("canary_analysis"):
-        console.print("canary analysis: no checkpoint judged (a dry run judges none)")
+        console.print("canary analysis: no checkpoint judged")
+
+
+def _print_canary_now(view: history.ExecutionView, given: dict[str, Any]) -> None:
+    """plan with canary_analysis: a dry run reaches no checkpoint, so the fleet is judged as it stands
+    (the instances already on the target against those on the version being replaced)."""
+    from datetime import UTC, datetime
+
+    from asg_terminator import canary_view
+    from tasks.adapters.cloudwatch import CloudWatch
+
+    if not history.json_object(view.input).get("canary_analysis"):
+        return
+    client = boto3.client("cloudwatch", endpoint_url=given["endpoint_url"], region_name=given["region"])
+    found, unjudged = canary_view.judged_now(view, CloudWatch(client), datetime.now(UTC))
+    judged = canary_view.table(view, found)
+    if judged is not None:
+        judged.title = "canary analysis as the fleet stands now (dry run: over the last bake_seconds)"
+        console.print(judged)
+    for line in unjudged:
+        console.print(line)
 
 
 def _execution_name(asgs: tuple[str, ...]) -> str:

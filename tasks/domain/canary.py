@@ -289,8 +289,10 @@ class CanaryJudgement:
 
     def failure_message(self, asg_name: str) -> str:
         """CanaryAnalysisFailedError's text: the summary, then each metric that failed with both
-        medians, the shift and the p-value, or how many datapoints there were."""
-        return f"{self.summary(asg_name)}: " + "; ".join(r.describe() for r in self.failed)
+        medians, the shift and the p-value, or how many datapoints there were; then, the same way,
+        each that passed (the error is all the history keeps of a failed judgement)."""
+        passed = [r for r in self.results if r.passed]
+        return f"{self.summary(asg_name)}: " + "; ".join(r.describe() for r in (*self.failed, *passed))
 
     def to_record(self) -> dict[str, Any]:
         record = {f.name: getattr(self, f.name) for f in fields(self)}

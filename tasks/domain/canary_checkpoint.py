@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tasks.domain import canary, rollback
+from tasks.domain.checkpoints import APPROVAL_PROMPT
 from tasks.errors import CanaryAnalysisFailedError, InvalidStepInputError
 
 if TYPE_CHECKING:
@@ -80,14 +81,18 @@ def judge(
     return canary.judge(analysis, samples)
 
 
-def apply(asg_name: str, progress: Progress, judgement: CanaryJudgement, window: dict[str, str]) -> Progress:
+def apply(
+    asg_name: str, progress: Progress, judgement: CanaryJudgement, window: dict[str, str], approval: bool = False
+) -> Progress:
     """The ledger after the judgement: the decision carries it (for the history and the approval's
-    message); MARGINAL turns it into an approval; FAIL raises."""
+    message); MARGINAL turns it into an approval; FAIL raises. ``approval``: approve_checkpoints,
+    a human decides after a PASS too, and the message says so."""
     decision, cohort = _checkpoint(progress)
     if judgement.verdict == canary.FAIL:
         raise CanaryAnalysisFailedError(f"{judgement.failure_message(asg_name)} ({describe_cohorts(cohort)})")
     record = {**cohort, "window": window, "judgement": judgement.to_record()}
     if judgement.verdict == canary.MARGINAL:
-        message = f"{judgement.summary(asg_name)}; waiting for approval (asg-terminator approve|reject)"
+        message = f"{judgement.summary(asg_name)}; {APPROVAL_PROMPT}"
         return progress.update(decision=replace(decision, action=APPROVAL, message=message, canary=record))
-    return progress.update(decision=replace(decision, message=judgement.summary(asg_name), canary=record))
+    message = f"{judgement.summary(asg_name)}; {APPROVAL_PROMPT}" if approval else judgement.summary(asg_name)
+    return progress.update(decision=replace(decision, message=message, canary=record))

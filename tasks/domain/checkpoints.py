@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+APPROVAL_PROMPT = "waiting for approval (asg-terminator approve|reject)"
+
 
 def thresholds(checkpoints: Sequence[int | str], base: int) -> tuple[int, ...]:
     """Each checkpoint as a number of replaced instances (a percentage of ``base`` rounded up, at
@@ -58,7 +60,7 @@ class Checkpoints:
         return None if self.next is None else self.next - self.replaced
 
     def describe(self, asg_name: str, bake_seconds: int, approval: bool) -> str:
-        then = "; then waiting for approval (asg-terminator approve|reject)" if approval else ""
+        then = f"; then {APPROVAL_PROMPT}" if approval else ""
         return (
             f"{asg_name} => checkpoint {self.passed + 1} of {len(self.at)}: {self.replaced} instances "
             f"replaced; baking {bake_seconds} s{then}"

@@ -42,4 +42,5 @@ def _judge(
     judgement = canary_checkpoint.judge(analysis, cohort, read)
     runtime.logger.info(judgement.summary(asg), extra={"step": "PassCheckpoint", "asg_name": asg})
     runtime.notify(event.get("event_bus_name"), notifications.canary_judged(asg, progress, cohort, judgement))
-    return canary_checkpoint.apply(asg, progress, judgement, {"start": iso(start), "end": iso(end)})
+    window = {"start": iso(start), "end": iso(end)}
+    return canary_checkpoint.apply(asg, progress, judgement, window, event.get("approve_checkpoints", False))

@@ -189,6 +189,13 @@ def test_a_pass_goes_on_carrying_the_judgement() -> None:
     assert contracts.problems("pass_checkpoint.output", record) == []
 
 
+def test_with_approve_checkpoints_a_pass_asks_the_human_with_the_judgement() -> None:
+    judgement = canary_checkpoint.judge(ANALYSIS, COHORT, _read(1.0))
+    decision = decision_of(canary_checkpoint.apply(ASG, _checkpoint_progress(), judgement, WINDOW, approval=True))
+    assert decision.action == "checkpoint"  # ApprovalRequired holds it for approve_checkpoints
+    assert decision.message == f"{judgement.summary(ASG)}; waiting for approval (asg-terminator approve|reject)"
+
+
 def test_a_marginal_canary_waits_for_a_human() -> None:
     judgement = canary_checkpoint.judge(ANALYSIS, COHORT, _read(1.0, errors=1.0))  # errors fail, latency passes
     assert (judgement.score, judgement.verdict) == (50, MARGINAL)

@@ -80,8 +80,9 @@ def test_a_judgement_that_went_on_has_every_metric() -> None:
 def test_a_failed_judgement_is_read_back_from_its_message() -> None:
     view = _view(_passed([(BASE, BASE)] * 3), _failed([([x * 3 for x in BASE], BASE), (BASE, BASE), ([], BASE)]))
     rows = [row.cells() for row in canary_view.rows(view)]
-    assert len(rows) == 5  # 3 that passed, then the 2 that failed (a failure names only those)
-    latency, disk = rows[3:]
+    assert len(rows) == 6  # 3 that passed; then the 2 that failed, and the 1 that passed, of the second
+    latency, disk, errors = rows[3:]
+    assert errors[2:6] == ("App/Errors (Sum)", "100", "100", "+0 %") and errors[7] == "PASS"
     assert latency[:6] == ("web", "2: FAIL (score 0)", "App/Latency (Average)", "300", "100", "+200 %")
     assert float(latency[6]) < 0.02 and latency[7] == "FAIL"
     assert disk == (
@@ -109,9 +110,25 @@ def test_other_runs_and_other_errors_have_no_rows() -> None:
 def test_the_table_and_the_page_show_the_rows() -> None:
     view = _view(_failed([([x * 3 for x in BASE], BASE), (BASE, BASE), (BASE, BASE)]))
     table = canary_view.table(view)
-    assert table is not None and table.row_count == 1
+    assert table is not None and table.row_count == 3  # the failed metric, and the two that passed
     assert [c.header for c in table.columns] == list(canary_view.COLUMNS)
     section = canary_view.html_section(view)
-    assert section.count('<tr class="canary">') == 1 and "App/Latency (Average)" in section
+    assert section.count('<tr class="canary">') == 3 and "App/Latency (Average)" in section
     assert "<h2>Canary analysis</h2>" in history_html.render(view)
     assert canary_view.as_records(view)[0]["metric"] == "App/Latency (Average)"
+
+
+def test_a_dry_run_compares_the_instances_already_on_the_target_with_the_version_they_replace() -> None:
+    def entry(instance_id: str, version: str | None, state: str = "InService") -> dict[str, Any]:
+        return {"id": instance_id, "version": version, "state": state, "verdict": "v"}
+
+    plan = [entry("i-1", "1.0.274"), entry("i-2", "1.0.266"), entry("i-3", "1.0.260"), entry("i-4", None)]
+    plan += [entry("i-5", "1.0.274", "Pending"), entry("i-6", "1.0.266")]
+    report = {"target_version": "1.0.274", "versions_before": {"1.0.274": 1, "1.0.266": 2, "1.0.260": 1}, "plan": plan}
+    assert canary_view.dry_run_cohorts(report) == {
+        "canary_ids": ["i-1"],
+        "baseline_ids": ["i-2", "i-6"],
+        "baseline_version": "1.0.266",
+    }
+    everything_on_the_target = {**report, "versions_before": {"1.0.274": 4}}
+    assert canary_view.dry_run_cohorts(everything_on_the_target)["baseline_ids"] == []
