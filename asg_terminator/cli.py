@@ -478,7 +478,10 @@ def deploy_command(
     make: Any = boto3.client  # any service by name: the stubs type only literal names
     clients = {name: make(name, endpoint_url=endpoint_url, region_name=region) for name in DEPLOY_SERVICES}
     with tempfile.TemporaryDirectory() as scratch:
-        dependencies = build_dependencies(Path(scratch), say=click.echo)
+        try:
+            dependencies = build_dependencies(Path(scratch), say=click.echo)
+        except FileNotFoundError as e:  # an installed wheel: the lock is the checkout's
+            raise click.ClickException(str(e)) from None
         status = deploy(stack, s3_bucket, values, clients, dependencies, say=click.echo)
     click.echo(f"{stack}: {status}")
 

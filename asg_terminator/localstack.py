@@ -15,10 +15,8 @@ One process holds four things:
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +25,9 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from asg_terminator import stack
+from asg_terminator.deploy import code_zip
 from asg_terminator.eventbridge import StatusChangeDelivery, UploadDelivery
 from asg_terminator.lambda_server import ACCOUNT, LambdaInvokeServer, function_name, substitutions
-from asg_terminator.paths import ROOT
 from tasks import contracts, runtime
 from tasks.domain import urls
 from tasks.domain.execution_input import NOT_SETTINGS, settings_from_input
@@ -81,16 +79,6 @@ def check_release_defaults(defaults: Any) -> dict[str, Any]:
     except InvalidExecutionInputError as e:
         raise ValueError(str(e).replace("execution input: ", "")) from e
     return dict(defaults)
-
-
-def _code_zip() -> bytes:
-    """The tasks package as Lambda would receive it (the local functions' registered code)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted((ROOT / "tasks").rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                archive.write(path, path.relative_to(ROOT).as_posix())
-    return buffer.getvalue()
 
 
 class LocalStack:
@@ -222,7 +210,7 @@ class LocalStack:
     def _create_functions(self, lambda_client: Any) -> None:
         iam = boto3.client("iam", region_name=self.region)
         role = iam.create_role(RoleName="asg-terminator-tasks", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        code = _code_zip()
+        code = code_zip(None)  # the tasks package as deploy uploads it, without its dependencies
         for step in FUNCTIONS:
             lambda_client.create_function(
                 FunctionName=function_name(step),
