@@ -18,7 +18,10 @@ def package_path(package: str, *names: str) -> Path:
     pip installs wheels unpacked, so their files are on disk; a zipped import would not be, and is
     refused here rather than read half-way.
     """
-    found = resources.files(package).joinpath(*names)
+    try:
+        found = resources.files(package).joinpath(*names)
+    except ModuleNotFoundError as e:  # an editable install from before state_machines/ and infra/ were packages
+        raise ModuleNotFoundError(f"{e}: reinstall the project (`make setup`, or `pip install -e .`)") from e
     if not isinstance(found, Path):
         raise RuntimeError(f"{package}: {found!r} is not on disk; install the package unzipped")
     return found
