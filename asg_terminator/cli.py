@@ -85,15 +85,32 @@ def _release_defaults(text: str | None, path: Path | None) -> dict[str, Any]:
 @click.option(
     "--artifact-bucket", default="asg-terminator-artifacts", show_default=True, help="Uploads here start releases."
 )
-def local_up(port: int, defaults_json: str | None, defaults_file: Path | None, artifact_bucket: str) -> None:
-    """Serve the endpoint until Ctrl-C."""
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Also log what moto, its server and the local functions log (moto's interpreter logs each failed "
+    "state with its whole parse tree).",
+)
+def local_up(
+    port: int, defaults_json: str | None, defaults_file: Path | None, artifact_bucket: str, debug: bool
+) -> None:
+    """Serve the endpoint until Ctrl-C: one line when an execution starts and when it ends."""
     import logging
 
     from asg_terminator.localstack import LocalStack
 
     defaults = _release_defaults(defaults_json, defaults_file)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    stack = LocalStack(port=port, release_defaults=defaults, artifact_bucket=artifact_bucket, say=_say)
+    if debug:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("asg_terminator").setLevel(logging.DEBUG)  # a function's failure, with its traceback
+    stack = LocalStack(
+        port=port,
+        release_defaults=defaults,
+        artifact_bucket=artifact_bucket,
+        say=_say,
+        say_executions=True,
+        debug=debug,
+    )
     endpoint = stack.start()
     try:
         click.echo(f"endpoint:      {endpoint.url}")
@@ -498,7 +515,10 @@ def deploy_command(
     make: Any = boto3.client  # any service by name: the stubs type only literal names
     clients = {name: make(name, endpoint_url=endpoint_url, region_name=region) for name in DEPLOY_SERVICES}
     with tempfile.TemporaryDirectory() as scratch:
-        dependencies = build_dependencies(Path(scratch), say=click.echo)
+        try:
+            dependencies = build_dependencies(Path(scratch), say=click.echo)
+        except FileNotFoundError as e:  # an installed wheel: the lock is the checkout's
+            raise click.ClickException(str(e)) from None
         status = deploy(stack, s3_bucket, values, clients, dependencies, say=click.echo)
     click.echo(f"{stack}: {status}")
 

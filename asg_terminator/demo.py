@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,9 +109,6 @@ def metrics_plan(options: DemoOptions) -> MetricsPlan:
 
 
 def run(options: DemoOptions, console: Console, as_json: bool = False) -> int:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    # moto's interpreter logs each failed state with its whole parse tree; the history page says it better
-    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     defaults = {
         "poll_seconds": 1,
         "probe_timeout_seconds": 1,

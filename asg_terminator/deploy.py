@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from asg_terminator.package_lock import LOCK
-from asg_terminator.paths import RELEASE_ASL, ROOT, SAM_TEMPLATE
+from asg_terminator.paths import LOCK, RELEASE_ASL, SAM_TEMPLATE, TASKS, checkout_file
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,7 +36,7 @@ def code_zip(dependencies_dir: Path | None) -> bytes:
     """``tasks/`` (without caches) plus the installed dependencies, as Lambda's deployment package."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        roots = [(ROOT, ROOT / "tasks")]
+        roots = [(TASKS.parent, TASKS)]
         if dependencies_dir is not None:
             roots.append((dependencies_dir, dependencies_dir))
         for base, folder in roots:
@@ -53,7 +52,9 @@ def install_dependencies(target: Path, lock: Path = LOCK, index: Sequence[str] =
     """The Lambda runtime's wheels of the lock (requirements.txt; boto3 comes with the runtime),
     each checked against its hash: a file that differs from the one locked, or a dependency the lock
     leaves out, fails the deploy.
-    ``index``: pip options saying where from (default: pip's own configuration)."""
+    ``index``: pip options saying where from (default: pip's own configuration).
+    The lock is the checkout's: an installed wheel does not ship it (FileNotFoundError saying so)."""
+    lock = checkout_file(lock)
     subprocess.run(
         [
             sys.executable,
@@ -183,6 +184,7 @@ def deploy(
 
 
 def build_dependencies(target: Path, say: Any = print) -> Path:
+    checkout_file(LOCK)  # before saying anything: from an installed wheel, deploy stops here
     say("installing the Lambda package's dependencies for python3.12/arm64 ...")
     install_dependencies(target)
     return target

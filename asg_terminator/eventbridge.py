@@ -18,10 +18,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
 CLEANED_UP = ("ABORTED", "FAILED", "TIMED_OUT")  # the rule's pattern (infra/template.yaml)
+RUNNING = "RUNNING"
+ENDED = ("SUCCEEDED", *CLEANED_UP)
+_STILL_RUNNING = {"status": RUNNING, "stopDate": None, "output": None, "error": None, "cause": None}
 
 
 def _millis(moment: datetime | None) -> int | None:
@@ -106,29 +109,39 @@ class _Poller:
 
 
 class StatusChangeDelivery(_Poller):
-    """Watch a state machine's executions; hand each that ends in CLEANED_UP to ``deliver``, once."""
+    """Watch a state machine's executions; hand each change to one of ``statuses`` (by default
+    CLEANED_UP, the Cleanup rule's pattern) to ``deliver``, once, as the event EventBridge sends.
+
+    An execution that started and ended between two looks changed twice: RUNNING, then its end."""
 
     name = "status-change-events"
 
-    def __init__(self, sfn: Any, state_machine_arn: str, *delivery: Any, **options: Any) -> None:
+    def __init__(
+        self, sfn: Any, state_machine_arn: str, *delivery: Any, statuses: Iterable[str] = CLEANED_UP, **options: Any
+    ) -> None:
         """``delivery``: deliver, region, account (and ``interval``), as for every poller."""
         super().__init__(*delivery, **options)
-        self._sfn, self._machine = sfn, state_machine_arn
-        self._known: set[str] = set()  # ended before we looked, or already delivered
+        self._sfn, self._machine, self._statuses = sfn, state_machine_arn, frozenset(statuses)
+        self._seen: dict[str, str] = {}  # each execution's status at the last look
 
     def first_look(self) -> None:
-        self._known = {e["executionArn"] for e in self._executions() if e["status"] != "RUNNING"}
+        self._seen = {e["executionArn"]: e["status"] for e in self._executions()}
 
     def poll(self) -> None:
-        """Deliver what has ended since the last look."""
-        for execution in self._executions():
-            arn = execution["executionArn"]
-            if execution["status"] == "RUNNING" or arn in self._known:
+        """Deliver what has changed since the last look, the executions in the order they started."""
+        for execution in sorted(self._executions(), key=lambda e: e["startDate"]):
+            arn, status = execution["executionArn"], execution["status"]
+            before = self._seen.get(arn)
+            if status == before:
                 continue
-            self._known.add(arn)
-            if execution["status"] in CLEANED_UP:
-                described = self._sfn.describe_execution(executionArn=arn)
-                self._send(status_change_event(described, self._region, self._account))
+            changes = [status] if before is not None or status == RUNNING else [RUNNING, status]
+            described = None
+            for change in changes:
+                if change in self._statuses:
+                    described = described or self._sfn.describe_execution(executionArn=arn)
+                    shown = described if change == status else {**described, **_STILL_RUNNING}
+                    self._send(status_change_event(shown, self._region, self._account))
+                self._seen[arn] = change  # delivered: a look that fails from here on does not repeat it
 
     def _executions(self) -> list[dict[str, Any]]:
         pages = self._sfn.get_paginator("list_executions").paginate(stateMachineArn=self._machine)

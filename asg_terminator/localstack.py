@@ -15,10 +15,9 @@ One process holds four things:
 
 from __future__ import annotations
 
-import io
 import json
+import logging
 import os
-import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +26,13 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from asg_terminator import stack
-from asg_terminator.eventbridge import StatusChangeDelivery, UploadDelivery
+from asg_terminator.deploy import code_zip
+from asg_terminator.eventbridge import CLEANED_UP, ENDED, RUNNING, StatusChangeDelivery, UploadDelivery
 from asg_terminator.lambda_server import ACCOUNT, LambdaInvokeServer, function_name, substitutions
-from asg_terminator.paths import ROOT
 from tasks import contracts, runtime
 from tasks.domain import urls
 from tasks.domain.execution_input import NOT_SETTINGS, settings_from_input
+from tasks.domain.report import lambda_error_message
 from tasks.errors import InvalidExecutionInputError
 from tasks.handlers import FUNCTIONS, module_name
 
@@ -62,6 +62,39 @@ class Endpoint:
         )
 
 
+# moto's Step Functions interpreter logs each failed state (a Choice meeting a missing path, a task that
+# failed) with its whole parse tree, thousands of characters; werkzeug logs its server's errors. The
+# local stack quiets both (``debug`` keeps them) and says one line per execution event instead.
+QUIETED = {"moto": logging.CRITICAL, "werkzeug": logging.ERROR}
+MAX_LINE_CAUSE = 300  # characters of an ended execution's cause on its line; `history` shows it whole
+
+
+def execution_line(event: dict[str, Any]) -> str:
+    """One readable line for an execution's status change: it started (with what it releases), or
+    it ended, with its status and error."""
+    detail = event["detail"]
+    name, status = detail["name"], detail["status"]
+    if status == RUNNING:
+        given = _json(detail.get("input"))
+        asgs = ", ".join(str(a) for a in given.get("asg_names") or []) or "no ASGs"
+        target = given.get("target_version") or "each ASG's highest version"
+        return f"execution {name} started: {asgs} to {target}"
+    if not detail.get("error"):
+        return f"execution {name} ended {status}"
+    cause = " ".join(lambda_error_message(detail.get("cause") or "").split())
+    if len(cause) > MAX_LINE_CAUSE:
+        cause = cause[: MAX_LINE_CAUSE - 1] + "…"
+    return f"execution {name} ended {status}: {detail['error']}" + (f": {cause}" if cause else "")
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 # AllowedVersionHosts on the local stack: the fleet simulator serves every instance on loopback.
 VERSION_HOSTS = "127.0.0.1"
 
@@ -83,16 +116,6 @@ def check_release_defaults(defaults: Any) -> dict[str, Any]:
     return dict(defaults)
 
 
-def _code_zip() -> bytes:
-    """The tasks package as Lambda would receive it (the local functions' registered code)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted((ROOT / "tasks").rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                archive.write(path, path.relative_to(ROOT).as_posix())
-    return buffer.getvalue()
-
-
 class LocalStack:
     def __init__(
         self,
@@ -101,12 +124,19 @@ class LocalStack:
         release_defaults: dict[str, Any] | None = None,
         artifact_bucket: str = ARTIFACT_BUCKET,
         say: Callable[[str], None] | None = None,
+        say_executions: bool = False,
+        debug: bool = False,
     ) -> None:
+        """``say``: where the stack's lines go; ``say_executions``: also a line when an execution of
+        the release starts and when it ends (``execution_line``); ``debug``: moto's and werkzeug's
+        own logging as they log (QUIETED otherwise)."""
         self.port = port
         self.region = region
         self.release_defaults = release_defaults or {}
         self.artifact_bucket = artifact_bucket
         self._say = say or (lambda _line: None)
+        self._say_executions, self._debug = say_executions, debug
+        self._saved_levels: dict[str, int] = {}
         self._deliveries: list[StatusChangeDelivery | UploadDelivery] = []
         self.started: list[dict[str, Any]] = []  # StartRelease's answers to the uploads delivered
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
@@ -117,6 +147,10 @@ class LocalStack:
         self.lease_table = stack.LEASE_TABLE
 
     def start(self) -> Endpoint:
+        if not self._debug:
+            for name, level in QUIETED.items():
+                self._saved_levels.setdefault(name, logging.getLogger(name).level)
+                logging.getLogger(name).setLevel(level)
         self._set_env({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": self.region})
         stack.make_moto_atomic()
         self._mock.start()
@@ -139,7 +173,14 @@ class LocalStack:
             s3.create_bucket(Bucket=self.artifact_bucket)
         self._deliveries = [
             UploadDelivery(s3, self.artifact_bucket, self._start_release, self.region, ACCOUNT),
-            StatusChangeDelivery(self.endpoint.client("stepfunctions"), arn, self._clean_up, self.region, ACCOUNT),
+            StatusChangeDelivery(
+                self.endpoint.client("stepfunctions"),
+                arn,
+                self._status_changed,
+                self.region,
+                ACCOUNT,
+                statuses=(RUNNING, *ENDED) if self._say_executions else CLEANED_UP,
+            ),
         ]
         for delivery in self._deliveries:
             delivery.start()
@@ -162,6 +203,13 @@ class LocalStack:
         else:
             said = f"started nothing: {started.get('skipped') or 'a duplicate delivery'}"
         self._say(f"upload {where}: 'Object Created' delivered to StartRelease (in EventBridge's place): {said}")
+
+    def _status_changed(self, event: dict[str, Any]) -> None:
+        """An execution started or ended: said (``say_executions``), then Cleanup's rule, as in AWS."""
+        if self._say_executions:
+            self._say(execution_line(event))
+        if event["detail"]["status"] in CLEANED_UP:
+            self._clean_up(event)
 
     def _clean_up(self, event: dict[str, Any]) -> None:
         """An execution that ended unsuccessfully, as the stack's rule delivers it to Cleanup."""
@@ -206,6 +254,8 @@ class LocalStack:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        for name, level in self._saved_levels.items():
+            logging.getLogger(name).setLevel(level)
         runtime.settings.cache_clear()
 
     def __enter__(self) -> Endpoint:
@@ -222,7 +272,7 @@ class LocalStack:
     def _create_functions(self, lambda_client: Any) -> None:
         iam = boto3.client("iam", region_name=self.region)
         role = iam.create_role(RoleName="asg-terminator-tasks", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        code = _code_zip()
+        code = code_zip(None)  # the tasks package as deploy uploads it, without its dependencies
         for step in FUNCTIONS:
             lambda_client.create_function(
                 FunctionName=function_name(step),

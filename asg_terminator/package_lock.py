@@ -24,11 +24,10 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from asg_terminator.paths import ROOT
+from asg_terminator.paths import LOCK, ROOT, TASKS
 
-LOCK = ROOT / "requirements.txt"
 PYPROJECT = ROOT / "pyproject.toml"
-LAMBDA_CODE = ROOT / "tasks"
+LAMBDA_CODE = TASKS
 IN_LAMBDA_RUNTIME = frozenset({"boto3", "botocore"})  # and what they need; never shipped
 ROOTS_INPUT = "pyproject-lambda.in"  # the name pip-compile's "# via -r" annotations give the roots
 ROOTS_PREFIX = "# roots (pyproject.toml): "

@@ -6,10 +6,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.live import Live
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from asg_terminator import history
 from tasks.domain.fleet import Instance
@@ -17,6 +20,8 @@ from tasks.domain.report import lambda_error_message
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from rich.console import ConsoleOptions, RenderResult
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -134,28 +139,85 @@ def follow(
     return view
 
 
-def summary_table(view: history.ExecutionView) -> Table:
-    table = Table(title=f"{view.name}: {view.status}", show_lines=False)
-    for column in ("ASG", "status", "target", "before", "after", "batches", "terminated", "time"):
-        table.add_column(column, no_wrap=column in ("status", "target", "batches", "terminated", "time"))
-    output = history.json_object(view.output)
-    reports = output.get("asgs", []) if isinstance(output, dict) else []
-    for report in reports:
-        table.add_row(
-            report["asg_name"],
-            report["status"],
-            report["target_version"],
-            _census(report["versions_before"]),
-            _census(report["versions_after"]),
-            str(report["batch_count"]),
-            str(report["terminated_count"]),
-            f"{report['duration_seconds']:.1f} s",
-        )
-    return table
+SUMMARY_COLUMNS = ("ASG", "status", "target", "before", "after", "replaced", "time")
+_WRAPPING = frozenset({"ASG", "replaced"})  # the columns that wrap; the others (versions) never do
+_NARROWEST_WRAP = 6  # what a wrapping column keeps at least: "3 in 3", a name's first letters
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The summary when a release ends, one row per ASG, every version whole at any width.
+
+    A table where it fits (80 columns for the usual versions): the version columns never wrap (a
+    census shows one version a line), the ASG name and the counts wrap instead. Where versions are
+    too long for a table row, one block per ASG, a field a line.
+    """
+
+    view: history.ExecutionView
+
+    def rows(self) -> list[dict[str, str]]:
+        output = history.json_object(self.view.output)
+        reports = output.get("asgs", []) if isinstance(output, dict) else []
+        rows = []
+        for report in reports:
+            duration, batches = report.get("duration_seconds"), report["batch_count"]
+            cells = (
+                report["asg_name"],
+                report["status"],
+                report.get("target_version") or "-",
+                _census(report.get("versions_before")),
+                _census(report.get("versions_after")),
+                f"{report['terminated_count']} in {batches} batch{'' if batches == 1 else 'es'}",
+                "-" if duration is None else f"{duration:.1f} s",
+            )
+            rows.append(dict(zip(SUMMARY_COLUMNS, cells, strict=True)))
+        return rows
+
+    def table(self, rows: list[dict[str, str]]) -> Table:
+        table = Table(title=self.title, show_edge=False, pad_edge=False)
+        for column in SUMMARY_COLUMNS:
+            table.add_column(column, no_wrap=column not in _WRAPPING, overflow="fold")
+        for row in rows:
+            table.add_row(*row.values())
+        return table
+
+    def blocks(self, rows: list[dict[str, str]]) -> Group:
+        parts: list[Any] = [Text(self.title, style="italic")]
+        for row in rows:
+            fields = Table.grid(padding=(0, 2))
+            fields.add_column(no_wrap=True)
+            fields.add_column(overflow="fold")
+            for column in SUMMARY_COLUMNS[1:]:
+                fields.add_row(column, row[column])
+            parts += [Text(row["ASG"], style="bold", overflow="fold"), Padding(fields, (0, 0, 0, 2))]
+        return Group(*parts)
+
+    @property
+    def title(self) -> str:
+        return f"{self.view.name}: {self.view.status}"
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        rows = self.rows()
+        yield self.table(rows) if _table_fits(rows, options.max_width) else self.blocks(rows)
+
+
+def _table_fits(rows: list[dict[str, str]], width: int) -> bool:
+    """Whether the summary table's columns that never wrap fit ``width``, with the wrapping ones at
+    their narrowest: a column between each two, one space either side of each (no outer frame)."""
+    needed = 3 * (len(SUMMARY_COLUMNS) - 1)
+    for column in SUMMARY_COLUMNS:
+        cells = [column, *(line for row in rows for line in row[column].splitlines())]
+        widest = max(cell_len(cell) for cell in cells)
+        needed += min(widest, _NARROWEST_WRAP) if column in _WRAPPING else widest
+    return needed <= width
+
+
+def summary_table(view: history.ExecutionView) -> Summary:
+    return Summary(view)
 
 
 def _census(census: dict[str, int] | None) -> str:
-    return ", ".join(f"{n}x {v}" for v, n in (census or {}).items())
+    return "\n".join(f"{n}x {v}" for v, n in (census or {}).items()) or "-"
 
 
 def states_table(view: history.ExecutionView) -> Table:
@@ -197,8 +259,10 @@ def plan_tables(view: history.ExecutionView) -> list[Table]:
     tables = []
     for report in output.get("asgs", []) if isinstance(output, dict) else []:
         table = Table(title=f"{report['asg_name']}: {report['status']} (target {report['target_version']})")
-        for column in ("instance", "version", "state", "verdict"):
-            table.add_column(column, overflow="fold")
+        table.add_column("instance", no_wrap=True)
+        table.add_column("version", no_wrap=True)  # whole, whatever the width: the verdict wraps instead
+        table.add_column("state", overflow="fold")
+        table.add_column("verdict", overflow="fold")
         for entry in report.get("plan", []):
             table.add_row(entry["id"], entry["version"] or "-", entry["state"], entry["verdict"])
         tables.append(table)

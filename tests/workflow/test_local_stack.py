@@ -219,6 +219,47 @@ def _demo(*args: str, timeout: float) -> Any:
     return json.loads(done.stdout)
 
 
+@pytest.mark.parametrize("debug", [False, True], ids=["quiet", "debug"])
+def test_local_up_says_one_line_per_execution_event_and_moto_logs_only_with_debug(debug: bool) -> None:
+    """A release of an ASG that does not exist: its Task fails and Choice states meet missing paths,
+    which moto's interpreter logs with whole parse trees. local up says the start and the end (status,
+    error, message), each in one line; with --debug, moto's own log is back."""
+    program = Program("local", "up", "--port", str(_free_port()), *(["--debug"] if debug else []))
+    try:
+        endpoint = program.wait_for(r"endpoint:\s+(http://127\.0\.0\.1:\d+)").group(1)
+        sfn = boto3.client(
+            "stepfunctions",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+        given = {"asg_names": ["live_asg_missing"], "target_version": "1.0.274"}
+        sfn.start_execution(stateMachineArn=machine, name="missing-1", input=json.dumps(given))
+
+        started = program.wait_for(r"^execution missing-1 started: .*$").group(0)
+        ended = program.wait_for(r"^execution missing-1 ended .*$").group(0)
+        program.wait_for(r"^execution missing-1 FAILED: 'Step Functions Execution Status Change' delivered to Cleanup")
+    finally:
+        assert program.interrupt() == 0
+    assert program.process.stdout is not None
+    said = "".join(program.lines) + program.process.stdout.read()
+
+    assert started == "execution missing-1 started: live_asg_missing to 1.0.274"
+    assert ended == (
+        "execution missing-1 ended FAILED: ReleaseFailedError: 1 of 1 ASGs failed: live_asg_missing FAILED "
+        "AsgNotFoundError after 0 terminated in 0 batches: live_asg_missing: no Auto Scaling group of that name "
+        "in this account and region"
+    )
+    noise = ("Exception=", "StringJsonPath", "FailureEventException", "stackTrace")
+    if debug:
+        assert "Exception=FailureEventException" in said  # moto's interpreter, as it logs
+    else:
+        assert not [n for n in noise if n in said], said
+        assert max(len(line) for line in said.splitlines()) <= 400
+
+
 def test_demo_converges_and_writes_the_history(tmp_path: Path) -> None:
     html = tmp_path / "history.html"
     args = ["--asgs", "web,api", "--instances", "2", "--boot-seconds", "1", "--min-healthy", "1", "--html", str(html)]

@@ -1,0 +1,2 @@
+"""The SAM template (template.yaml), shipped as package data: read it through asg_terminator.paths
+(importlib.resources), which finds it in a checkout and in a wheel."""
