@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Group
 from rich.table import Table
 
 from asg_terminator import history
@@ -185,19 +186,25 @@ def judged_now(view: ExecutionView, cloudwatch: CloudWatch, now: datetime) -> tu
     return found, unjudged
 
 
-def table(view: ExecutionView, found: list[CanaryRow] | None = None) -> Table | None:
-    """The judgements in ``view`` (or ``found``, e.g. ``judged_now``'s) as one table."""
+def table(view: ExecutionView, found: list[CanaryRow] | None = None, heading: str = "canary analysis") -> Group | None:
+    """The judgements in ``view`` (or ``found``, e.g. ``judged_now``'s): one table per ASG and
+    checkpoint, titled with both and the verdict, so each fits 80 columns with its metrics whole."""
     found = rows(view) if found is None else found
     if not found:
         return None
-    shown = Table(title="canary analysis")
-    for column in COLUMNS:
-        shown.add_column(column, overflow="fold")
     colours = {"PASS": "green", "FAIL": "red", "NODATA": "red"}
+    tables: dict[tuple[str, str], Table] = {}
     for row in found:
-        *cells, verdict = row.cells()
-        shown.add_row(*cells, f"[{colours.get(verdict, 'yellow')}]{verdict}")
-    return shown
+        asg, checkpoint, metric, *numbers, verdict = row.cells()
+        shown = tables.get((asg, checkpoint))
+        if shown is None:
+            shown = tables[(asg, checkpoint)] = Table(title=f"{heading}: {asg}, checkpoint {checkpoint}")
+            shown.add_column(COLUMNS[2], no_wrap=True)
+            for column in COLUMNS[3:-1]:
+                shown.add_column(column, justify="right")
+            shown.add_column(COLUMNS[-1], no_wrap=True)
+        shown.add_row(metric, *numbers, f"[{colours.get(verdict, 'yellow')}]{verdict}")
+    return Group(*tables.values())
 
 
 def html_section(view: ExecutionView) -> str:

@@ -474,9 +474,9 @@ def _print_canary_now(view: history.ExecutionView, given: dict[str, Any]) -> Non
         return
     client = boto3.client("cloudwatch", endpoint_url=given["endpoint_url"], region_name=given["region"])
     found, unjudged = canary_view.judged_now(view, CloudWatch(client), datetime.now(UTC))
-    judged = canary_view.table(view, found)
+    now = "canary analysis as the fleet stands now (over the last bake_seconds)"
+    judged = canary_view.table(view, found, heading=now)
     if judged is not None:
-        judged.title = "canary analysis as the fleet stands now (dry run: over the last bake_seconds)"
         console.print(judged)
     for line in unjudged:
         console.print(line)

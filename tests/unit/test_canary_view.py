@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from rich.console import Console
+from rich.table import Table
 
 from asg_terminator import canary_view, history, history_html
 from asg_terminator.paths import RELEASE_ASL
@@ -109,9 +111,17 @@ def test_other_runs_and_other_errors_have_no_rows() -> None:
 
 def test_the_table_and_the_page_show_the_rows() -> None:
     view = _view(_failed([([x * 3 for x in BASE], BASE), (BASE, BASE), (BASE, BASE)]))
-    table = canary_view.table(view)
-    assert table is not None and table.row_count == 3  # the failed metric, and the two that passed
-    assert [c.header for c in table.columns] == list(canary_view.COLUMNS)
+    shown = canary_view.table(view)
+    assert shown is not None
+    (table,) = shown.renderables  # one per ASG and checkpoint
+    assert isinstance(table, Table) and table.row_count == 3  # the failed metric, and the two that passed
+    assert table.title == "canary analysis: web, checkpoint 1: FAIL (score 0)"
+    assert [c.header for c in table.columns] == list(canary_view.COLUMNS[2:])
+    console = Console(width=80, record=True)
+    console.print(shown)
+    printed = console.export_text()
+    assert max(len(line) for line in printed.splitlines()) <= 80
+    assert "App/Latency (Average)" in printed and "App/Errors (Sum)" in printed  # metrics whole at 80 columns
     section = canary_view.html_section(view)
     assert section.count('<tr class="canary">') == 3 and "App/Latency (Average)" in section
     assert "<h2>Canary analysis</h2>" in history_html.render(view)
