@@ -1,0 +1,436 @@
+"""The state machine's graph, laid out in layers and drawn as an inline SVG: no system binary.
+
+The layout is grandalf's Sugiyama layout (pure Python, the layered method Graphviz's ``dot`` uses):
+feedback edges are turned round so the graph is acyclic, every state gets a layer (its longest path
+from the start), crossings are reduced layer by layer, and long edges bend through dummy points.
+A Map state is a frame holding its own machine, laid out first and placed as one tall node.
+
+``layout`` is geometry only (what the tests check); ``svg`` colours it with an execution's outcomes.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from grandalf.graphs import Edge, Graph, Vertex  # type: ignore[import-untyped]
+from grandalf.layouts import SugiyamaLayout  # type: ignore[import-untyped]
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+START = "__start"
+CHAR_WIDTH = 6.6  # px per character at the 11 px node font, generous for Helvetica/Arial
+NODE_HEIGHT = 38.0
+START_SIZE = 30.0
+HEADER_HEIGHT = 26.0  # a Map frame's title bar
+PADDING = 14.0  # inside a Map frame
+X_SPACE, Y_SPACE = 22.0, 30.0
+DUMMY_WIDTH = 8.0  # the slot a long edge takes in each layer it crosses
+MARGIN = 8.0
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Box:
+    x: float  # left
+    y: float  # top
+    w: float
+    h: float
+
+    @property
+    def centre(self) -> Point:
+        return self.x + self.w / 2, self.y + self.h / 2
+
+    def overlaps(self, other: Box) -> bool:
+        return (
+            self.x < other.x + other.w
+            and other.x < self.x + self.w
+            and self.y < other.y + other.h
+            and other.y < self.y + self.h
+        )
+
+    def contains(self, other: Box) -> bool:
+        return (
+            self.x <= other.x
+            and self.y <= other.y
+            and other.x + other.w <= self.x + self.w
+            and other.y + other.h <= self.y + self.h
+        )
+
+    def moved(self, dx: float, dy: float) -> Box:
+        return Box(self.x + dx, self.y + dy, self.w, self.h)
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str  # the state's name, or START
+    type: str  # the state's Type ("Start" for the start marker)
+    box: Box  # what is drawn for the state; for a Map, its title bar
+    frame: Box  # the space it takes among its siblings: the box, or a Map's whole frame
+    rank: int  # its layer in the machine it belongs to
+    machine: str  # "" for the top level, else the Map state it is inside
+
+
+@dataclass(frozen=True)
+class Arrow:
+    source: str
+    target: str
+    labels: tuple[str, ...]  # "", "default", "catch <errors>"; one per ASL field that names the target
+    points: tuple[Point, ...]  # from the source's border to the target's
+    machine: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    nodes: dict[str, Node]
+    arrows: tuple[Arrow, ...]
+    width: float
+    height: float
+
+
+def transitions(state: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Where a state can go next, with a label: ``Next``, each Choice, ``Default``, each Catch."""
+    if "Next" in state:
+        yield state["Next"], ""
+    for choice in state.get("Choices", []):
+        yield choice["Next"], ""
+    if "Default" in state:
+        yield state["Default"], "default"
+    for catch in state.get("Catch", []):
+        yield catch["Next"], "catch " + ",".join(catch["ErrorEquals"])
+
+
+def processor(state: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A Map state's own machine (``ItemProcessor``, or the older ``Iterator``)."""
+    inner = state.get("ItemProcessor") or state.get("Iterator")
+    return inner if isinstance(inner, dict) else None
+
+
+def layout(definition: Mapping[str, Any]) -> Layout:
+    """Every state of ``definition`` (nested Maps included) placed, and every transition routed."""
+    part = _machine(definition, "", with_start=True)
+    nodes = {name: _shift(node, MARGIN, MARGIN) for name, node in part.nodes.items()}
+    arrows = tuple(_shift_arrow(a, MARGIN, MARGIN) for a in part.arrows)
+    return Layout(nodes, arrows, part.width + 2 * MARGIN, part.height + 2 * MARGIN)
+
+
+@dataclass
+class _Part:
+    nodes: dict[str, Node]
+    arrows: list[Arrow]
+    width: float
+    height: float
+
+
+class _View:
+    """What grandalf reads and writes on a vertex: its size, then its centre."""
+
+    def __init__(self, w: float, h: float) -> None:
+        self.w, self.h = w, h
+        self.xy: Point = (0.0, 0.0)
+
+
+class _Path:
+    """What grandalf writes on an edge: the points it passes through, centre to centre."""
+
+    def __init__(self) -> None:
+        self.points: list[Point] = []
+
+    def setpath(self, points: list[Point]) -> None:
+        self.points = [(float(x), float(y)) for x, y in points]
+
+
+def _text_width(*lines: str) -> float:
+    return max(len(line) for line in lines) * CHAR_WIDTH + 20
+
+
+def _machine(machine: Mapping[str, Any], inside: str, *, with_start: bool) -> _Part:
+    states: Mapping[str, Mapping[str, Any]] = machine.get("States", {})
+    inner: dict[str, _Part] = {}
+    sizes: dict[str, Point] = {}
+    for name, state in states.items():
+        sub = processor(state)
+        header = _text_width(name, f"({state['Type']})")
+        if sub is None:
+            sizes[name] = (header, NODE_HEIGHT)
+            continue
+        inner[name] = _machine(sub, name, with_start=False)
+        sizes[name] = (
+            max(header, _text_width(f"{name} (Map: each item)"), inner[name].width + 2 * PADDING),
+            HEADER_HEIGHT + PADDING + inner[name].height + PADDING,
+        )
+    labels: dict[tuple[str, str], list[str]] = {}
+    for name, state in states.items():
+        for target, label in transitions(state):
+            if target in states:
+                labels.setdefault((name, target), []).append(label)
+    start: str | None = machine.get("StartAt")
+    if with_start:
+        sizes[START] = (START_SIZE, START_SIZE)
+        if start is not None and start in states:
+            labels[(START, start)] = [""]
+
+    centres, ranks, paths = _sugiyama(sizes, list(labels), START if with_start else start)
+
+    left = min(centres[n][0] - sizes[n][0] / 2 for n in sizes)
+    top = min(centres[n][1] - sizes[n][1] / 2 for n in sizes)
+    nodes: dict[str, Node] = {}
+    for name, (w, h) in sizes.items():
+        cx, cy = centres[name]
+        frame = Box(cx - w / 2 - left, cy - h / 2 - top, w, h)
+        if name in inner:
+            title = Box(frame.x, frame.y, frame.w, HEADER_HEIGHT)
+            nodes[name] = Node(name, states[name]["Type"], title, frame, ranks[name], inside)
+            dx = frame.x + (frame.w - inner[name].width) / 2
+            dy = frame.y + HEADER_HEIGHT + PADDING
+            nodes.update({n: _shift(node, dx, dy) for n, node in inner[name].nodes.items()})
+        else:
+            kind = "Start" if name == START else states[name]["Type"]
+            nodes[name] = Node(name, kind, frame, frame, ranks[name], inside)
+    arrows = [
+        Arrow(
+            source,
+            target,
+            tuple(text),
+            _clip(
+                [(x - left, y - top) for x, y in paths[(source, target)]],
+                nodes[source].frame,
+                nodes[target].frame,
+            ),
+            inside,
+        )
+        for (source, target), text in labels.items()
+    ]
+    for name, part in inner.items():
+        dx = nodes[name].frame.x + (nodes[name].frame.w - part.width) / 2
+        dy = nodes[name].frame.y + HEADER_HEIGHT + PADDING
+        arrows.extend(_shift_arrow(a, dx, dy) for a in part.arrows)
+        sub_start = (processor(states[name]) or {}).get("StartAt")
+        if sub_start in nodes:
+            title, first = nodes[name].box, nodes[sub_start].box
+            points = ((first.centre[0], title.y + title.h), (first.centre[0], first.y))
+            arrows.append(Arrow(name, sub_start, ("",), points, name))
+    width = max(n.frame.x + n.frame.w for n in nodes.values() if n.machine == inside)
+    height = max(n.frame.y + n.frame.h for n in nodes.values() if n.machine == inside)
+    return _Part(nodes, arrows, width, height)
+
+
+def _sugiyama(
+    sizes: Mapping[str, Point], edges: list[tuple[str, str]], root: str | None
+) -> tuple[dict[str, Point], dict[str, int], dict[tuple[str, str], list[Point]]]:
+    """grandalf's layered layout of one machine: each node's centre and layer, each edge's path."""
+    vertices: dict[str, Any] = {}
+    for name, (w, h) in sizes.items():
+        vertex = Vertex(name)
+        vertex.view = _View(w, h)
+        vertices[name] = vertex
+    graph_edges: dict[tuple[str, str], Any] = {}
+    for source, target in edges:
+        if source != target:  # a state that loops on itself is drawn as a loop, not laid out
+            edge = Edge(vertices[source], vertices[target])
+            edge.view = _Path()
+            graph_edges[(source, target)] = edge
+    graph = Graph(list(vertices.values()), list(graph_edges.values()))
+    centres: dict[str, Point] = {}
+    ranks: dict[str, int] = {}
+    offset = 0.0
+    # Each connected part side by side (an ASL has one, but a definition read back need not).
+    for component in sorted(graph.C, key=lambda c: 0 if root is not None and vertices[root] in c.sV else 1):
+        members = [v for v in vertices.values() if v in component.sV]
+        sugiyama = SugiyamaLayout(component)
+        sugiyama.xspace, sugiyama.yspace = X_SPACE, Y_SPACE
+        sugiyama.dw, sugiyama.dh = DUMMY_WIDTH, NODE_HEIGHT / 2
+        first = vertices[root] if root is not None and vertices[root] in component.sV else members[0]
+        sugiyama.init_all(roots=[first])
+        sugiyama.draw(3)
+        _separate(sugiyama)
+        right = max(float(v.view.xy[0]) + v.view.w / 2 for layer in sugiyama.layers for v in layer)
+        left = min(float(v.view.xy[0]) - v.view.w / 2 for layer in sugiyama.layers for v in layer)
+        for vertex in members:
+            x, y = vertex.view.xy
+            centres[vertex.data] = (float(x) - left + offset, float(y))
+            ranks[vertex.data] = int(sugiyama.grx[vertex].rank)
+        for edge in graph_edges.values():
+            if edge in component.sE:
+                edge.view.setpath([(float(x) - left + offset, float(y)) for x, y in edge.view.points])
+        offset += right - left + X_SPACE
+    paths = {key: list(edge.view.points) for key, edge in graph_edges.items()}
+    for source, target in edges:
+        if source == target:
+            x, y = centres[source]
+            w, h = sizes[source]
+            paths[(source, target)] = [(x + w / 2, y - 6), (x + w / 2 + 18, y - 10), (x + w / 2 + 18, y + 10)]
+    return centres, ranks, paths
+
+
+def _separate(sugiyama: Any) -> None:
+    """grandalf places each node at the mean of four alignments, which can bring neighbours in a
+    layer closer than their widths: push each layer apart left to right, keeping its order, and
+    re-route the edges through the moved dummy points."""
+    for layer in sugiyama.layers:
+        previous_right: float | None = None
+        for vertex in layer:
+            x, y = vertex.view.xy
+            half = vertex.view.w / 2
+            if previous_right is not None and x - half < previous_right + X_SPACE:
+                x = previous_right + X_SPACE + half
+                vertex.view.xy = (x, y)
+            previous_right = x + half
+    sugiyama.draw_edges()
+
+
+def _clip(points: list[Point], source: Box, target: Box) -> tuple[Point, ...]:
+    """A path between two centres, cut where it leaves the source's box and enters the target's."""
+    if len(points) < 2:
+        return tuple(points)
+    return (_border(source, points[1]), *points[1:-1], _border(target, points[-2]))
+
+
+def _border(box: Box, towards: Point) -> Point:
+    """Where the line from the box's centre to ``towards`` crosses the box's edge."""
+    cx, cy = box.centre
+    dx, dy = towards[0] - cx, towards[1] - cy
+    if dx == 0 and dy == 0:
+        return cx, cy
+    scale = min(
+        (box.w / 2) / abs(dx) if dx else math.inf,
+        (box.h / 2) / abs(dy) if dy else math.inf,
+    )
+    scale = min(scale, 1.0)
+    return cx + dx * scale, cy + dy * scale
+
+
+def _shift(node: Node, dx: float, dy: float) -> Node:
+    return Node(node.name, node.type, node.box.moved(dx, dy), node.frame.moved(dx, dy), node.rank, node.machine)
+
+
+def _shift_arrow(arrow: Arrow, dx: float, dy: float) -> Arrow:
+    points = tuple((x + dx, y + dy) for x, y in arrow.points)
+    return Arrow(arrow.source, arrow.target, arrow.labels, points, arrow.machine)
+
+
+# Drawing ---------------------------------------------------------------------------------------
+
+EDGE_GREY, EDGE_TAKEN = "#9e9e9e", "#37474f"
+
+
+def svg(
+    definition: Mapping[str, Any],
+    outcomes: Mapping[str, str],
+    taken: Mapping[tuple[str, str], int],
+    colours: Mapping[str | None, str],
+    fills: Mapping[str | None, str],
+) -> str:
+    """The laid-out graph as one ``<svg>`` element: each state a ``g.node`` with id ``state-<name>``,
+    its border coloured by its outcome; edges taken drawn dark with their count."""
+    drawn = layout(definition)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{drawn.width:.0f}" height="{drawn.height:.0f}" '
+        f'viewBox="0 0 {drawn.width:.1f} {drawn.height:.1f}" font-family="Helvetica,Arial,sans-serif" '
+        'role="img" aria-label="State machine graph">',
+        "<defs>",
+        *(
+            f'<marker id="arrow-{name}" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" '
+            f'markerWidth="9" markerHeight="9" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
+            for name, colour in (("grey", EDGE_GREY), ("taken", EDGE_TAKEN))
+        ),
+        "</defs>",
+    ]
+    for node in drawn.nodes.values():
+        if node.frame != node.box:
+            colour = colours[outcomes.get(node.name)]
+            f = node.frame
+            parts.append(
+                f'<g class="cluster" id="cluster-{html.escape(node.name)}"><rect x="{f.x:.1f}" y="{f.y:.1f}" '
+                f'width="{f.w:.1f}" height="{f.h:.1f}" rx="8" fill="none" stroke="{colour}" '
+                'stroke-dasharray="5,4"/></g>'
+            )
+    for arrow in drawn.arrows:
+        parts.append(_arrow(arrow, taken.get((arrow.source, arrow.target), 0)))
+    for node in drawn.nodes.values():
+        parts.append(_node(node, outcomes.get(node.name), colours, fills))
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _arrow(arrow: Arrow, count: int) -> str:
+    inside_map = arrow.source == arrow.machine and arrow.machine != ""
+    style = (
+        f'stroke="{EDGE_TAKEN}" stroke-width="2.2" marker-end="url(#arrow-taken)"'
+        if count
+        else f'stroke="{EDGE_GREY}" stroke-width="1.2" marker-end="url(#arrow-grey)"'
+    )
+    dash = ' stroke-dasharray="5,3"' if inside_map else ""
+    words = [label for label in dict.fromkeys(arrow.labels) if label]
+    if count:
+        words.append(f"×{count}")
+    text = ""
+    if words:
+        x, y = _halfway(arrow.points)
+        text = (
+            f'<text x="{x + 4:.1f}" y="{y:.1f}" font-size="9" fill="#424242" stroke="#fff" stroke-width="3" '
+            f'paint-order="stroke">{html.escape(" ".join(words))}</text>'
+        )
+    return (
+        f'<g class="edge" data-source="{html.escape(arrow.source)}" data-target="{html.escape(arrow.target)}">'
+        f'<path d="{_curve(arrow.points)}" fill="none" {style}{dash}/>{text}</g>'
+    )
+
+
+def _node(node: Node, status: str | None, colours: Mapping[str | None, str], fills: Mapping[str | None, str]) -> str:
+    b = node.box
+    cx, cy = b.centre
+    if node.name == START:
+        return (
+            f'<g class="node" id="start"><circle cx="{cx:.1f}" cy="{cy:.1f}" r="{b.w / 2:.1f}" fill="#eeeeee" '
+            f'stroke="#212121" stroke-width="1.5"/><text x="{cx:.1f}" y="{cy + 3:.1f}" font-size="9" '
+            'text-anchor="middle">Start</text></g>'
+        )
+    colour, fill = colours[status], fills[status]
+    name = html.escape(node.name)
+    if node.frame != node.box:  # a Map's title bar
+        body = (
+            f'<rect x="{b.x:.1f}" y="{b.y:.1f}" width="{b.w:.1f}" height="{b.h:.1f}" rx="8" fill="{fill}" '
+            f'stroke="{colour}" stroke-width="2"/><text x="{cx:.1f}" y="{cy + 4:.1f}" font-size="11" '
+            f'text-anchor="middle">{name} (Map: each item)</text>'
+        )
+    else:
+        body = (
+            f'<rect x="{b.x:.1f}" y="{b.y:.1f}" width="{b.w:.1f}" height="{b.h:.1f}" rx="8" fill="{fill}" '
+            f'stroke="{colour}" stroke-width="2"/><text x="{cx:.1f}" y="{cy - 2:.1f}" font-size="11" '
+            f'text-anchor="middle">{name}</text><text x="{cx:.1f}" y="{cy + 11:.1f}" font-size="10" '
+            f'fill="#616161" text-anchor="middle">({html.escape(node.type)})</text>'
+        )
+    return f'<g class="node" id="state-{name}"><title>{name}: {status or "not run"}</title>{body}</g>'
+
+
+def _curve(points: tuple[Point, ...]) -> str:
+    """A path through the points, its bends rounded (quadratic curves between segment midpoints)."""
+    if not points:
+        return ""
+    (x0, y0), rest = points[0], points[1:]
+    d = [f"M{x0:.1f},{y0:.1f}"]
+    for i, (x, y) in enumerate(rest):
+        if i == len(rest) - 1:
+            d.append(f"L{x:.1f},{y:.1f}")
+        else:
+            nx, ny = rest[i + 1]
+            d.append(f"Q{x:.1f},{y:.1f} {(x + nx) / 2:.1f},{(y + ny) / 2:.1f}")
+    return " ".join(d)
+
+
+def _halfway(points: tuple[Point, ...]) -> Point:
+    """The point halfway along a path, where its label goes."""
+    lengths = [math.dist(a, b) for a, b in itertools.pairwise(points)]
+    remaining = sum(lengths) / 2
+    for (a, b), length in zip(itertools.pairwise(points), lengths, strict=True):
+        if remaining <= length and length > 0:
+            t = remaining / length
+            return a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t
+        remaining -= length
+    return points[0]
