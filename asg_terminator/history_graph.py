@@ -72,7 +72,7 @@ class Node:
     type: str  # the state's Type ("Start" for the start marker)
     box: Box  # what is drawn for the state; for a Map, its title bar
     frame: Box  # the space it takes among its siblings: the box, or a Map's whole frame
-    rank: int  # its layer in the machine it belongs to
+    rank: int  # its layer in its machine; layer 0 is the start (inside a Map: its title bar)
     machine: str  # "" for the top level, else the Map state it is inside
 
 
@@ -113,7 +113,7 @@ def processor(state: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def layout(definition: Mapping[str, Any]) -> Layout:
     """Every state of ``definition`` (nested Maps included) placed, and every transition routed."""
-    part = _machine(definition, "", with_start=True)
+    part = _machine(definition, "")
     nodes = {name: _shift(node, MARGIN, MARGIN) for name, node in part.nodes.items()}
     arrows = tuple(_shift_arrow(a, MARGIN, MARGIN) for a in part.arrows)
     return Layout(nodes, arrows, part.width + 2 * MARGIN, part.height + 2 * MARGIN)
@@ -125,6 +125,8 @@ class _Part:
     arrows: list[Arrow]
     width: float
     height: float
+    entry: list[Point]  # inside a Map: the path from the entry point to the first state
+    entry_target: str
 
 
 class _View:
@@ -149,139 +151,148 @@ def _text_width(*lines: str) -> float:
     return max(len(line) for line in lines) * CHAR_WIDTH + 20
 
 
-def _machine(machine: Mapping[str, Any], inside: str, *, with_start: bool) -> _Part:
+def _machine(machine: Mapping[str, Any], inside: str) -> _Part:
+    """One machine laid out, its Maps' machines first (each then placed as one tall node).
+
+    Layer 0 holds the start: the Start marker at the top level; inside a Map, an entry point the
+    Map's title bar stands for. Every state hangs from it, so the layers are one graph's."""
     states: Mapping[str, Mapping[str, Any]] = machine.get("States", {})
-    inner: dict[str, _Part] = {}
-    sizes: dict[str, Point] = {}
-    for name, state in states.items():
-        sub = processor(state)
-        header = _text_width(name, f"({state['Type']})")
-        if sub is None:
-            sizes[name] = (header, NODE_HEIGHT)
-            continue
-        inner[name] = _machine(sub, name, with_start=False)
-        sizes[name] = (
-            max(header, _text_width(f"{name} (Map: each item)"), inner[name].width + 2 * PADDING),
-            HEADER_HEIGHT + PADDING + inner[name].height + PADDING,
-        )
-    labels: dict[tuple[str, str], list[str]] = {}
-    for name, state in states.items():
-        for target, label in transitions(state):
-            if target in states:
-                labels.setdefault((name, target), []).append(label)
-    start: str | None = machine.get("StartAt")
-    if with_start:
-        sizes[START] = (START_SIZE, START_SIZE)
-        if start is not None and start in states:
-            labels[(START, start)] = [""]
+    inner = {name: _machine(sub, name) for name, sub in _maps(states)}
+    sizes = _sizes(states, inner, inside)
+    start = machine.get("StartAt")
+    labels = _labels(states, start if isinstance(start, str) else None)
 
-    centres, ranks, paths = _sugiyama(sizes, list(labels), START if with_start else start)
+    centres, ranks, paths = _sugiyama(sizes, list(labels))
 
-    left = min(centres[n][0] - sizes[n][0] / 2 for n in sizes)
-    top = min(centres[n][1] - sizes[n][1] / 2 for n in sizes)
+    shown = [n for n in sizes if inside == "" or n != START]
+    left = min(centres[n][0] - sizes[n][0] / 2 for n in shown)
+    top = min(centres[n][1] - sizes[n][1] / 2 for n in shown)
     nodes: dict[str, Node] = {}
-    for name, (w, h) in sizes.items():
-        cx, cy = centres[name]
+    for name in shown:
+        (cx, cy), (w, h) = centres[name], sizes[name]
         frame = Box(cx - w / 2 - left, cy - h / 2 - top, w, h)
         if name in inner:
             title = Box(frame.x, frame.y, frame.w, HEADER_HEIGHT)
             nodes[name] = Node(name, states[name]["Type"], title, frame, ranks[name], inside)
-            dx = frame.x + (frame.w - inner[name].width) / 2
-            dy = frame.y + HEADER_HEIGHT + PADDING
-            nodes.update({n: _shift(node, dx, dy) for n, node in inner[name].nodes.items()})
         else:
             kind = "Start" if name == START else states[name]["Type"]
             nodes[name] = Node(name, kind, frame, frame, ranks[name], inside)
-    arrows = [
-        Arrow(
-            source,
-            target,
-            tuple(text),
-            _clip(
-                [(x - left, y - top) for x, y in paths[(source, target)]],
-                nodes[source].frame,
-                nodes[target].frame,
-            ),
-            inside,
-        )
-        for (source, target), text in labels.items()
-    ]
+    arrows = []
+    for (source, target), text in labels.items():
+        points = [(x - left, y - top) for x, y in paths[(source, target)]]
+        if source == START and inside:
+            continue  # drawn from the Map's title bar by the machine outside
+        clipped = points if source == target else _clip(points, nodes[source].frame, nodes[target].frame)
+        arrows.append(Arrow(source, target, tuple(text), tuple(clipped), inside))
     for name, part in inner.items():
-        dx = nodes[name].frame.x + (nodes[name].frame.w - part.width) / 2
-        dy = nodes[name].frame.y + HEADER_HEIGHT + PADDING
+        frame = nodes[name].frame
+        dx, dy = frame.x + (frame.w - part.width) / 2, frame.y + HEADER_HEIGHT + PADDING
+        nodes.update({n: _shift(node, dx, dy) for n, node in part.nodes.items()})
         arrows.extend(_shift_arrow(a, dx, dy) for a in part.arrows)
-        sub_start = (processor(states[name]) or {}).get("StartAt")
-        if sub_start in nodes:
-            title, first = nodes[name].box, nodes[sub_start].box
-            points = ((first.centre[0], title.y + title.h), (first.centre[0], first.y))
-            arrows.append(Arrow(name, sub_start, ("",), points, name))
+        if part.entry:
+            entry = [(x + dx, y + dy) for x, y in part.entry]
+            entry[0] = (entry[0][0], frame.y + HEADER_HEIGHT)
+            target = part.entry_target
+            arrows.append(Arrow(name, target, ("",), (*entry[:-1], _border(nodes[target].frame, entry[-2])), name))
     width = max(n.frame.x + n.frame.w for n in nodes.values() if n.machine == inside)
     height = max(n.frame.y + n.frame.h for n in nodes.values() if n.machine == inside)
-    return _Part(nodes, arrows, width, height)
+    first = next((target for source, target in labels if source == START), "")
+    entry = [(x - left, y - top) for x, y in paths[(START, first)]] if first and inside else []
+    return _Part(nodes, arrows, width, height, entry, first)
+
+
+def _maps(states: Mapping[str, Mapping[str, Any]]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for name, state in states.items():
+        sub = processor(state)
+        if sub is not None:
+            yield name, sub
+
+
+def _sizes(states: Mapping[str, Mapping[str, Any]], inner: Mapping[str, _Part], inside: str) -> dict[str, Point]:
+    """Each node's width and height: a state's box fits its two lines; a Map's frame, its machine."""
+    sizes: dict[str, Point] = {START: (START_SIZE, START_SIZE) if not inside else (DUMMY_WIDTH, 2.0)}
+    for name, state in states.items():
+        header = _text_width(name, f"({state['Type']})")
+        if name in inner:
+            sizes[name] = (
+                max(header, _text_width(f"{name} (Map: each item)"), inner[name].width + 2 * PADDING),
+                HEADER_HEIGHT + PADDING + inner[name].height + PADDING,
+            )
+        else:
+            sizes[name] = (header, NODE_HEIGHT)
+    return sizes
+
+
+def _labels(states: Mapping[str, Mapping[str, Any]], start: str | None) -> dict[tuple[str, str], list[str]]:
+    """The machine's edges, one per pair of states, with the label of each field that makes it."""
+    labels: dict[tuple[str, str], list[str]] = {}
+    if start is not None and start in states:
+        labels[(START, start)] = [""]
+    for name, state in states.items():
+        for target, label in transitions(state):
+            if target in states:
+                labels.setdefault((name, target), []).append(label)
+    return labels
 
 
 def _sugiyama(
-    sizes: Mapping[str, Point], edges: list[tuple[str, str]], root: str | None
+    sizes: Mapping[str, Point], edges: list[tuple[str, str]]
 ) -> tuple[dict[str, Point], dict[str, int], dict[tuple[str, str], list[Point]]]:
-    """grandalf's layered layout of one machine: each node's centre and layer, each edge's path."""
+    """grandalf's layered layout of one machine, from START: each node's centre and layer, each
+    edge's path. A state the start does not reach (an ASL has none, but a definition read back
+    need not be valid) hangs from START by an edge that is laid out but not drawn."""
     vertices: dict[str, Any] = {}
     for name, (w, h) in sizes.items():
         vertex = Vertex(name)
         vertex.view = _View(w, h)
         vertices[name] = vertex
+    laid = [(a, b) for a, b in edges if a != b]  # a state that loops on itself is drawn as a loop
+    for hidden in _unreached(list(sizes), laid):
+        laid.append((START, hidden))
     graph_edges: dict[tuple[str, str], Any] = {}
-    for source, target in edges:
-        if source != target:  # a state that loops on itself is drawn as a loop, not laid out
-            edge = Edge(vertices[source], vertices[target])
-            edge.view = _Path()
-            graph_edges[(source, target)] = edge
+    for source, target in laid:
+        edge = Edge(vertices[source], vertices[target])
+        edge.view = _Path()
+        graph_edges[(source, target)] = edge
     graph = Graph(list(vertices.values()), list(graph_edges.values()))
-    centres: dict[str, Point] = {}
-    ranks: dict[str, int] = {}
-    offset = 0.0
-    # Each connected part side by side (an ASL has one, but a definition read back need not).
-    for component in sorted(graph.C, key=lambda c: 0 if root is not None and vertices[root] in c.sV else 1):
-        members = [v for v in vertices.values() if v in component.sV]
-        sugiyama = SugiyamaLayout(component)
-        sugiyama.xspace, sugiyama.yspace = X_SPACE, Y_SPACE
-        sugiyama.dw, sugiyama.dh = DUMMY_WIDTH, NODE_HEIGHT / 2
-        first = vertices[root] if root is not None and vertices[root] in component.sV else members[0]
-        sugiyama.init_all(roots=[first])
-        sugiyama.draw(3)
-        _separate(sugiyama)
-        right = max(float(v.view.xy[0]) + v.view.w / 2 for layer in sugiyama.layers for v in layer)
-        left = min(float(v.view.xy[0]) - v.view.w / 2 for layer in sugiyama.layers for v in layer)
-        for vertex in members:
-            x, y = vertex.view.xy
-            centres[vertex.data] = (float(x) - left + offset, float(y))
-            ranks[vertex.data] = int(sugiyama.grx[vertex].rank)
-        for edge in graph_edges.values():
-            if edge in component.sE:
-                edge.view.setpath([(float(x) - left + offset, float(y)) for x, y in edge.view.points])
-        offset += right - left + X_SPACE
+    (component,) = graph.C
+    sugiyama = SugiyamaLayout(component)
+    sugiyama.xspace, sugiyama.yspace = X_SPACE, Y_SPACE
+    sugiyama.dw, sugiyama.dh = DUMMY_WIDTH, NODE_HEIGHT / 2
+    sugiyama.init_all(roots=[vertices[START]])
+    sugiyama.draw(3)
+    centres = {name: (float(v.view.xy[0]), float(v.view.xy[1])) for name, v in vertices.items()}
+    ranks = {name: int(sugiyama.grx[v].rank) for name, v in vertices.items()}
     paths = {key: list(edge.view.points) for key, edge in graph_edges.items()}
     for source, target in edges:
         if source == target:
-            x, y = centres[source]
-            w, h = sizes[source]
+            (x, y), (w, _) = centres[source], sizes[source]
             paths[(source, target)] = [(x + w / 2, y - 6), (x + w / 2 + 18, y - 10), (x + w / 2 + 18, y + 10)]
     return centres, ranks, paths
 
 
-def _separate(sugiyama: Any) -> None:
-    """grandalf places each node at the mean of four alignments, which can bring neighbours in a
-    layer closer than their widths: push each layer apart left to right, keeping its order, and
-    re-route the edges through the moved dummy points."""
-    for layer in sugiyama.layers:
-        previous_right: float | None = None
-        for vertex in layer:
-            x, y = vertex.view.xy
-            half = vertex.view.w / 2
-            if previous_right is not None and x - half < previous_right + X_SPACE:
-                x = previous_right + X_SPACE + half
-                vertex.view.xy = (x, y)
-            previous_right = x + half
-    sugiyama.draw_edges()
+def _unreached(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
+    """The fewest states from which every state START does not reach is reached: those nothing
+    leads to first, then (for loops nothing leads into) the first of each loop."""
+    leads = {name: [b for a, b in edges if a == name] for name in names}
+    seen: set[str] = set()
+
+    def reach(name: str) -> None:
+        todo = [name]
+        while todo:
+            here = todo.pop()
+            if here not in seen:
+                seen.add(here)
+                todo.extend(leads[here])
+
+    reach(START)
+    sources = [n for n in names if not any(b == n for _, b in edges)]
+    picked = []
+    for name in sources + names:
+        if name not in seen:
+            picked.append(name)
+            reach(name)
+    return picked
 
 
 def _clip(points: list[Point], source: Box, target: Box) -> tuple[Point, ...]:
