@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from grandalf.graphs import Edge, Graph, Vertex  # type: ignore[import-untyped]
+from grandalf.graphs import Edge, Vertex, graph_core  # type: ignore[import-untyped]
 from grandalf.layouts import SugiyamaLayout  # type: ignore[import-untyped]
 
 if TYPE_CHECKING:
@@ -254,13 +254,14 @@ def _sugiyama(
         edge = Edge(vertices[source], vertices[target])
         edge.view = _Path()
         graph_edges[(source, target)] = edge
-    graph = Graph(list(vertices.values()), list(graph_edges.values()))
-    (component,) = graph.C
-    sugiyama = SugiyamaLayout(component)
+    # One connected graph, built from ordered lists: grandalf's Graph would gather each component's
+    # edges in a set, and the layout would then change from one process to the next.
+    sugiyama = SugiyamaLayout(graph_core(list(vertices.values()), list(graph_edges.values())))
     sugiyama.xspace, sugiyama.yspace = X_SPACE, Y_SPACE
     sugiyama.dw, sugiyama.dh = DUMMY_WIDTH, NODE_HEIGHT / 2
     sugiyama.init_all(roots=[vertices[START]])
     sugiyama.draw(3)
+    _separate(sugiyama)
     centres = {name: (float(v.view.xy[0]), float(v.view.xy[1])) for name, v in vertices.items()}
     ranks = {name: int(sugiyama.grx[v].rank) for name, v in vertices.items()}
     paths = {key: list(edge.view.points) for key, edge in graph_edges.items()}
@@ -269,6 +270,22 @@ def _sugiyama(
             (x, y), (w, _) = centres[source], sizes[source]
             paths[(source, target)] = [(x + w / 2, y - 6), (x + w / 2 + 18, y - 10), (x + w / 2 + 18, y + 10)]
     return centres, ranks, paths
+
+
+def _separate(sugiyama: Any) -> None:
+    """grandalf sets each node at the mean of the two middle of four alignments (Brandes and Köpf),
+    and that can bring two neighbours in a layer closer than their widths: push each layer apart
+    left to right, keeping its order, and route the edges again through the moved dummy points."""
+    for layer in sugiyama.layers:
+        previous_right: float | None = None
+        for vertex in layer:
+            x, y = vertex.view.xy
+            half = vertex.view.w / 2
+            if previous_right is not None and x - half < previous_right + X_SPACE:
+                x = previous_right + X_SPACE + half
+                vertex.view.xy = (x, y)
+            previous_right = x + half
+    sugiyama.draw_edges()
 
 
 def _unreached(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
@@ -365,6 +382,11 @@ def svg(
         parts.append(_arrow(arrow, taken.get((arrow.source, arrow.target), 0)))
     for node in drawn.nodes.values():
         parts.append(_node(node, outcomes.get(node.name), colours, fills))
+    # Labels last, over everything, each where it covers no state (and if it can, no other label).
+    occupied = [node.box for node in drawn.nodes.values()]
+    placed: list[Box] = []
+    for arrow in drawn.arrows:
+        parts.append(_label(arrow, taken.get((arrow.source, arrow.target), 0), occupied, placed))
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -377,19 +399,39 @@ def _arrow(arrow: Arrow, count: int) -> str:
         else f'stroke="{EDGE_GREY}" stroke-width="1.2" marker-end="url(#arrow-grey)"'
     )
     dash = ' stroke-dasharray="5,3"' if inside_map else ""
+    return (
+        f'<g class="edge" data-source="{html.escape(arrow.source)}" data-target="{html.escape(arrow.target)}">'
+        f'<path d="{_curve(arrow.points)}" fill="none" {style}{dash}/></g>'
+    )
+
+
+# The 9 px edge label font, generously: its glyphs with the white halo round them.
+LABEL_CHAR_WIDTH, LABEL_HEIGHT, LABEL_PAD = 5.4, 16.0, 3.0
+
+
+def _label(arrow: Arrow, count: int, states: list[Box], placed: list[Box]) -> str:
+    """An edge's label ("default", "catch ...", the times taken) beside its path: halfway along, or
+    the first of a few other places along it, either side, that covers no state and no label
+    already placed; failing that, the first that covers no state."""
     words = [label for label in dict.fromkeys(arrow.labels) if label]
     if count:
         words.append(f"×{count}")
-    text = ""
-    if words:
-        x, y = _halfway(arrow.points)
-        text = (
-            f'<text x="{x + 4:.1f}" y="{y:.1f}" font-size="9" fill="#424242" stroke="#fff" stroke-width="3" '
-            f'paint-order="stroke">{html.escape(" ".join(words))}</text>'
-        )
+    if not words or not arrow.points:
+        return ""
+    text = " ".join(words)
+    width = len(text) * LABEL_CHAR_WIDTH + 2 * LABEL_PAD
+    spots = []
+    for fraction in (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9):
+        x, y = _along(arrow.points, fraction)
+        spots.append(Box(x + 2, y - LABEL_HEIGHT / 2, width, LABEL_HEIGHT))
+        spots.append(Box(x - 2 - width, y - LABEL_HEIGHT / 2, width, LABEL_HEIGHT))
+    clear = [b for b in spots if not any(b.overlaps(o) for o in states)]
+    spot = next((b for b in clear if not any(b.overlaps(o) for o in placed)), (clear or spots)[0])
+    placed.append(spot)
     return (
-        f'<g class="edge" data-source="{html.escape(arrow.source)}" data-target="{html.escape(arrow.target)}">'
-        f'<path d="{_curve(arrow.points)}" fill="none" {style}{dash}/>{text}</g>'
+        f'<g class="label" data-source="{html.escape(arrow.source)}" data-target="{html.escape(arrow.target)}">'
+        f'<text x="{spot.x + LABEL_PAD:.1f}" y="{spot.y + LABEL_HEIGHT / 2 + 3:.1f}" font-size="9" fill="#424242" '
+        f'stroke="#fff" stroke-width="3" paint-order="stroke">{html.escape(text)}</text></g>'
     )
 
 
@@ -435,10 +477,10 @@ def _curve(points: tuple[Point, ...]) -> str:
     return " ".join(d)
 
 
-def _halfway(points: tuple[Point, ...]) -> Point:
-    """The point halfway along a path, where its label goes."""
+def _along(points: tuple[Point, ...], fraction: float) -> Point:
+    """The point that far along a path (0: its start, 1: its end)."""
     lengths = [math.dist(a, b) for a, b in itertools.pairwise(points)]
-    remaining = sum(lengths) / 2
+    remaining = sum(lengths) * fraction
     for (a, b), length in zip(itertools.pairwise(points), lengths, strict=True):
         if remaining <= length and length > 0:
             t = remaining / length

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -15,6 +16,8 @@ from asg_terminator.paths import ROOT
 from asg_terminator.progress import history_counts, states_table
 
 if TYPE_CHECKING:
+    from playwright.sync_api import Locator
+
     from tests.workflow.conftest import World
 
 OLD, NEW = "1.0.266", "1.0.274"
@@ -143,8 +146,18 @@ def test_history_page_renders_graph_path_and_events_in_chromium(
         assert caught.get_attribute("stroke") == history_html.COLOURS[history.CAUGHT]
         not_run = page.locator("#graph svg g#state-NothingToRelease rect")
         assert not_run.get_attribute("stroke") == history_html.COLOURS[None]
-        taken = page.locator('#graph svg g.edge[data-source="SelectBatch"][data-target="RollBackOnFailure"]')
-        assert "×1" in (taken.text_content() or "")
+        taken = page.locator('#graph svg g.label[data-source="SelectBatch"][data-target="RollBackOnFailure"]')
+        assert (taken.text_content() or "").endswith("×1")
+        # As the browser measures them: no two states overlap, and no edge label covers a state.
+        drawn = [_box(page.locator(f"#graph svg g#state-{name} rect")) for name in states]
+        labels = page.locator("#graph svg g.label text")
+        assert labels.count() > 10
+        for one, other in itertools.combinations(drawn, 2):
+            assert not _overlap(one, other), (one, other)
+        for i in range(labels.count()):
+            label = _box(labels.nth(i))
+            covered = [name for name, state in zip(states, drawn, strict=True) if _overlap(label, state)]
+            assert not covered, (labels.nth(i).text_content(), label, covered)
         rows = page.locator("#events tr.event")
         assert rows.count() == len(mixed_release.events)
         assert page.locator("#states tr.run.caught").count() >= 1
@@ -156,6 +169,16 @@ def test_history_page_renders_graph_path_and_events_in_chromium(
     assert all(url.startswith("file://") for url in requests), requests
     assert Path(ARTIFACTS / "history-test.png").stat().st_size > 10_000
     assert not dot_called.exists(), f"the page ran Graphviz: {dot_called.read_text()}"
+
+
+def _box(locator: Locator) -> tuple[float, float, float, float]:
+    box = locator.bounding_box()
+    assert box is not None
+    return box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"]
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _all_state_names(machine: dict) -> list[str]:
