@@ -14,7 +14,7 @@ import boto3
 import click
 from rich.console import Console
 
-from asg_terminator import history, history_html
+from asg_terminator import history
 from asg_terminator.deploy import DEPLOY_SERVICES
 from asg_terminator.progress import states_table
 
@@ -617,6 +617,8 @@ def history_command(
             console.print(states_table(view))
             _print_canary(view)
     if html_path:
+        from asg_terminator import history_html  # its graph layout (grandalf) loads only for a page
+
         html_path.parent.mkdir(parents=True, exist_ok=True)
         pages = history_html.chain_pages(views, html_path.name)
         for view, page in zip(views, pages, strict=True):

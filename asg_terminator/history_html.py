@@ -1,95 +1,29 @@
 """The execution history as one self-contained HTML page: graph, path taken, events, timeline.
 
-No network at view time: styles are inline and the graph is an inline SVG laid out by Graphviz
-(``dot``) when it is installed; without it the page lists the states in the same colours.
+No network at view time: styles are inline and the graph is an inline SVG, laid out in Python
+(asg_terminator/history_graph.py: no system binary).
 """
 
 from __future__ import annotations
 
 import html
 import json
-import shutil
-import subprocess
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from asg_terminator import canary_view
+from asg_terminator import canary_view, history_graph
 from asg_terminator.history import CAUGHT, FAILED, RUNNING, SUCCEEDED, ExecutionView, StateRun
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
 COLOURS = {SUCCEEDED: "#2e7d32", CAUGHT: "#ef6c00", FAILED: "#c62828", RUNNING: "#1565c0", None: "#9e9e9e"}
 TYPE_COLOURS = {"Task": "#43a047", "Wait": "#90a4ae", "Map": "#2e7d32"}
 FILLS = {SUCCEEDED: "#e8f5e9", CAUGHT: "#fff3e0", FAILED: "#ffebee", RUNNING: "#e3f2fd", None: "#f5f5f5"}
 
 
-def _states(machine: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
-    for name, state in machine.get("States", {}).items():
-        yield name, state, machine
-
-
-def _edges(state: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    if "Next" in state:
-        yield state["Next"], ""
-    for choice in state.get("Choices", []):
-        yield choice["Next"], ""
-    if "Default" in state:
-        yield state["Default"], "default"
-    for catch in state.get("Catch", []):
-        yield catch["Next"], "catch " + ",".join(catch["ErrorEquals"])
-
-
-def _dot_id(name: str) -> str:
-    return json.dumps(name)
-
-
-def to_dot(view: ExecutionView) -> str:
-    outcomes = view.state_outcomes()
-    taken = view.transitions()
-    lines = [
-        "digraph release {",
-        '  graph [rankdir=TB, fontname="Helvetica", fontsize=11, bgcolor="transparent"];',
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, penwidth=2];',
-        '  edge [fontname="Helvetica", fontsize=9, color="#9e9e9e"];',
-        '  "__start" [label="Start", shape=circle, fillcolor="#eeeeee", width=0.4];',
-    ]
-
-    def add_machine(machine: dict[str, Any], depth: int) -> None:
-        for name, state, _ in _states(machine):
-            status = outcomes.get(name)
-            label = f"{name}\\n({state['Type']})"
-            attrs = f'label="{label}", color="{COLOURS[status]}", fillcolor="{FILLS[status]}", id="state-{name}"'
-            processor = state.get("ItemProcessor") or state.get("Iterator")
-            if processor:
-                lines.append(f"  subgraph {_dot_id('cluster_' + name)} {{")
-                lines.append(f'    label="{name} (Map: each ASG)"; style="rounded,dashed"; color="{COLOURS[status]}";')
-                lines.append(f"    {_dot_id(name)} [{attrs}, shape=component];")
-                add_machine(processor, depth + 1)
-                lines.append(f"    {_dot_id(name)} -> {_dot_id(processor['StartAt'])} [style=dashed];")
-                lines.append("  }")
-            else:
-                lines.append(f"  {_dot_id(name)} [{attrs}];")
-        for name, state, _ in _states(machine):
-            for target, label in _edges(state):
-                count = taken.get((name, target), 0)
-                style = f'color="#37474f", penwidth=2.2, label="{label} ×{count}"' if count else f'label="{label}"'
-                lines.append(f"  {_dot_id(name)} -> {_dot_id(target)} [{style}];")
-
-    add_machine(view.definition, 0)
-    lines.append(f'  "__start" -> {_dot_id(view.definition["StartAt"])};')
-    lines.append("}")
-    return "\n".join(lines)
-
-
-def graph_svg(view: ExecutionView) -> str | None:
-    dot = shutil.which("dot")
-    if dot is None:
-        return None
-    result = subprocess.run([dot, "-Tsvg"], input=to_dot(view), capture_output=True, text=True, timeout=30, check=False)
-    if result.returncode != 0:
-        return None
-    svg = result.stdout
-    return svg[svg.index("<svg") :] if "<svg" in svg else None
+def graph_svg(view: ExecutionView) -> str:
+    """The state machine laid out and drawn in Python (no system binary), coloured by this execution."""
+    return history_graph.svg(view.definition, view.state_outcomes(), view.transitions(), COLOURS, FILLS)
 
 
 def _pretty(text: str | None) -> str:
@@ -103,30 +37,6 @@ def _pretty(text: str | None) -> str:
 
 def _fmt_seconds(value: float | None) -> str:
     return "" if value is None else f"{value:.2f} s"
-
-
-def _state_list(view: ExecutionView) -> str:
-    outcomes = view.state_outcomes()
-    items = []
-
-    def add(machine: dict[str, Any], depth: int) -> None:
-        for name, state, _ in _states(machine):
-            status = outcomes.get(name)
-            items.append(
-                f'<li class="state" style="margin-left:{depth * 24}px;border-color:{COLOURS[status]};'
-                f'background:{FILLS[status]}" id="state-{html.escape(name)}">{html.escape(name)} '
-                f"<small>({state['Type']}) {status or 'not run'}</small></li>"
-            )
-            processor = state.get("ItemProcessor") or state.get("Iterator")
-            if processor:
-                add(processor, depth + 1)
-
-    add(view.definition, 0)
-    return (
-        '<p class="note">Graphviz (dot) is not installed: states listed in definition order.</p><ul>'
-        + "".join(items)
-        + "</ul>"
-    )
 
 
 def _timeline(view: ExecutionView) -> str:
@@ -205,7 +115,6 @@ table#states td,table#states th,table#events td,table#events th{border-bottom:1p
 .timeline{border:1px solid #eee;border-radius:6px;padding:8px} .lane{display:flex;align-items:center;height:22px}
 .lane-name{width:160px;font-size:12px;overflow:hidden} .track{position:relative;flex:1;height:14px;background:#fafafa}
 .bar{position:absolute;top:0;height:14px;border-radius:2px;opacity:.85} .note{color:#757575;font-size:12px}
-li.state{list-style:none;border-left:4px solid;padding:4px 8px;margin:3px 0}
 """
 
 
@@ -236,12 +145,7 @@ def _chain_nav(view: ExecutionView, views: Sequence[ExecutionView], pages: Seque
 
 
 def render(view: ExecutionView, chain: Sequence[ExecutionView] = (), pages: Sequence[str] = ()) -> str:
-    svg = graph_svg(view)
-    graph = (
-        f'<div class="graph" id="graph">{svg}</div>'
-        if svg
-        else f'<div class="graph" id="graph">{_state_list(view)}</div>'
-    )
+    graph = f'<div class="graph" id="graph">{graph_svg(view)}</div>'
     status_colour = {"SUCCEEDED": COLOURS[SUCCEEDED], "FAILED": COLOURS[FAILED]}.get(view.status, COLOURS[RUNNING])
     duration = (view.end - view.started).total_seconds()
     legend = "".join(

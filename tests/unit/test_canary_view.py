@@ -42,7 +42,7 @@ def _run(status: str, output: Any = None, error: str | None = None, cause: str |
     )
 
 
-# The real state machine: the page lays its graph out with graphviz where `dot` is installed (CI).
+# The real state machine: the page lays its graph out (asg_terminator/history_graph.py).
 DEFINITION = json.loads(RELEASE_ASL.read_text(encoding="utf-8"))
 
 

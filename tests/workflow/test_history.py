@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -15,6 +16,8 @@ from asg_terminator.paths import ROOT
 from asg_terminator.progress import history_counts, states_table
 
 if TYPE_CHECKING:
+    from playwright.sync_api import Locator
+
     from tests.workflow.conftest import World
 
 OLD, NEW = "1.0.266", "1.0.274"
@@ -94,16 +97,29 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def test_history_page_renders_graph_path_and_events_in_chromium(mixed_release: history.ExecutionView) -> None:
+def _graphviz_trap(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `dot` first on PATH that records being run: the page must be drawn without Graphviz,
+    whether or not the machine has it (CI does not)."""
+    called = folder / "dot-was-called"
+    fake = folder / "dot"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> "{called}"\nexit 1\n', encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert shutil.which("dot") == str(fake)
+    return called
+
+
+def test_history_page_renders_graph_path_and_events_in_chromium(
+    mixed_release: history.ExecutionView, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     chromium = _chromium()
     if chromium is None:
         if os.environ.get("CI"):
             pytest.fail("CI must install chromium (see .ci/run)")
         pytest.skip("chromium is not installed")
-    if shutil.which("dot") is None and os.environ.get("CI"):
-        pytest.fail("CI must install graphviz (see .ci/run)")
     from playwright.sync_api import sync_playwright
 
+    dot_called = _graphviz_trap(tmp_path, monkeypatch)
     ARTIFACTS.mkdir(exist_ok=True)
     page_file = ARTIFACTS / "history-test.html"
     page_file.write_text(history_html.render(mixed_release), encoding="utf-8")
@@ -118,16 +134,30 @@ def test_history_page_renders_graph_path_and_events_in_chromium(mixed_release: h
         page.screenshot(path=str(ARTIFACTS / "history-test.png"), full_page=False)
 
         states = _all_state_names(mixed_release.definition)
-        if shutil.which("dot"):
-            nodes = page.locator("#graph svg g.node")
-            assert nodes.count() == len(states) + 1  # and the Start node
-            assert page.locator("#graph svg g.node").first.is_visible()
-            failed = page.locator("#graph svg g#state-AsgFailed path, #graph svg g#state-AsgFailed polygon").first
-            assert failed.get_attribute("stroke") == history_html.COLOURS[history.SUCCEEDED]  # the Pass itself ran fine
-            caught = page.locator("#graph svg g#state-SelectBatch path, #graph svg g#state-SelectBatch polygon").first
-            assert caught.get_attribute("stroke") == history_html.COLOURS[history.CAUGHT]
-        else:
-            assert page.locator("#graph li.state").count() == len(states)
+        nodes = page.locator("#graph svg g.node")
+        assert nodes.count() == len(states) + 1  # and the Start node
+        for name in ("start", "state-RouteInput", "state-ReleaseEachAsg", "state-SelectBatch", "state-Released"):
+            assert page.locator(f"#graph svg g#{name}").is_visible(), name
+        boxes = [page.locator(f"#graph svg g#state-{name} rect").bounding_box() for name in states]
+        assert all(box is not None and box["width"] > 40 and box["height"] > 15 for box in boxes)
+        failed = page.locator("#graph svg g#state-AsgFailed rect")
+        assert failed.get_attribute("stroke") == history_html.COLOURS[history.SUCCEEDED]  # the Pass itself ran fine
+        caught = page.locator("#graph svg g#state-SelectBatch rect")
+        assert caught.get_attribute("stroke") == history_html.COLOURS[history.CAUGHT]
+        not_run = page.locator("#graph svg g#state-NothingToRelease rect")
+        assert not_run.get_attribute("stroke") == history_html.COLOURS[None]
+        taken = page.locator('#graph svg g.label[data-source="SelectBatch"][data-target="RollBackOnFailure"]')
+        assert (taken.text_content() or "").endswith("×1")
+        # As the browser measures them: no two states overlap, and no edge label covers a state.
+        drawn = [_box(page.locator(f"#graph svg g#state-{name} rect")) for name in states]
+        labels = page.locator("#graph svg g.label text")
+        assert labels.count() > 10
+        for one, other in itertools.combinations(drawn, 2):
+            assert not _overlap(one, other), (one, other)
+        for i in range(labels.count()):
+            label = _box(labels.nth(i))
+            covered = [name for name, state in zip(states, drawn, strict=True) if _overlap(label, state)]
+            assert not covered, (labels.nth(i).text_content(), label, covered)
         rows = page.locator("#events tr.event")
         assert rows.count() == len(mixed_release.events)
         assert page.locator("#states tr.run.caught").count() >= 1
@@ -138,6 +168,17 @@ def test_history_page_renders_graph_path_and_events_in_chromium(mixed_release: h
         browser.close()
     assert all(url.startswith("file://") for url in requests), requests
     assert Path(ARTIFACTS / "history-test.png").stat().st_size > 10_000
+    assert not dot_called.exists(), f"the page ran Graphviz: {dot_called.read_text()}"
+
+
+def _box(locator: Locator) -> tuple[float, float, float, float]:
+    box = locator.bounding_box()
+    assert box is not None
+    return box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"]
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _all_state_names(machine: dict) -> list[str]:
