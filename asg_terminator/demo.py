@@ -227,5 +227,10 @@ def _summary(view: history.ExecutionView, html: Path) -> dict[str, Any]:
         "history_html": str(html),
         "duration_seconds": round((view.end - view.started).total_seconds(), 3),
         "state_transitions": len(view.runs),
+        "asg_seconds": {name: round(seconds, 3) for name, seconds in view.asg_spans().items()},
+        "seconds_in_states": {
+            name: {state: round(seconds, 3) for state, seconds in spent.items()}
+            for name, spent in view.seconds_in_states().items()
+        },
         "canary": canary_view.as_records(view),
     }

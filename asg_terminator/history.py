@@ -76,6 +76,27 @@ class ExecutionView:
                 outcomes[run.name] = run.status
         return outcomes
 
+    def seconds_in_states(self) -> dict[str, dict[str, float]]:
+        """Per ASG (its Map iteration's runs; ``""`` for the execution's own states), the seconds spent
+        in each state, summed over its runs: where a release's time goes."""
+        spent: dict[str, dict[str, float]] = {}
+        for run in self.runs:
+            seconds = run.duration(self.end)
+            if seconds is not None:
+                per_state = spent.setdefault(run.asg_name or "", {})
+                per_state[run.name] = per_state.get(run.name, 0.0) + seconds
+        return spent
+
+    def asg_spans(self) -> dict[str, float]:
+        """Per ASG, the seconds from its first state entered to its last state left."""
+        first: dict[str, datetime] = {}
+        last: dict[str, datetime] = {}
+        for run in self.runs:
+            if run.asg_name is not None:
+                first[run.asg_name] = min(first.get(run.asg_name, run.entered), run.entered)
+                last[run.asg_name] = max(last.get(run.asg_name, run.entered), run.exited or self.end)
+        return {name: (last[name] - first[name]).total_seconds() for name in first}
+
     def transitions(self) -> dict[tuple[str, str], int]:
         taken: dict[tuple[str, str], int] = {}
         for run in self.runs:
