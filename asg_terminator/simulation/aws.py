@@ -133,6 +133,7 @@ class World:
         self.disturbed: set[str] = set()  # ASGs whose desired capacity a fault changed
         self.last_read: dict[str, str | None] = {}  # each instance's last /version answer a release read
         self.terminated_by: list[tuple[str, str, str]] = []  # (holder, asg, instance) of the releases' own
+        self.holders: dict[str, set[str]] = {}  # the executions that have held each ASG's lease
         self.failed: set[tuple[str, str]] = set()  # (execution, asg) that reached AsgFailed
         self.lag_seconds = 0.0
         self.lag_capacity = False  # desired capacity and suspended processes lag too (see docs/simulation.md)
@@ -141,6 +142,7 @@ class World:
         self.throttle_until = -1.0
         self.lose_share = 0.0  # of writes whose answer is lost (the write lands late)
         self.lose_until = -1.0
+        self.lose_give_back = False
         self.faults: dict[str, int] = {}
         self._snapshots: dict[str, list[tuple[float, dict[str, Any]]]] = {}
         self._late: list[tuple[float, int, Callable[[], None]]] = []
@@ -253,6 +255,17 @@ class World:
             and all(i.id in group.registered.get(tg, set()) for tg in group.target_groups)
         ]
 
+    def unreadable(self, group: Group) -> list[Instance]:
+        """InService, Healthy and registered, answering no version: replace_unreadable counts them as serving."""
+        return [
+            i
+            for i in group.instances.values()
+            if i.lifecycle == IN_SERVICE
+            and i.health == "Healthy"
+            and i.answer(self.now)[0] is None
+            and all(i.id in group.registered.get(tg, set()) for tg in group.target_groups)
+        ]
+
     def violation(self, rule: str, detail: str) -> None:
         self.violations.append(Violation(rule, detail, self.now))
 
@@ -265,12 +278,16 @@ class World:
             self.faults["throttled call"] = self.faults.get("throttled call", 0) + 1
             raise AwsThrottledError(f"{operation} {key}: Rate exceeded (Throttling, simulated)")
 
-    def write(self, operation: str, key: str, apply: Callable[[], None]) -> None:
+    def write(self, operation: str, key: str, apply: Callable[[], None], lossless: bool = False) -> None:
         """Apply a write; or, while writes are being lost, land it ``late_seconds`` later and answer
         AwsUnavailableError now (the caller cannot tell it will land)."""
         self.call("", operation, key)
         n = self._calls[operation, key]
-        if self.now <= self.lose_until and _stable(self.seed, "lose", operation, key, n) < self.lose_share:
+        if (
+            not lossless
+            and self.now <= self.lose_until
+            and _stable(self.seed, "lose", operation, key, n) < self.lose_share
+        ):
             self.faults["late write"] = self.faults.get("late write", 0) + 1
             self._late.append((self.now + self.late_seconds, len(self._late) + n * 1000, apply))
             raise AwsUnavailableError(f"{operation} {key}: the request timed out (simulated; it lands later)")
@@ -333,7 +350,8 @@ class World:
         if held is None or held.holder != self.actor.holder or held.expired(self.now):
             holder = "nobody" if held is None else f"{held.holder}{' (expired)' if held.expired(self.now) else ''}"
             self.violation(
-                "single owner", f"{self.actor.holder} ({self.actor.state}) {what} on {asg_name}, whose lease {holder} holds"
+                "single owner",
+                f"{self.actor.holder} ({self.actor.state}) {what} on {asg_name}, whose lease {holder} holds",
             )
 
     def group_of_target_group(self, arn: str) -> Group:
@@ -412,7 +430,10 @@ class SimAutoScaling(AutoScaling):
             if decrement:
                 group.desired -= 1
 
-        world.write("TerminateInstanceInAutoScalingGroup", instance_id, apply)
+        # A give-back termination's answer is lost only when asked for (engine.FINDINGS, "lost give-back").
+        world.write(
+            "TerminateInstanceInAutoScalingGroup", instance_id, apply, lossless=decrement and not world.lose_give_back
+        )
         world.terminated_by.append((world.actor.holder, group.name, instance_id))
         return True
 
@@ -422,7 +443,8 @@ class SimAutoScaling(AutoScaling):
         serving = instance.lifecycle == IN_SERVICE and instance.health == "Healthy" and version is not None
         if actor.target is not None and serving and version == actor.target:
             world.violation("target kept", f"{actor.holder} terminated {instance.id}, serving the target {version}")
-        if instance.id in world.last_read and world.last_read[instance.id] is None and not actor.replace_unreadable:
+        unread = instance.id in world.last_read and world.last_read[instance.id] is None
+        if unread and instance.lifecycle == IN_SERVICE and not actor.replace_unreadable:  # Standby: standby_instances
             world.violation("unreadable kept", f"{actor.holder} terminated {instance.id}, whose version was unreadable")
         if (actor.holder, group.name) in world.failed:
             world.violation("failed stops", f"{actor.holder} terminated {instance.id} after {group.name} failed")
@@ -536,6 +558,7 @@ class SimLeases(Leases):
             outcome["found"] = current
             if holds:
                 world.lease_items[lease.asg_name] = lease
+                world.holders.setdefault(lease.asg_name, set()).add(lease.holder.removeprefix(leases.CLEANUP))
 
         world.write("PutItem", lease.asg_name, apply)
         return (True, lease) if outcome["written"] else (False, outcome["found"])
@@ -553,7 +576,9 @@ class SimLeases(Leases):
         held = self.world.lease_items.get(asg_name)
         if held is None or held.holder not in (me, to):
             raise leases.lost(asg_name, me, None if held is None else held.holder, f"handing the lease to {to}")
-        self.world.lease_items[asg_name] = replace(held, holder=to, handed_over_by=me, expires_at=now + held.term_seconds)
+        self.world.lease_items[asg_name] = replace(
+            held, holder=to, handed_over_by=me, expires_at=now + held.term_seconds
+        )
 
     def release(self, asg_name: str, me: str) -> bool:
         self.world.call("dynamodb", "DeleteItem", asg_name)
