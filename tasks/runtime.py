@@ -106,16 +106,24 @@ class Installed(Protocol):
     """Everything the handlers reach through this module, from somewhere other than AWS: the
     deterministic simulation (asg_terminator/simulation) installs one, with its virtual clock."""
 
-    settings: Settings
-    autoscaling: AutoScaling
-    fleet_reader: FleetReader
-    leases: Leases
-    load_balancing: LoadBalancing
-    stepfunctions: StepFunctions
-    parameters: Parameters
-    cloudwatch: CloudWatch
-    events: Events
-
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def autoscaling(self) -> AutoScaling: ...
+    @property
+    def fleet_reader(self) -> FleetReader: ...
+    @property
+    def leases(self) -> Leases: ...
+    @property
+    def load_balancing(self) -> LoadBalancing: ...
+    @property
+    def stepfunctions(self) -> StepFunctions: ...
+    @property
+    def parameters(self) -> Parameters: ...
+    @property
+    def cloudwatch(self) -> CloudWatch: ...
+    @property
+    def events(self) -> Events: ...
     def prober(self, timeout_seconds: float) -> VersionProber: ...
     def sleep(self, seconds: float) -> None: ...
     def epoch(self) -> float: ...
@@ -131,11 +139,18 @@ def install(installed: Installed | None) -> None:
     _Seam.installed = installed
 
 
-def settings() -> Settings:
-    return _env_settings() if _Seam.installed is None else _Seam.installed.settings
+class _Settings:
+    """``settings()``: read from the environment once per cold start (``settings.cache_clear()``
+    starts a new one), or the installed set's."""
+
+    def __call__(self) -> Settings:
+        return _env_settings() if _Seam.installed is None else _Seam.installed.settings
+
+    def cache_clear(self) -> None:
+        _env_settings.cache_clear()
 
 
-settings.cache_clear = _env_settings.cache_clear  # type: ignore[attr-defined]  # a test's cold start
+settings = _Settings()
 
 
 def autoscaling() -> AutoScaling:

@@ -87,13 +87,13 @@ def stats_record(total: Counter[str], failing: list[int], first: int, seconds: f
     }
 
 
-def show(result: engine.Result, out: object = sys.stdout) -> None:
-    print(f"seed {result.seed}: {len(result.draws)} draws, {result.steps} steps", file=out)  # type: ignore[arg-type]
+def show(result: engine.Result) -> None:
+    print(f"seed {result.seed}: {len(result.draws)} draws, {result.steps} steps")
     for line in result.trace:
-        print(line, file=out)  # type: ignore[arg-type]
+        print(line)
     for violation in result.violations:
-        print(f"VIOLATION {violation}", file=out)  # type: ignore[arg-type]
-    print(f"replay: python -m asg_terminator.simulation --seed {result.seed}", file=out)  # type: ignore[arg-type]
+        print(f"VIOLATION {violation}")
+    print(f"replay: python -m asg_terminator.simulation --seed {result.seed}")
 
 
 def main(argv: list[str] | None = None) -> int:

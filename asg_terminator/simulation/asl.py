@@ -5,7 +5,7 @@ It follows what the definition declares: Next, Choice rules, Map (its ItemsPath,
 ItemProcessor), Wait, Pass, Succeed, Fail, and for Task states their Parameters, ResultSelector,
 ResultPath, OutputPath, Retry (interval, backoff, cap, full jitter) and Catch. The JSONPath it
 evaluates is the subset the definition uses (``$.a.b[0]``, ``$$.Map.Item.Value``); anything else it
-meets raises ``Unsupported``, so the definition cannot grow past the interpreter unnoticed.
+meets raises ``UnsupportedDefinitionError``, so the definition cannot grow past the interpreter unnoticed.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 _FUNCTION = re.compile(r"^\$\{([A-Za-z]+)FunctionArn\}$")
 
 
-class Unsupported(Exception):
+class UnsupportedDefinitionError(Exception):
     """The definition uses something this interpreter does not know."""
 
 
@@ -51,7 +51,7 @@ def _steps(path: str) -> list[str | int]:
     while position < len(path):
         match = _STEP.match(path, position)
         if match is None:
-            raise Unsupported(f"JSONPath {path!r}")
+            raise UnsupportedDefinitionError(f"JSONPath {path!r}")
         steps.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
         position = match.end()
     return steps
@@ -59,12 +59,13 @@ def _steps(path: str) -> list[str | int]:
 
 def get(path: str, data: Any, context: dict[str, Any]) -> Any:
     """The value at ``path`` (``$...`` in the data, ``$$...`` in the context), or _MISSING."""
+    value: Any
     if path.startswith("$$"):
         value, rest = context, path[2:]
     elif path.startswith("$"):
         value, rest = data, path[1:]
     else:
-        raise Unsupported(f"JSONPath {path!r}")
+        raise UnsupportedDefinitionError(f"JSONPath {path!r}")
     for step in _steps(rest):
         if isinstance(step, int):
             if not isinstance(value, list) or step >= len(value):
@@ -95,13 +96,13 @@ def put(path: str | None, data: Any, result: Any) -> Any:
     node = top
     for step in steps[:-1]:
         if not isinstance(step, str):
-            raise Unsupported(f"ResultPath {path!r}")
+            raise UnsupportedDefinitionError(f"ResultPath {path!r}")
         child = node.get(step)
         node[step] = dict(child) if isinstance(child, dict) else {}
         node = node[step]
     last = steps[-1]
     if not isinstance(last, str):
-        raise Unsupported(f"ResultPath {path!r}")
+        raise UnsupportedDefinitionError(f"ResultPath {path!r}")
     node[last] = result
     return top
 
@@ -113,7 +114,7 @@ def parameters(template: Any, data: Any, context: dict[str, Any]) -> Any:
         for key, value in template.items():
             if key.endswith(".$"):
                 if not isinstance(value, str) or value.startswith("States."):
-                    raise Unsupported(f"intrinsic function {value!r}")
+                    raise UnsupportedDefinitionError(f"intrinsic function {value!r}")
                 built[key[:-2]] = resolved(value, data, context)
             else:
                 built[key] = parameters(value, data, context)
@@ -148,13 +149,13 @@ def matches(rule: dict[str, Any], data: Any, context: dict[str, Any]) -> bool:
         return not matches(rule["Not"], data, context)
     value = get(rule["Variable"], data, context)
     if "IsPresent" in rule:
-        return (value is not _MISSING) == rule["IsPresent"]
+        return (value is not _MISSING) == bool(rule["IsPresent"])
     if "IsNull" in rule:
-        return value is not _MISSING and (value is None) == rule["IsNull"]
+        return value is not _MISSING and (value is None) == bool(rule["IsNull"])
     for name, compare in _COMPARATORS.items():
         if name in rule:
             return value is not _MISSING and compare(value, rule[name])
-    raise Unsupported(f"Choice rule {sorted(rule)}")
+    raise UnsupportedDefinitionError(f"Choice rule {sorted(rule)}")
 
 
 def function_of(state: dict[str, Any]) -> tuple[str, bool]:
@@ -163,11 +164,11 @@ def function_of(state: dict[str, Any]) -> tuple[str, bool]:
     if resource.endswith(".waitForTaskToken"):
         name = _FUNCTION.match(state["Parameters"]["FunctionName"])
         if name is None:
-            raise Unsupported(f"Task resource {resource!r}")
+            raise UnsupportedDefinitionError(f"Task resource {resource!r}")
         return name.group(1), True
     found = _FUNCTION.match(resource)
     if found is None:
-        raise Unsupported(f"Task resource {resource!r}")
+        raise UnsupportedDefinitionError(f"Task resource {resource!r}")
     return found.group(1), False
 
 

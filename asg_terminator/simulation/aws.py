@@ -176,7 +176,7 @@ class World:
         return min(future) if future else None
 
     def tick(self) -> None:
-        for due, _, write in sorted(w for w in self._late if w[0] <= self.now):
+        for _due, _, write in sorted((w for w in self._late if w[0] <= self.now), key=lambda w: (w[0], w[1])):
             write()
         self._late = [w for w in self._late if w[0] > self.now]
         for group in self.groups.values():
@@ -441,9 +441,16 @@ class SimAutoScaling(AutoScaling):
         world, actor = self.world, self.world.actor
         version, _ = instance.answer(world.now)
         serving = instance.lifecycle == IN_SERVICE and instance.health == "Healthy" and version is not None
-        if actor.target is not None and serving and version == actor.target:
-            world.violation("target kept", f"{actor.holder} terminated {instance.id}, serving the target {version}")
         unread = instance.id in world.last_read and world.last_read[instance.id] is None
+        # Judged as the release last read it: replace_unreadable (and a rollback) replaces an instance
+        # that answered nothing then, even one that has finished booting since.
+        if (
+            actor.target is not None
+            and serving
+            and version == actor.target
+            and not (unread and actor.replace_unreadable)
+        ):
+            world.violation("target kept", f"{actor.holder} terminated {instance.id}, serving the target {version}")
         if unread and instance.lifecycle == IN_SERVICE and not actor.replace_unreadable:  # Standby: standby_instances
             world.violation("unreadable kept", f"{actor.holder} terminated {instance.id}, whose version was unreadable")
         if (actor.holder, group.name) in world.failed:
@@ -544,7 +551,7 @@ class SimLeases(Leases):
         return self.world.lease_items.get(asg_name)
 
     def put(self, lease: Lease, replacing: Lease | None) -> tuple[bool, Lease | None]:
-        world, outcome = self.world, {}
+        world, outcome = self.world, dict[str, Any]()
 
         def apply() -> None:
             current = world.lease_items.get(lease.asg_name)

@@ -65,16 +65,12 @@ FAULTS = (
 # asked for (``--finding``), and tests/simulation/test_findings.py shows it by seed.
 STANDBY_GIVEN_BACK = "standby given back"
 LAG_CAPACITY = "lagging capacity"
-WARM_UNREADABLE = "warm instance replaced"
 LATE_WRITES = "writes landing after the lease"
 LOST_GIVE_BACK = "lost give-back"
 FINDINGS = {
     LOST_GIVE_BACK: "when the answer to a give-back termination (TerminateInstanceInAutoScalingGroup with a "
     "decrement) is lost, the retried UnlockAsg or Cleanup finds desired capacity one below the surge it "
     "recorded, takes it for someone else's change, and leaves the rest of the surge in place",
-    WARM_UNREADABLE: "an instance that leaves the warm pool is not counted as a replacement of the batch; while "
-    "it boots it answers HTTP 503, and replace_unreadable (or a rollback) terminates it as unreadable, "
-    "though it serves the target moments later",
     LATE_WRITES: "a write whose answer was lost (SuspendProcesses, SetDesiredCapacity) and that lands a few "
     "seconds later can land after UnlockAsg gave the ASG back: nothing undoes it, the lease is gone",
     STANDBY_GIVEN_BACK: "giving a surge back can terminate a Standby instance with a decrement of desired capacity "
@@ -83,6 +79,7 @@ FINDINGS = {
     LAG_CAPACITY: "when DescribeAutoScalingGroups lags SetDesiredCapacity, UnlockAsg or Cleanup reads the "
     "capacity from before the surge, takes it for someone else's change, and leaves the surge in place",
 }
+_INSTANCE_FAULTS = ("unhealthy", "replacement unhealthy", "standby", "az rebalance")
 FAULT_ODDS = 160  # a fault of some kind at about one step in 160 / len(FAULTS)
 STOP_ODDS = 90
 _EVENT = {
@@ -176,7 +173,6 @@ class Case:
         broken = d.one_in(6)
         # Standby instances and surged capacity are not mixed: FINDINGS["standby given back"].
         self.standby = d.one_in(3)
-        self.warm = False  # a warm pool, and no release that replaces unreadable instances: FINDINGS
         self.world.lag_capacity = LAG_CAPACITY in self.findings and w.lag_seconds > 0
         self.world.lose_give_back = LOST_GIVE_BACK in self.findings
         for n in range(1 + d(2)):
@@ -216,7 +212,6 @@ class Case:
             for tg in group.target_groups:
                 group.registered[tg] = {i.id for i in group.instances.values() if i.lifecycle == IN_SERVICE}
             for _ in range(d(3) if d.one_in(4) else 0):
-                self.warm = True
                 warm = Instance(w.new_id(), group.azs[0], WARMED, OLD, launched=w.now - 3600, ready_at=w.now)
                 group.warm_pool.append(warm)
             group.desired = sum(1 for i in group.instances.values() if i.lifecycle == IN_SERVICE)
@@ -243,7 +238,7 @@ class Case:
             "min_healthy_percent": d.pick((0, 50, 100)),
             "max_batch": d.pick((None, 1, 2)),
             "poll_seconds": d.pick((10, 5, 20)),
-            "replacement_timeout_seconds": d.pick((120, 60, 300)),
+            "replacement_timeout_seconds": d.pick((120, 60, 180)),
         }
         optional = {
             "max_surge": (1, "25%"),
@@ -262,8 +257,6 @@ class Case:
         }
         if self.standby and STANDBY_GIVEN_BACK not in self.findings:
             del optional["max_surge"]
-        if self.warm and WARM_UNREADABLE not in self.findings:
-            del optional["replace_unreadable"], optional["rollback_on_failure"]
         for key, values in optional.items():
             if d.one_in(6 if key != "dry_run" else 20):
                 chosen[key] = d.pick(values)
@@ -412,7 +405,7 @@ class Case:
         kind = state["Type"]
         for key in ("InputPath", "OutputPath"):
             if state.get(key, "$") != "$":
-                raise asl.Unsupported(f"{b.at}: {key}")
+                raise asl.UnsupportedDefinitionError(f"{b.at}: {key}")
         who = self._release_of(b.execution).name + (f"/{b.asg}" if b.asg else "")
         if kind == "Choice":
             rule = next((r for r in state["Choices"] if asl.matches(r, b.data, b.context)), None)
@@ -443,7 +436,7 @@ class Case:
         elif kind == "Task":
             self._task(b, state, who)
         else:
-            raise asl.Unsupported(f"state type {kind}")
+            raise asl.UnsupportedDefinitionError(f"state type {kind}")
 
     def _go(self, b: asl.Branch, state: dict[str, Any], out: Any, target: str | None = None) -> None:
         b.attempts = {}
@@ -605,17 +598,31 @@ class Case:
 
     # --- faults --------------------------------------------------------------------------------------
     def _fault(self, kind: str) -> None:
-        w, d = self.world, self.draws
-        group = w.groups[d.pick(sorted(w.groups))]
+        w = self.world
+        group = w.groups[self.draws.pick(sorted(w.groups))]
         # What the fault takes: serving instances, and those about to serve (a release may have counted them).
         before = {i.id for i in group.active() if i.health == "Healthy"}
+        if kind in _INSTANCE_FAULTS:
+            applied = self._instance_fault(kind, group)
+        elif kind in ("scale out", "scale in"):
+            applied = self._scaling(kind, group)
+        else:
+            applied = self._world_fault(kind)
+        if not applied:
+            return
+        w.tick()
+        taken = before - {i.id for i in group.active() if i.health == "Healthy"}
+        w.removed[group.name] = w.removed.get(group.name, 0) + len(taken)
+        self.stats[f"fault {kind}"] += 1
+        self._log("world", f"fault {kind} on {group.name}" + (f" (took {' '.join(sorted(taken))})" if taken else ""))
+        self._check({}, {})
+
+    def _instance_fault(self, kind: str, group: Group) -> bool:
+        w, d = self.world, self.draws
         in_service = [i for i in group.instances.values() if i.lifecycle == IN_SERVICE and i.health == "Healthy"]
-        applied = True
-        if kind == "standby" and not self.standby:
-            applied = False
-        elif kind in ("unhealthy", "replacement unhealthy", "standby", "az rebalance") and not in_service:
-            applied = False
-        elif kind == "unhealthy":
+        if not in_service or (kind == "standby" and not self.standby):
+            return False
+        if kind == "unhealthy":
             d.pick(in_service).health = "Unhealthy"
         elif kind == "replacement unhealthy":
             max(in_service, key=lambda i: (i.launched, i.id)).health = "Unhealthy"
@@ -626,50 +633,43 @@ class Case:
             for members in group.registered.values():
                 members.discard(chosen.id)
             w.disturbed.add(group.name)
-        elif kind in ("scale out", "scale in"):
-            if "AlarmNotification" in group.suspended:
-                applied = False
-            else:
-                step = 1 if kind == "scale out" else -1
-                group.desired = max(group.min_size, min(group.max_size, group.desired + step))
-                w.disturbed.add(group.name)
-        elif kind == "az rebalance":
+        else:  # az rebalance
             counts = Counter(i.az for i in group.active())
-            if (
-                "AZRebalance" in group.suspended
-                or len(group.azs) < 2
-                or max(counts.values()) - min(counts.get(az, 0) for az in group.azs) < 2
-            ):
-                applied = False
-            else:
-                fullest = max(group.azs, key=lambda az: counts.get(az, 0))
-                oldest = min((i for i in group.active() if i.az == fullest), key=lambda i: (i.launched, i.id))
-                w._start_terminating(group, oldest)
-        elif kind == "alarm":
-            w.alarms[ALARM] = "ALARM"
-        elif kind == "alarm clears":
-            w.alarms[ALARM] = "OK"
+            if "AZRebalance" in group.suspended or len(group.azs) < 2:
+                return False
+            if max(counts.values()) - min(counts.get(az, 0) for az in group.azs) < 2:
+                return False
+            fullest = max(group.azs, key=lambda az: counts.get(az, 0))
+            oldest = min((i for i in group.active() if i.az == fullest), key=lambda i: (i.launched, i.id))
+            w._start_terminating(group, oldest)
+        return True
+
+    def _scaling(self, kind: str, group: Group) -> bool:
+        """A scaling policy (its alarm, AlarmNotification) changes desired capacity."""
+        if "AlarmNotification" in group.suspended:
+            return False
+        step = 1 if kind == "scale out" else -1
+        group.desired = max(group.min_size, min(group.max_size, group.desired + step))
+        self.world.disturbed.add(group.name)
+        return True
+
+    def _world_fault(self, kind: str) -> bool:
+        w = self.world
+        if kind in ("alarm", "alarm clears"):
+            w.alarms[ALARM] = "ALARM" if kind == "alarm" else "OK"
         elif kind == "throttling":
             w.throttle_until = w.now + 30
         elif kind == "lost writes":
             w.lose_until = w.now + 30
-        elif kind == "stall":
+        else:  # stall
             running = [b for b in self.branches if not b.done and not b.children and b.asg]
             if not running:
-                applied = False
-            else:
-                # A step delayed past its lease (a Lambda cold start queue, an approval left waiting):
-                # a rival may take the lease meanwhile; what the stalled release does next is fenced.
-                chosen = d.pick(running)
-                chosen.ready_at = max(chosen.ready_at, w.now) + lease.term_seconds(chosen.data.get("settings", {})) + 60
-        if not applied:
-            return
-        w.tick()
-        taken = before - {i.id for i in group.active() if i.health == "Healthy"}
-        w.removed[group.name] = w.removed.get(group.name, 0) + len(taken)
-        self.stats[f"fault {kind}"] += 1
-        self._log("world", f"fault {kind} on {group.name}" + (f" (took {' '.join(sorted(taken))})" if taken else ""))
-        self._check({}, {})
+                return False
+            # A step delayed past its lease (a Lambda cold start queue, an approval left waiting):
+            # a rival may take the lease meanwhile; what the stalled release does next is fenced.
+            chosen = self.draws.pick(running)
+            chosen.ready_at = max(chosen.ready_at, w.now) + lease.term_seconds(chosen.data.get("settings", {})) + 60
+        return True
 
     # --- invariants --------------------------------------------------------------------------------
     def _capacities(self) -> dict[str, tuple[int, frozenset[str]]]:

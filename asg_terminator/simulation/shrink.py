@@ -21,7 +21,7 @@ def rules(result: Result) -> set[str]:
     return {v.split(":", 1)[0] for v in result.violations}
 
 
-def shrink(failing: Result, findings: frozenset[str] = frozenset(), budget: int = 400) -> Result:
+def shrink(failing: Result, findings: frozenset[str] = frozenset(), budget: int = 400) -> Result:  # noqa: C901
     """The smallest case found within ``budget`` runs that breaks one of the same invariants."""
     wanted = rules(failing)
     best, tries = failing, 0
@@ -60,7 +60,7 @@ def shrink(failing: Result, findings: frozenset[str] = frozenset(), budget: int 
                 break
             value = best.draws[at]
             for lower in sorted({0, value // 2, value - 1} - {value}):
-                if lower >= 0 and attempt(best.draws[:at] + [lower] + best.draws[at + 1 :]):
+                if lower >= 0 and attempt([*best.draws[:at], lower, *best.draws[at + 1 :]]):
                     improved = True
                     break
     return best
