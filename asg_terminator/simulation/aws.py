@@ -136,6 +136,7 @@ class World:
         self.holders: dict[str, set[str]] = {}  # the executions that have held each ASG's lease
         self.failed: set[tuple[str, str]] = set()  # (execution, asg) that reached AsgFailed
         self.lag_seconds = 0.0
+        self.pending_seconds = 5.0  # a launched instance is Pending this long, then InService
         self.lag_capacity = False  # desired capacity and suspended processes lag too (see docs/simulation.md)
         self.late_seconds = 0.0
         self.throttle_share = 0.0  # of calls, while ``throttle_until`` lasts
@@ -226,7 +227,7 @@ class World:
                 version,
                 launched=self.now,
                 ready_at=self.now + group.boot_seconds,
-                in_service_at=self.now + 5,
+                in_service_at=self.now + self.pending_seconds,
             )
         instance.launched = self.now
         if version in group.broken_builds:

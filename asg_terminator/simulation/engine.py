@@ -14,7 +14,7 @@ import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asg_terminator.simulation import asl
 from asg_terminator.simulation.aws import (
@@ -37,9 +37,6 @@ from tasks.domain.events import ENABLED_TAG
 from tasks.domain.guardrails import MIN_HEALTHY_TAG
 from tasks.handlers import handler_for
 from tasks.runtime import Settings
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 REGION_ARN = "arn:aws:states:us-east-1:123456789012"
 MACHINE = f"{REGION_ARN}:stateMachine:asg-terminator-release"
@@ -150,6 +147,7 @@ class Case:
     ) -> None:
         self.draws, self.seed, self.findings = draws, seed, findings
         self.contracts = True  # every step's input and output checked against its schema (tasks/contracts.py)
+        self.calm = False  # build_calm(): no faults, no stops; what the real ASL on moto can replay
         self.world = World(seed or 0)
         self.adapters = Adapters(self.world, Settings(state_machine_arn=MACHINE, lease_table="simulated"))
         self.definition = asl.load()
@@ -228,6 +226,37 @@ class Case:
             arn = f"{REGION_ARN}:execution:asg-terminator-release:{name}"
             self.releases.append(Release(arn, name, release_input, 0 if n == 0 else d(40)))
 
+    def build_calm(self) -> None:
+        """One ASG of old and new instances and one release of it, no fault and no stop, with the
+        timings of the moto fleet simulator (boots in 0.2 s, InService at launch): a case that
+        tests/workflow/test_simulation_replay.py replays through the real ASL on moto."""
+        d, w = self.draws, self.world
+        self.calm = True
+        w.pending_seconds = 0.0
+        count = 1 + d(4)
+        group = Group("sim-asg-0", 0, count + 2, count, ("us-east-1a", "us-east-1b"), {ENABLED_TAG: "true"}, NEW)
+        group.boot_seconds = 0.2
+        for k in range(count):
+            version = d.pick((OLD, OLD, NEW))
+            instance = Instance(w.new_id(), group.azs[k % 2], IN_SERVICE, version, w.now - 3600, w.now - 3000)
+            group.instances[instance.id] = instance
+        w.groups[group.name] = group
+        self.start[group.name] = {"desired": count, "serving": count}
+        self.baseline[group.name] = (count, frozenset())
+        chosen = {
+            "asg_names": [group.name],
+            "target_version": NEW,
+            "min_healthy": d.pick((1, 0, 2)),
+            "min_healthy_percent": d.pick((0, 50)),
+            "max_batch": d.pick((1, None, 2)),
+            "poll_seconds": 1,
+            "probe_timeout_seconds": 0.3,
+            "replacement_timeout_seconds": 20,
+        }
+        name = f"calm-{self.seed or 0}"
+        self.releases.append(Release(f"{REGION_ARN}:execution:asg-terminator-release:{name}", name, chosen, 0))
+        w.snapshot()
+
     def _release_input(self, asgs: list[str]) -> dict[str, Any]:
         d = self.draws
         chosen: dict[str, Any] = {
@@ -273,7 +302,8 @@ class Case:
         runtime.install(self.adapters)
         concurrency, ownership.TERMINATE_CONCURRENCY = ownership.TERMINATE_CONCURRENCY, 1
         try:
-            self.build()
+            if not self.calm:
+                self.build()
             while self.steps < max_steps and self._one_step():
                 self.steps += 1
             if self.steps >= max_steps:
@@ -320,11 +350,11 @@ class Case:
                 self.steps += 1  # a release starts a few steps later
             return True
         chosen = ready[d(len(ready))]
-        fault = d(FAULT_ODDS)
+        fault = 0 if self.calm else d(FAULT_ODDS)
         if 1 <= fault <= len(FAULTS):
             self._fault(FAULTS[fault - 1])
         running = [r for r in self.releases if r.status == "RUNNING"]
-        if running and d.one_in(STOP_ODDS):
+        if running and not self.calm and d.one_in(STOP_ODDS):
             self._stop(d.pick(running), "ABORTED")
             return True
         if isinstance(chosen, Release):
@@ -484,7 +514,7 @@ class Case:
             progress.get("target_version"),
             bool(settings.get("replace_unreadable")) or progress.get("rollback_of") is not None,
         )
-        lost_answer = d(40)
+        lost_answer = 0 if self.calm else d(40)
         try:
             if lost_answer == 1:
                 raise asl.TaskError("Lambda.ServiceException", "the invocation failed before the handler ran")
@@ -810,6 +840,14 @@ def run(
     return case.run()
 
 
-def cases(first: int, count: int) -> Iterator[Result]:
-    for seed in range(first, first + count):
-        yield run(seed)
+def calm(seed: int) -> tuple[Release, Result, list[str | None]]:
+    """A calm case (Case.build_calm): its release, its result, and the versions its InService
+    instances answer at the end."""
+    case = Case(Draws(seed), seed, trace=True)
+    case.build_calm()
+    result = case.run()
+    group = case.world.groups["sim-asg-0"]
+    final = sorted(
+        (i.answer(case.world.now)[0] for i in group.instances.values() if i.lifecycle == IN_SERVICE), key=str
+    )
+    return case.releases[0], result, final

@@ -85,7 +85,8 @@ def test_the_driver_walks_the_definition_itself() -> None:
     assert {asl.function_of(s)[0] for s in {**definition["States"], **inner}.values() if s["Type"] == "Task"} == tasks
     reached: set[str] = set()
     for seed in range(60):
-        reached |= {line.split()[4].rstrip(":") for line in engine.run(seed, trace=True).trace if len(line.split()) > 4}
+        trace = engine.run(seed, trace=True, contracts=False).trace
+        reached |= {line.split()[4].rstrip(":") for line in trace if len(line.split()) > 4}
     assert {"LockAsg", "Discover", "ReadVersions", "SelectBatch", "Drain", "Terminate", "CheckReplacement"} <= reached
     assert {"UnlockAsg", "Summarize", "RollBack", "PassCheckpoint"} <= reached
     with pytest.raises(asl.UnsupportedDefinitionError):
@@ -104,8 +105,9 @@ def test_a_planted_bug_is_caught(monkeypatch: pytest.MonkeyPatch, plant: Callabl
     """Each bug is caught within the first few hundred seeds (well inside the CI run), and the
     failing case shrinks to a shorter one that breaks the same invariant, printed step by step."""
     plant(monkeypatch)
-    caught = next((r for r in (engine.run(s, trace=True) for s in range(400)) if r.violations), None)
-    assert caught is not None, f"{plant.__name__} was not caught in 400 cases"
+    seed = next((s for s in range(400) if engine.run(s, contracts=False).violations), None)
+    assert seed is not None, f"{plant.__name__} was not caught in 400 cases"
+    caught = engine.run(seed, trace=True, contracts=False)
     assert rule in shrink.rules(caught), caught.violations
     small = shrink.shrink(caught, budget=60)
     assert rule in shrink.rules(small)
