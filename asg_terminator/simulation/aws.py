@@ -131,7 +131,7 @@ class World:
         self.violations: list[Violation] = []
         self.removed: dict[str, int] = {}  # serving instances the faults took from each ASG
         self.disturbed: set[str] = set()  # ASGs whose desired capacity a fault changed
-        self.last_read: dict[str, str | None] = {}  # each instance's last /version answer a release read
+        self.last_read: dict[tuple[str, str], str | None] = {}  # (release, instance): what it last read
         self.terminated_by: list[tuple[str, str, str]] = []  # (holder, asg, instance) of the releases' own
         self.holders: dict[str, set[str]] = {}  # the executions that have held each ASG's lease
         self.failed: set[tuple[str, str]] = set()  # (execution, asg) that reached AsgFailed
@@ -442,7 +442,8 @@ class SimAutoScaling(AutoScaling):
         world, actor = self.world, self.world.actor
         version, _ = instance.answer(world.now)
         serving = instance.lifecycle == IN_SERVICE and instance.health == "Healthy" and version is not None
-        unread = instance.id in world.last_read and world.last_read[instance.id] is None
+        key = (actor.holder, instance.id)
+        unread = key in world.last_read and world.last_read[key] is None
         # Judged as the release last read it: replace_unreadable (and a rollback) replaces an instance
         # that answered nothing then, even one that has finished booting since.
         if (
@@ -674,7 +675,7 @@ class SimProber(VersionProber):
         for instance_id in urls:
             found = every.get(instance_id)
             version, reason = found.answer(self.world.now) if found else (None, "connection refused")
-            self.world.last_read[instance_id] = version
+            self.world.last_read[self.world.actor.holder, instance_id] = version
             readings[instance_id] = Reading(version, reason)
         return readings
 

@@ -127,6 +127,7 @@ def test_the_command_prints_a_failing_case_and_exits_1(
 
 
 KNOWN = {
+    engine.STANDBY_GIVEN_BACK: 7064,
     engine.LAG_CAPACITY: 64,
     engine.LATE_WRITES: 318,
     engine.LOST_GIVE_BACK: 2134,
