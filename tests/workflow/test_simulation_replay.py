@@ -25,11 +25,13 @@ SEEDS = (2, 7, 11)
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_simulated_case_has_the_outcome_of_the_real_workflow(world: World, seed: int) -> None:
-    logging.getLogger("asg_terminator").setLevel(logging.CRITICAL)
+    logger = logging.getLogger("asg_terminator")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
     try:
         release, simulated, simulated_final = engine.calm(seed)
     finally:
-        logging.getLogger("asg_terminator").setLevel(logging.INFO)
+        logger.setLevel(level)
     assert not simulated.violations
     first_read = [line for line in simulated.trace if "ReadVersions" in line][:1]  # shown when they differ
     name = f"replay-{uuid.uuid4().hex[:6]}"
