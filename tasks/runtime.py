@@ -9,7 +9,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -96,20 +96,79 @@ class Settings:
 
 
 @functools.cache
-def settings() -> Settings:
+def _env_settings() -> Settings:
     loaded = Settings.from_env(os.environ)
     logger.setLevel(loaded.log_level)
     return loaded
 
 
-@functools.cache
+class Installed(Protocol):
+    """Everything the handlers reach through this module, from somewhere other than AWS: the
+    deterministic simulation (asg_terminator/simulation) installs one, with its virtual clock."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def autoscaling(self) -> AutoScaling: ...
+    @property
+    def fleet_reader(self) -> FleetReader: ...
+    @property
+    def leases(self) -> Leases: ...
+    @property
+    def load_balancing(self) -> LoadBalancing: ...
+    @property
+    def stepfunctions(self) -> StepFunctions: ...
+    @property
+    def parameters(self) -> Parameters: ...
+    @property
+    def cloudwatch(self) -> CloudWatch: ...
+    @property
+    def events(self) -> Events: ...
+    def prober(self, timeout_seconds: float) -> VersionProber: ...
+    def sleep(self, seconds: float) -> None: ...
+    def epoch(self) -> float: ...
+
+
+class _Seam:
+    installed: Installed | None = None
+
+
+def install(installed: Installed | None) -> None:
+    """Answer every adapter, the settings and the clock from ``installed``; None: AWS and the real
+    clock again (the default, and all a Lambda ever sees)."""
+    _Seam.installed = installed
+
+
+class _Settings:
+    """``settings()``: read from the environment once per cold start (``settings.cache_clear()``
+    starts a new one), or the installed set's."""
+
+    def __call__(self) -> Settings:
+        return _env_settings() if _Seam.installed is None else _Seam.installed.settings
+
+    def cache_clear(self) -> None:
+        _env_settings.cache_clear()
+
+
+settings = _Settings()
+
+
 def autoscaling() -> AutoScaling:
+    return _aws_autoscaling() if _Seam.installed is None else _Seam.installed.autoscaling
+
+
+@functools.cache
+def _aws_autoscaling() -> AutoScaling:
     return AutoScaling(boto3.client("autoscaling", config=_CLIENT_CONFIG))
 
 
-@functools.cache
 def fleet_reader() -> FleetReader:
-    return FleetReader(autoscaling(), Ec2(boto3.client("ec2", config=_CLIENT_CONFIG)), load_balancing())
+    return _aws_fleet_reader() if _Seam.installed is None else _Seam.installed.fleet_reader
+
+
+@functools.cache
+def _aws_fleet_reader() -> FleetReader:
+    return FleetReader(_aws_autoscaling(), Ec2(boto3.client("ec2", config=_CLIENT_CONFIG)), _aws_load_balancing())
 
 
 def _lease_table() -> str:
@@ -121,8 +180,12 @@ def _lease_table() -> str:
     return table
 
 
-@functools.cache
 def leases() -> Leases:
+    return _aws_leases() if _Seam.installed is None else _Seam.installed.leases
+
+
+@functools.cache
+def _aws_leases() -> Leases:
     return Leases(boto3.client("dynamodb", config=_CLIENT_CONFIG), _lease_table())
 
 
@@ -131,18 +194,30 @@ def upload_claims() -> UploadClaims:
     return UploadClaims(boto3.client("dynamodb", config=_CLIENT_CONFIG), _lease_table())
 
 
-@functools.cache
 def load_balancing() -> LoadBalancing:
+    return _aws_load_balancing() if _Seam.installed is None else _Seam.installed.load_balancing
+
+
+@functools.cache
+def _aws_load_balancing() -> LoadBalancing:
     return LoadBalancing(boto3.client("elbv2", config=_CLIENT_CONFIG))
 
 
-@functools.cache
 def stepfunctions() -> StepFunctions:
+    return _aws_stepfunctions() if _Seam.installed is None else _Seam.installed.stepfunctions
+
+
+@functools.cache
+def _aws_stepfunctions() -> StepFunctions:
     return StepFunctions(boto3.client("stepfunctions", config=_CLIENT_CONFIG))
 
 
-@functools.cache
 def parameters() -> Parameters:
+    return _aws_parameters() if _Seam.installed is None else _Seam.installed.parameters
+
+
+@functools.cache
+def _aws_parameters() -> Parameters:
     return Parameters(boto3.client("ssm", config=_CLIENT_CONFIG))
 
 
@@ -151,8 +226,12 @@ def artifact_store() -> ArtifactStore:
     return ArtifactStore(boto3.client("s3", config=_CLIENT_CONFIG))
 
 
-@functools.cache
 def cloudwatch() -> CloudWatch:
+    return _aws_cloudwatch() if _Seam.installed is None else _Seam.installed.cloudwatch
+
+
+@functools.cache
+def _aws_cloudwatch() -> CloudWatch:
     return CloudWatch(boto3.client("cloudwatch", config=_CLIENT_CONFIG))
 
 
@@ -162,8 +241,12 @@ def check_alarms(asg_name: str, names: list[str], outcome: str) -> None:
         alarms.check(asg_name, names, cloudwatch().alarm_states(names), outcome)
 
 
-@functools.cache
 def events() -> Events:
+    return _aws_events() if _Seam.installed is None else _Seam.installed.events
+
+
+@functools.cache
+def _aws_events() -> Events:
     return Events(boto3.client("events", config=_CLIENT_CONFIG))
 
 
@@ -185,6 +268,8 @@ def notify(bus: str | None, event: tuple[str, dict[str, Any]], required: bool = 
 
 
 def prober(timeout_seconds: float) -> VersionProber:
+    if _Seam.installed is not None:
+        return _Seam.installed.prober(timeout_seconds)
     chosen = settings()
     return VersionProber(
         timeout_seconds,
@@ -195,13 +280,16 @@ def prober(timeout_seconds: float) -> VersionProber:
 
 
 def sleep(seconds: float) -> None:
-    time.sleep(seconds)
+    if _Seam.installed is None:
+        time.sleep(seconds)
+    else:
+        _Seam.installed.sleep(seconds)
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(UTC) if _Seam.installed is None else datetime.fromtimestamp(_Seam.installed.epoch(), UTC)
 
 
 def epoch() -> float:
     """Seconds since the epoch: the clock leases expire by."""
-    return time.time()
+    return time.time() if _Seam.installed is None else _Seam.installed.epoch()

@@ -1,0 +1,41 @@
+"""Bugs planted in the real code for a test (never in the code itself): each a monkeypatch that the
+simulation must catch. The wrappers keep the real function's behaviour except for the one bug."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from tasks import ownership
+from tasks.domain import lease, release
+
+if TYPE_CHECKING:
+    import pytest
+
+
+def floor_off_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = release.healthy_floor
+    monkeypatch.setattr(release, "healthy_floor", lambda *args: real(*args) - 1)
+
+
+def no_lease_check_before_terminate(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = ownership.fence
+
+    def fence(asg_name: str, me: str, what: str, record: Any = None) -> Any:
+        if re.fullmatch(r"terminating i-[0-9a-f]+", what):
+            return None  # the bug: the termination is not fenced by a renewal of the lease
+        return real(asg_name, me, what, record)
+
+    monkeypatch.setattr(ownership, "fence", fence)
+
+
+def cleanup_does_not_resume(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = ownership._apply
+
+    def apply(asg_name: str, me: str, plan: Any, surge: Any, desired: int) -> None:
+        if me.startswith(lease.CLEANUP):
+            plan = replace(plan, resume=())  # the bug: Cleanup forgets the processes it should resume
+        real(asg_name, me, plan, surge, desired)
+
+    monkeypatch.setattr(ownership, "_apply", apply)
