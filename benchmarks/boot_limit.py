@@ -124,6 +124,32 @@ def released_in(events: list[dict[str, Any]]) -> float:
     return float((entered["AsgConverged"] - entered["LockAsg"]).total_seconds())
 
 
+GROUPS = {
+    "waits s": ("WaitBeforeReread", "WaitForReplacement", "WaitForDraining"),
+    "reads s": ("Discover", "ReadVersions", "SelectBatch", "CheckReplacement"),
+    "changes s": ("LockAsg", "Drain", "Terminate", "UnlockAsg"),
+}
+
+
+def breakdown(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Seconds spent in each group of states (entered to exited), and how many times each loop ran."""
+    spent = dict.fromkeys(GROUPS, 0.0)
+    entered: dict[str, Any] = {}
+    counts = {"re-reads": 0, "polls": 0}
+    for event in events:
+        if "stateEnteredEventDetails" in event:
+            name = event["stateEnteredEventDetails"]["name"]
+            entered[name] = event["timestamp"]
+            counts["re-reads"] += name == "WaitBeforeReread"
+            counts["polls"] += name == "CheckReplacement"
+        elif "stateExitedEventDetails" in event:
+            name = event["stateExitedEventDetails"]["name"]
+            for group, states in GROUPS.items():
+                if name in states and name in entered:
+                    spent[group] += (event["timestamp"] - entered[name]).total_seconds()
+    return {**{k: f"{v:.1f}" for k, v in spent.items()}, **counts}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--boot", type=float, default=4.0, help="seconds an instance takes to serve")
@@ -212,6 +238,14 @@ def main() -> None:
         text_columns=(1,),
     )
     note("launched: instances the release launched (the surge's among them); a release needs one per outdated one.")
+    split = [{"case": case.name, **breakdown(histories[name])} for case, name in zip(chosen, names, strict=True)]
+    table(
+        "where the time goes, per case (seconds inside each group of states; re-reads and polls counted)",
+        list(split[0]),
+        [list(row.values()) for row in split],
+        caption="waits: WaitBeforeReread and WaitForReplacement (poll_seconds each) and WaitForDraining; "
+        "reads: Discover, ReadVersions, SelectBatch, CheckReplacement; changes: LockAsg, Drain, Terminate, UnlockAsg",
+    )
 
 
 if __name__ == "__main__":
