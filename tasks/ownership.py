@@ -178,7 +178,8 @@ def terminate(
     wave = capacity.Wave()
     if to_go:
         held = fence(asg_name, me, f"terminating {to_go[0]}", Record(target_version=target))
-        wave = capacity.plan_wave(to_go, outdated_after, held.surge, int(group["DesiredCapacity"]))
+        desired, min_size = int(group["DesiredCapacity"]), int(group.get("MinSize", 0))
+        wave = capacity.plan_wave(to_go, outdated_after, held.surge, desired, min_size)
         if wave.moving is not None:
             fence(asg_name, me, wave.note, Record(surge=wave.moving))
     failed = threading.Event()

@@ -113,7 +113,9 @@ class Wave:
     note: str = "no surge"
 
 
-def plan_wave(batch: Sequence[str], outdated_after: int | None, surge: Surge | None, desired: int) -> Wave:
+def plan_wave(
+    batch: Sequence[str], outdated_after: int | None, surge: Surge | None, desired: int, min_size: int = 0
+) -> Wave:
     """The surge kept after this batch is what the outdated instances left after it can still use,
     at most the surge asked for: ``min(size, outdated_after)``. Every surged instance beyond that
     already stands in for one of the batch, so that many of the batch's terminations lower desired
@@ -126,7 +128,8 @@ def plan_wave(batch: Sequence[str], outdated_after: int | None, surge: Surge | N
     if not surge.holds(desired):
         return Wave(note=f"surge left as it is: desired {desired} is no longer the release's {surge.surged_to}")
     kept = surge.full if outdated_after is None else min(surge.full, max(outdated_after, 0))  # None: not known
-    paid = max(0, min(len(batch), desired - surge.original - kept))
+    # Never below the group's min size (raised since the surge, say): Auto Scaling would refuse it.
+    paid = max(0, min(len(batch), desired - surge.original - kept, desired - min_size))
     settled = _surge(surge.original, desired - paid, surge.full)
     if not paid:
         return Wave(settled=settled, note=f"surge kept at {desired - surge.original}: desired {desired}")

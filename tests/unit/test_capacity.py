@@ -146,3 +146,9 @@ def test_a_batch_decided_without_the_count_keeps_the_whole_surge() -> None:
 
 def test_a_lock_retried_after_recording_its_surge_raises_desired_capacity_as_recorded() -> None:
     assert plan_surge(1, 2, 4, Surge(2, 3)) == SurgePlan(3, 2, "surge: desired 2 -> 3 (recorded before)")
+
+
+def test_the_surge_never_pays_below_the_groups_min_size() -> None:
+    # Someone raised MinSize to 6 during the release: only 2 of the batch can lower desired capacity.
+    wave = plan_wave(["i-1", "i-2", "i-3", "i-4"], 0, Surge(4, 8), 8, min_size=6)
+    assert wave.decrement == ("i-3", "i-4") and wave.settled == Surge(4, 6, size=4)
