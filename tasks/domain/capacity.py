@@ -39,7 +39,7 @@ class Surge:
 
     @property
     def full(self) -> int:
-        """The surge the release asked for: what it raises it back to while outdated instances remain."""
+        """The surge the release asked for: the most a wave keeps for the outdated instances left."""
         return self.surged_to - self.original if self.size is None else self.size
 
     def holds(self, desired: int) -> bool:
@@ -121,8 +121,8 @@ def plan_wave(
     already stands in for one of the batch, so that many of the batch's terminations lower desired
     capacity, and no needless launch follows; the rest keep it, so their replacements boot the next
     wave beside the surge. The floor is the batch's concern (SelectBatch): lowering desired capacity
-    terminates nothing more. A surge someone else has changed since (a scaling policy, an operator)
-    is theirs: nothing is decremented; and so is a batch decided without the count (the surge stays)."""
+    terminates nothing more. Nothing is decremented for a surge someone else has changed since (a
+    scaling policy, an operator: it is theirs), nor for a batch decided without ``outdated_after``."""
     if surge is None:
         return Wave()
     if not surge.holds(desired):
