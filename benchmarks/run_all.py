@@ -20,7 +20,17 @@ from pathlib import Path
 from _common import console, table
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("probe", "transitions", "api_calls", "lease", "terminate", "payload", "cold_start", "demo_overhead")
+BENCHMARKS = (
+    "probe",
+    "transitions",
+    "api_calls",
+    "lease",
+    "terminate",
+    "payload",
+    "cold_start",
+    "demo_overhead",
+    "boot_limit",
+)
 
 
 def run(name: str, timeout: float) -> tuple[str, float]:

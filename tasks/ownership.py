@@ -152,24 +152,47 @@ def drain(asg_name: str, me: str, target_groups: list[str], batch: list[str]) ->
     return runtime.load_balancing().deregister(target_groups, batch)
 
 
-def terminate(asg_name: str, me: str, batch: tuple[str, ...], target: str | None) -> list[str]:
+@dataclass(frozen=True)
+class Terminated:
+    """A batch's terminations: those made (in the batch's order), and those of them the surge paid for."""
+
+    instance_ids: list[str]
+    decremented: tuple[str, ...]
+    note: str
+
+
+def terminate(
+    asg_name: str, me: str, batch: tuple[str, ...], target: str | None, outdated_after: int | None = None
+) -> Terminated:
     """Terminate each instance of the batch still in the group, each after a renewal, up to
-    TERMINATE_CONCURRENCY at once; returns those terminated, in the batch's order. The first failure
-    (a lost lease, a throttled call) starts no further termination and is raised once those under
-    way have ended: a retried Terminate counts the instances already terminating."""
+    TERMINATE_CONCURRENCY at once. The first renewal also reads the lease's surge: the wave's plan
+    (capacity.plan_wave, from ``outdated_after``) says which go with ShouldDecrementDesiredCapacity,
+    recorded before any of them goes. The first failure (a lost lease, a throttled call) starts no
+    further termination and is raised once those under way have ended: a retried Terminate counts
+    the instances already terminating."""
     autoscaling = runtime.autoscaling()
-    states = {i["InstanceId"]: i["LifecycleState"] for i in autoscaling.describe_group(asg_name).get("Instances", [])}
+    group = autoscaling.describe_group(asg_name)
+    states = {i["InstanceId"]: i["LifecycleState"] for i in group.get("Instances", [])}
     present = [i for i in batch if i in states]
+    to_go = [i for i in present if not states[i].startswith("Terminating")]  # else an earlier attempt's
+    wave = capacity.Wave()
+    if to_go:
+        held = fence(asg_name, me, f"terminating {to_go[0]}", Record(target_version=target))
+        desired, min_size = int(group["DesiredCapacity"]), int(group.get("MinSize", 0))
+        wave = capacity.plan_wave(to_go, outdated_after, held.surge, desired, min_size)
+        if wave.moving is not None:
+            fence(asg_name, me, wave.note, Record(surge=wave.moving))
     failed = threading.Event()
 
     def one(instance_id: str) -> bool:
-        if states[instance_id].startswith("Terminating"):  # an earlier attempt of this step (retried)
+        if instance_id not in to_go:
             return True
         if failed.is_set():
             return False
         try:
-            fence(asg_name, me, f"terminating {instance_id}", Record(target_version=target))
-            return autoscaling.terminate_in_group(instance_id)
+            if instance_id != to_go[0]:  # the first was fenced above, with the plan's read
+                fence(asg_name, me, f"terminating {instance_id}", Record(target_version=target))
+            return autoscaling.terminate_in_group(instance_id, decrement=instance_id in wave.decrement)
         except Exception:
             failed.set()
             raise
@@ -178,14 +201,15 @@ def terminate(asg_name: str, me: str, batch: tuple[str, ...], target: str | None
         futures = [pool.submit(one, i) for i in present]
     errors = [e for e in (f.exception() for f in futures) if e is not None]
     terminated = [i for i, f in zip(present, futures, strict=True) if f.exception() is None and f.result()]
+    decremented = tuple(i for i in wave.decrement if i in terminated)
     if errors:
         runtime.logger.warning(f"{asg_name} => batch stopped after terminating [{' '.join(terminated)}]: {errors[0]}")
         raise errors[0]
     try:
-        fence(asg_name, me, "recording the terminated batch", Record(undrained=batch))
+        fence(asg_name, me, "recording the terminated batch", Record(undrained=batch, surge=wave.settled))
     except LeaseLostError:  # lost after the terminations: they happened, and the next change stops
         runtime.logger.warning(f"{asg_name} => lease lost after terminating [{' '.join(terminated)}]")
-    return terminated
+    return Terminated(terminated, decremented, wave.note)
 
 
 def pin(asg_name: str, me: str, parameter: str, version: str) -> str | None:

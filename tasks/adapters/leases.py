@@ -37,7 +37,7 @@ def to_item(lease: Lease) -> dict[str, Any]:
     if lease.target_version is not None:
         item["target_version"] = lease.target_version
     if lease.surge is not None:
-        item["surge"] = {"original": lease.surge.original, "surged_to": lease.surge.surged_to}
+        item["surge"] = _surge_map(lease.surge)
     for key in ("suspended", "drained", "drained_from"):
         if getattr(lease, key):
             item[key] = set(getattr(lease, key))  # a string set: never empty in DynamoDB
@@ -46,6 +46,19 @@ def to_item(lease: Lease) -> dict[str, Any]:
     if lease.repair:
         item["repair"] = True
     return {k: _serializer.serialize(v) for k, v in item.items()}
+
+
+def _surge_map(surge: Surge) -> dict[str, int]:
+    """A surge as the item stores it: its size and the wave's start only when they are set."""
+    stored = {"original": surge.original, "surged_to": surge.surged_to, "size": surge.size, "was": surge.was}
+    return {k: v for k, v in stored.items() if v is not None}
+
+
+def _surge_of(stored: dict[str, Any]) -> Surge:
+    def number(key: str) -> int | None:
+        return None if stored.get(key) is None else int(stored[key])
+
+    return Surge(int(stored["original"]), int(stored["surged_to"]), number("size"), number("was"))
 
 
 def from_item(raw: dict[str, Any]) -> Lease:
@@ -57,7 +70,7 @@ def from_item(raw: dict[str, Any]) -> Lease:
         expires_at=float(item["expires_at"]),
         term_seconds=int(item["term_seconds"]),
         target_version=item.get("target_version"),
-        surge=None if surge is None else Surge(int(surge["original"]), int(surge["surged_to"])),
+        surge=None if surge is None else _surge_of(surge),
         suspended=tuple(sorted(item.get("suspended", ()))),
         drained=tuple(sorted(item.get("drained", ()))),
         drained_from=tuple(sorted(item.get("drained_from", ()))),
@@ -78,7 +91,7 @@ def _update(record: Record, now: float) -> tuple[str, dict[str, Any]]:
         values[":target"] = record.target_version
     if record.surge is not None:
         sets.append("surge = :surge")
-        values[":surge"] = {"original": record.surge.original, "surged_to": record.surge.surged_to}
+        values[":surge"] = _surge_map(record.surge)
     if record.clear_surge:
         removes.append("surge")
     for key, placeholder, change, into in (

@@ -1,9 +1,12 @@
 """Surge (``max_surge``): launch replacements before old instances go, then give the capacity back.
 
-The release raises the ASG's desired capacity when it takes the lease, and restores it when it lets
-go, success or failure. The original capacity and the surged one are recorded in the lease (see
-lease.py) before desired capacity changes, so whoever lets the ASG go (the release, Cleanup after a
-stop, the next release after a crash) restores it, and only while nobody else has changed it since.
+The release raises the ASG's desired capacity when it takes the lease. The surge then replaces, it
+does not add: once surged instances stand in for outdated ones, a batch's terminations lower desired
+capacity (``plan_wave``) instead of launching yet more replacements, and what is left of the surge is
+restored when the release lets go, success or failure. The original capacity and the surged one are
+recorded in the lease (see lease.py) before desired capacity changes, so whoever lets the ASG go
+(the release, Cleanup after a stop, the next release after a crash) restores it, and only while
+nobody else has changed it since.
 """
 
 from __future__ import annotations
@@ -18,7 +21,32 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from tasks.domain.fleet import Instance
-    from tasks.domain.lease import Surge
+
+
+@dataclass(frozen=True)
+class Surge:
+    """Desired capacity before the release raised it, and what it is raised to now.
+
+    The surge shrinks as it pays for terminations (see capacity.plan_wave): ``size`` is the surge the
+    release asked for (None: ``surged_to - original``, as LockAsg raised it). ``was``: desired capacity
+    before a wave of terminations that lowers it, recorded before them, so whoever lets the ASG go
+    after a wave stopped half-way still knows any capacity between the two as the release's own."""
+
+    original: int
+    surged_to: int
+    size: int | None = None
+    was: int | None = None
+
+    @property
+    def full(self) -> int:
+        """The surge the release asked for: the most a wave keeps for the outdated instances left."""
+        return self.surged_to - self.original if self.size is None else self.size
+
+    def holds(self, desired: int) -> bool:
+        """Desired capacity is still this release's surge: nobody else has changed it since."""
+        low, high = sorted((self.surged_to, self.surged_to if self.was is None else self.was))
+        return low <= desired <= high
+
 
 _PERCENT = re.compile(r"^(\d{1,3})%$")
 
@@ -65,6 +93,54 @@ def to_give_back(instances: Sequence[Instance], count: int) -> list[str]:
     """Which instances go when a surge is given back: those that serve nothing first (not InService,
     or unhealthy), then the newest, which the release itself launched; so a release that failed on a
     broken build removes the broken instances rather than the old ones still serving."""
-    newest_first = [i for i in reversed(instances) if not i.warm]  # a fleet lists the oldest first
+    # A fleet lists the oldest first; the warm pool is not the group's capacity, and an instance
+    # already terminating is going anyway.
+    newest_first = [i for i in reversed(instances) if not i.warm and not i.lifecycle.startswith("Terminating")]
     serving_last = sorted(newest_first, key=lambda i: i.healthy)  # stable: the newest first within each
     return [i.id for i in serving_last][: max(count, 0)]
+
+
+@dataclass(frozen=True)
+class Wave:
+    """How one batch's terminations use the surge: ``decrement`` go with ShouldDecrementDesiredCapacity
+    (the surge pays for them, so no replacement launches), the others let Auto Scaling launch one each.
+    ``moving`` is recorded in the lease before any of them (None: desired capacity does not move),
+    ``settled`` once the batch is terminated (None: no surge of this release's to record)."""
+
+    decrement: tuple[str, ...] = ()
+    moving: Surge | None = None
+    settled: Surge | None = None
+    note: str = "no surge"
+
+
+def plan_wave(
+    batch: Sequence[str], outdated_after: int | None, surge: Surge | None, desired: int, min_size: int = 0
+) -> Wave:
+    """The surge kept after this batch is what the outdated instances left after it can still use,
+    at most the surge asked for: ``min(size, outdated_after)``. Every surged instance beyond that
+    already stands in for one of the batch, so that many of the batch's terminations lower desired
+    capacity, and no needless launch follows; the rest keep it, so their replacements boot the next
+    wave beside the surge. The floor is the batch's concern (SelectBatch): lowering desired capacity
+    terminates nothing more. Nothing is decremented for a surge someone else has changed since (a
+    scaling policy, an operator: it is theirs), nor for a batch decided without ``outdated_after``."""
+    if surge is None:
+        return Wave()
+    if not surge.holds(desired):
+        return Wave(note=f"surge left as it is: desired {desired} is no longer the release's {surge.surged_to}")
+    kept = surge.full if outdated_after is None else min(surge.full, max(outdated_after, 0))  # None: not known
+    # Never below the group's min size (raised since the surge, say): Auto Scaling would refuse it.
+    paid = max(0, min(len(batch), desired - surge.original - kept, desired - min_size))
+    settled = _surge(surge.original, desired - paid, surge.full)
+    if not paid:
+        return Wave(settled=settled, note=f"surge kept at {desired - surge.original}: desired {desired}")
+    return Wave(
+        decrement=tuple(batch[len(batch) - paid :]),
+        moving=_surge(surge.original, desired - paid, surge.full, was=desired),
+        settled=settled,
+        note=f"surge pays for {paid} of the batch: desired {desired} -> {desired - paid}",
+    )
+
+
+def _surge(original: int, surged_to: int, size: int, was: int | None = None) -> Surge:
+    """A surge as the lease records it: ``size`` only once the surge has shrunk below it."""
+    return Surge(original, surged_to, None if size == surged_to - original else size, was)

@@ -152,6 +152,9 @@ class Decision:
     plan: tuple[dict[str, Any], ...] = ()  # dry run: each instance and what the release would do with it
     # canary_analysis at a checkpoint: who is compared (tasks/domain/canary_checkpoint.py), then the judgement
     canary: dict[str, Any] | None = None
+    # terminate: the outdated instances the release still replaces after this batch; a surge is kept
+    # for them, the rest of it pays for the batch (tasks/domain/capacity.py plan_wave)
+    outdated_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,12 @@ class Pending:
     since: str
     status: str
     serving_since: tuple[tuple[str, str], ...] = ()
+    decremented: int = 0  # terminated with ShouldDecrementDesiredCapacity: the surge replaced them, nothing launches
+
+    @property
+    def expected(self) -> int:
+        """How many replacements Auto Scaling launches for the batch."""
+        return len(self.instance_ids) - self.decremented
 
 
 @dataclass(frozen=True)
@@ -189,6 +198,8 @@ class Progress:
     # The replacements this release launched (serving the target when their batch was done), the newest
     # RECENT_IDS: a checkpoint's canary (canary_analysis) is those still serving it.
     launched: tuple[str, ...] = ()
+    # Terminations the surge paid for (ShouldDecrementDesiredCapacity): each one lowered the surge by one.
+    surge_paid: int = 0
 
     @property
     def batch_count(self) -> int:
@@ -243,6 +254,7 @@ class Progress:
             checkpoints_passed=self.checkpoints_passed,
             rollback_of=self.rollback_of,
             launched=self.launched,
+            surge_paid=self.surge_paid,
         )
 
     def with_launched(self, instance_ids: tuple[str, ...]) -> Progress:
@@ -271,6 +283,7 @@ class Progress:
                 since=pending["since"],
                 status=pending["status"],
                 serving_since=tuple(sorted(pending.get("serving_since", {}).items())),
+                decremented=pending.get("decremented", 0),
             ),
             decision=None
             if decision is None
@@ -281,6 +294,7 @@ class Progress:
                 known_ids=tuple(decision["known_ids"]),
                 plan=tuple(decision.get("plan", ())),
                 canary=decision.get("canary"),
+                outdated_after=decision.get("outdated_after"),
             ),
             earlier_batches=record.get("earlier_batches", 0),
             earlier_terminated=record.get("earlier_terminated", 0),
@@ -290,6 +304,7 @@ class Progress:
             checkpoints_passed=record.get("checkpoints_passed", 0),
             rollback_of=record.get("rollback_of"),
             launched=tuple(record.get("launched", ())),
+            surge_paid=record.get("surge_paid", 0),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -303,12 +318,18 @@ class Progress:
                 record["pending"]["serving_since"] = dict(self.pending.serving_since)
             else:
                 del record["pending"]["serving_since"]  # only a stability window keeps one
+            if not self.pending.decremented:
+                del record["pending"]["decremented"]  # only a batch the surge paid for
         if record["decision"] is not None and not record["decision"]["plan"]:
             del record["decision"]["plan"]  # only a dry run carries a plan
         if record["decision"] is not None and record["decision"]["canary"] is None:
             del record["decision"]["canary"]  # only a checkpoint with canary_analysis carries one
+        if record["decision"] is not None and record["decision"]["outdated_after"] is None:
+            del record["decision"]["outdated_after"]  # only a terminate decision carries it
         if self.launched:
             record["launched"] = list(self.launched)
         else:
             del record["launched"]  # only a release that launched instances keeps their ids
+        if not self.surge_paid:
+            del record["surge_paid"]  # only a release whose surge paid for terminations
         return record

@@ -43,13 +43,7 @@ CLEANUP = "cleanup:"  # the holder Cleanup writes while it undoes an ended execu
 # A parked lease whose execution has ended is taken at once: its holder no longer runs.
 PARK_SECONDS = 14 * 86400
 
-
-@dataclass(frozen=True)
-class Surge:
-    """Desired capacity before the release raised it, and what it raised it to."""
-
-    original: int
-    surged_to: int
+Surge = capacity.Surge  # the surge the lease records, defined beside its maths
 
 
 @dataclass(frozen=True)
@@ -206,7 +200,7 @@ def give_back(lease: Lease, desired: int, instances: Sequence[Instance]) -> Give
     terminate: tuple[str, ...] = ()
     set_desired = None
     surge = lease.surge
-    if surge is not None and desired == surge.surged_to:
+    if surge is not None and surge.holds(desired):  # only what the surge has not paid for yet is left
         terminate = tuple(capacity.to_give_back(instances, desired - surge.original))
         set_desired = surge.original
     elif surge is not None and desired != surge.original:

@@ -301,7 +301,9 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
     batch = standby + spread_over_zones(view.candidates, policy.rolling_back)[: max(room, 0)]
     if batch:
         known = tuple(sorted(i.id for i in fleet.instances))
-        decision = Decision("terminate", decision_line(fleet, len(batch)), tuple(i.id for i in batch), known)
+        after = len(view.standby) + len(view.candidates) + len(view.held) - len(batch)
+        ids = tuple(i.id for i in batch)
+        decision = Decision("terminate", decision_line(fleet, len(batch)), ids, known, outdated_after=after)
         return progress.update(decision=decision, waiting_since=None)
 
     if view.candidates and view.serving >= fleet.desired and view.headroom <= 0:
@@ -349,21 +351,25 @@ def _wait(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, why: 
     return progress.update(decision=Decision("wait", message), waiting_since=since)
 
 
-def begin_replacement(progress: Progress, terminated: list[str], now: datetime) -> Progress:
-    """Record a terminated batch; its replacements are checked by ``check_replacement``."""
+def begin_replacement(progress: Progress, terminated: list[str], now: datetime, decremented: int = 0) -> Progress:
+    """Record a terminated batch; its replacements are checked by ``check_replacement``.
+    ``decremented``: those of the batch the surge paid for, for which Auto Scaling launches nothing."""
     decision = progress.decision
     if decision is None or decision.action != "terminate":
         raise InvalidStepInputError("Terminate: progress.decision is not a terminate decision")
+    paid = f", {decremented} paid for by the surge" if decremented else ""
     pending = Pending(
         instance_ids=decision.batch,
         known_ids=decision.known_ids,
         since=iso(now),
-        status=f"terminated {len(terminated)} of {len(decision.batch)}; waiting for replacements",
+        status=f"terminated {len(terminated)} of {len(decision.batch)}{paid}; waiting for replacements",
+        decremented=decremented,
     )
     return progress.update(
         pending=pending,
         decision=None,
         events_spent=progress.events_spent + history_budget.TERMINATE,
+        surge_paid=progress.surge_paid + decremented,
     ).with_batch(tuple(terminated))
 
 
@@ -392,10 +398,10 @@ def check_replacement(fleet: Fleet, progress: Progress, policy: Policy, now: dat
             return f"serving {target} for {held:.0f} s of healthy_for_seconds {policy.healthy_for_seconds}"
         return instance.why_not_serving()
 
-    expected = max(len(pending.instance_ids), len(newcomers))
+    expected = max(pending.expected, len(newcomers))
     named = [f"{i.id} {why(i)}" for i in not_ready] + [f"{i.id} still {i.lifecycle}" for i in lingering]
     problems = [listed(named, ", ")] if named else []
-    missing = len(pending.instance_ids) - len(newcomers)
+    missing = pending.expected - len(newcomers)
     if missing > 0:
         problems.append(f"{missing} not launched yet (InService+Healthy {healthy} of desired {fleet.desired})")
     waited = _elapsed(pending.since, now)
@@ -406,7 +412,7 @@ def check_replacement(fleet: Fleet, progress: Progress, policy: Policy, now: dat
     if waited > policy.replacement_timeout_seconds:
         raise ReplacementTimeoutError(status)
     kept = tuple(sorted(since.items())) if policy.healthy_for_seconds else ()
-    return progress.update(pending=Pending(pending.instance_ids, pending.known_ids, pending.since, status, kept))
+    return progress.update(pending=replace(pending, status=status, serving_since=kept))
 
 
 def _serving_since(pending: Pending, serving: list[Instance], policy: Policy, now: datetime) -> dict[str, str]:

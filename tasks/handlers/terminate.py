@@ -1,5 +1,6 @@
-"""Terminate: terminate the selected batch through Auto Scaling, which launches replacements; each
-termination is fenced by the lease."""
+"""Terminate: terminate the selected batch through Auto Scaling, which launches replacements (but
+for those a surge already replaced: see tasks/domain/capacity.py plan_wave); each termination is
+fenced by the lease."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if pin is not None and progress.target_version is not None:
         # Replacements boot the build the pin names: this batch's boot the target.
         ownership.pin(asg, me, rollback.pin_name(pin, asg), progress.target_version)
-    terminated = ownership.terminate(asg, me, batch, progress.target_version)
+    after = progress.decision.outdated_after if progress.decision else None
+    done = ownership.terminate(asg, me, batch, progress.target_version, after)
     runtime.logger.info(
-        f"{asg} => terminating instance ids [{' '.join(terminated)}]",
-        extra={"step": "Terminate", "asg_name": asg, "terminated": terminated},
+        f"{asg} => terminating instance ids [{' '.join(done.instance_ids)}]; {done.note}",
+        extra={"step": "Terminate", "asg_name": asg, "terminated": done.instance_ids},
     )
-    return begin_replacement(progress, terminated, runtime.now()).to_record()
+    return begin_replacement(progress, done.instance_ids, runtime.now(), len(done.decremented)).to_record()

@@ -12,12 +12,13 @@ import pytest
 from tasks import ownership, runtime
 from tasks.adapters.stepfunctions import ExecutionState
 from tasks.domain.fleet import Decision, Progress
+from tasks.domain.lease import Surge
 from tasks.errors import AsgLockedError, AwsThrottledError, ContinuationTakenError
 from tasks.handlers.lock_asg import handler as lock_asg
 from tasks.handlers.roll_back import handler as roll_back
 from tasks.handlers.terminate import handler as terminate
 from tasks.handlers.unlock_asg import handler as unlock_asg
-from tests.functional.support import NEW, OLD, group, leased, target_group
+from tests.functional.support import NEW, OLD, group, group_ids, leased, target_group
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -252,3 +253,38 @@ def _settings() -> dict[str, Any]:
     from tests.unit.builders import settings
 
     return settings()
+
+
+def test_a_wave_the_surge_pays_for_stopped_halfway_is_finished_by_the_retry_or_given_back(
+    make_asg: Callable[..., list[str]], autoscaling: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 1: a wave that lowers desired capacity is recorded before its first termination,
+    so a retried Terminate pays only for what is left, and UnlockAsg after a stop gives back only what
+    the surge has not paid for, wherever the wave stopped."""
+    ids = make_asg("web", 3, max_size=6, zones=("us-east-1a",))
+    time.sleep(1.1)  # EC2 launch times have one-second resolution: the surge's instances are the newest
+    leased("web", A, max_surge=2)
+    assert desired(autoscaling) == 5
+    decision = Decision("terminate", "x", tuple(ids[:2]), tuple(ids), outdated_after=1)  # 1 outdated left after
+    event = {
+        "asg_name": "web",
+        "release_id": A,
+        "progress": Progress(target_version=NEW, decision=decision).to_record(),
+    }
+    monkeypatch.setattr(ownership, "TERMINATE_CONCURRENCY", 1)  # one after another: the second is throttled
+    fail_once(monkeypatch, "terminate_in_group", on_call=2)
+
+    with pytest.raises(AwsThrottledError):
+        terminate(event, None)
+    held = runtime.leases().get("web")
+    assert held is not None and held.surge == Surge(3, 4, size=2, was=5)  # the wave, recorded before it began
+    assert desired(autoscaling) == 5  # the first of the batch keeps its replacement; the second is paid for
+
+    after = terminate(event, None)  # the state machine's Retry
+
+    assert after["pending"]["decremented"] == 1 and after["surge_paid"] == 1
+    assert desired(autoscaling) == 4 and not {ids[0], ids[1]} & group_ids(autoscaling, "web")
+    held = runtime.leases().get("web")
+    assert held is not None and held.surge == Surge(3, 4, size=2)  # settled: 1 left for the last outdated one
+    done = unlock_asg({"asg_name": "web", "release_id": A}, None)
+    assert done["restored_capacity"] == 3 and desired(autoscaling) == 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.domain.capacity import SurgePlan, plan_surge, surge_size, to_give_back
+from tasks.domain.capacity import SurgePlan, Wave, plan_surge, plan_wave, surge_size, to_give_back
 from tasks.domain.lease import Surge
 from tasks.errors import InvalidStepInputError
 
@@ -58,3 +58,97 @@ def test_the_surplus_given_back_is_what_serves_nothing_then_the_newest() -> None
     assert to_give_back(fleet, 3) == ["i-boot", "i-sick", "i-newer"]  # serving nothing, newest first
     assert to_give_back(fleet, 0) == [] and to_give_back(fleet, -1) == []
     assert "i-warm" not in to_give_back(fleet, 10)  # the warm pool is not the group's capacity
+
+
+# Issue 14 item 1: the surge replaces, it does not add.
+def test_a_terminating_instance_is_never_given_back_again() -> None:
+    from tests.unit.builders import instance
+
+    going = instance("i-going", "1.0.2", lifecycle="Terminating:Wait")
+    new = instance("i-new", "1.0.2")
+    assert to_give_back([new, going], 2) == ["i-new"]
+
+
+@pytest.mark.parametrize(
+    ("surge", "desired", "holds"),
+    [
+        (Surge(4, 8), 8, True),
+        (Surge(4, 8), 7, False),  # someone else changed it
+        (Surge(4, 5, size=4, was=8), 5, True),  # a wave that lowered it: any capacity between is ours
+        (Surge(4, 5, size=4, was=8), 7, True),
+        (Surge(4, 5, size=4, was=8), 8, True),
+        (Surge(4, 5, size=4, was=8), 9, False),
+        (Surge(4, 5, size=4, was=8), 4, False),
+    ],
+)
+def test_a_surge_holds_while_desired_capacity_is_where_the_release_put_it(
+    surge: Surge, desired: int, holds: bool
+) -> None:
+    assert surge.holds(desired) is holds
+
+
+def test_a_surge_remembers_its_full_size_once_it_has_shrunk() -> None:
+    assert Surge(4, 8).full == 4
+    assert Surge(4, 5, size=4).full == 4
+
+
+def test_without_a_surge_a_wave_changes_nothing() -> None:
+    assert plan_wave(["i-1", "i-2"], 0, None, 4) == Wave()
+
+
+def test_blue_green_the_surge_pays_for_the_whole_last_batch() -> None:
+    wave = plan_wave(["i-1", "i-2", "i-3", "i-4"], 0, Surge(4, 8), 8)
+    assert wave.decrement == ("i-1", "i-2", "i-3", "i-4")
+    assert wave.moving == Surge(4, 4, size=4, was=8)  # recorded before: desired may be anywhere between
+    assert wave.settled == Surge(4, 4, size=4)  # recorded after: nothing left for UnlockAsg
+    assert wave.note == "surge pays for 4 of the batch: desired 8 -> 4"
+
+
+def test_while_outdated_instances_remain_the_surge_is_kept_for_the_next_wave() -> None:
+    # A surge of 1 at a floor of every instance: each batch of 1 leaves outdated ones, which the
+    # surge boots beside: the termination launches a replacement, as a decrement and a raise would.
+    wave = plan_wave(["i-1"], 3, Surge(4, 5), 5)
+    assert wave.decrement == () and wave.moving is None
+    assert wave.settled == Surge(4, 5)
+    assert wave.note == "surge kept at 1: desired 5"
+
+
+def test_the_surge_shrinks_to_what_the_outdated_instances_left_can_use() -> None:
+    # Surge 4, floor 1: 3 of 4 go while the surge still boots; 1 outdated left keeps 1 of the surge.
+    wave = plan_wave(["i-1", "i-2", "i-3"], 1, Surge(4, 8), 8)
+    assert wave.decrement == ("i-1", "i-2", "i-3")
+    assert wave.settled == Surge(4, 5, size=4)
+    # A surge larger than the batch: one at a time, each paid for.
+    wave = plan_wave(["i-1"], 3, Surge(4, 8), 8)
+    assert wave.decrement == ("i-1",) and wave.settled == Surge(4, 7, size=4)
+    # Part of a batch paid for, the rest replaced (the last of the batch are the ones paid for): a
+    # surge of 2 and 1 outdated instance left after the batch keep 1 of the surge.
+    wave = plan_wave(["i-1", "i-2", "i-3"], 1, Surge(4, 6), 6)
+    assert wave.decrement == ("i-3",) and wave.settled == Surge(4, 5, size=2)
+
+
+def test_a_retried_wave_pays_only_for_what_is_left_to_pay() -> None:
+    # The first attempt recorded the wave (8 -> 4), terminated 2 with a decrement, then failed.
+    wave = plan_wave(["i-3", "i-4"], 0, Surge(4, 4, size=4, was=8), 6)
+    assert wave.decrement == ("i-3", "i-4")
+    assert wave.settled == Surge(4, 4, size=4)
+
+
+def test_a_surge_someone_else_changed_is_theirs() -> None:
+    wave = plan_wave(["i-1"], 0, Surge(4, 8), 10)
+    assert wave == Wave(note="surge left as it is: desired 10 is no longer the release's 8")
+
+
+def test_a_batch_decided_without_the_count_keeps_the_whole_surge() -> None:
+    wave = plan_wave(["i-1"], None, Surge(4, 8), 8)
+    assert wave.decrement == () and wave.settled == Surge(4, 8)
+
+
+def test_a_lock_retried_after_recording_its_surge_raises_desired_capacity_as_recorded() -> None:
+    assert plan_surge(1, 2, 4, Surge(2, 3)) == SurgePlan(3, 2, "surge: desired 2 -> 3 (recorded before)")
+
+
+def test_the_surge_never_pays_below_the_groups_min_size() -> None:
+    # Someone raised MinSize to 6 during the release: only 2 of the batch can lower desired capacity.
+    wave = plan_wave(["i-1", "i-2", "i-3", "i-4"], 0, Surge(4, 8), 8, min_size=6)
+    assert wave.decrement == ("i-3", "i-4") and wave.settled == Surge(4, 6, size=4)

@@ -116,3 +116,16 @@ def test_policy_from_settings_takes_only_the_policy_fields() -> None:
         replace_unreadable=True,
         replacement_timeout_seconds=900,
     )
+
+
+def test_a_batch_the_surge_paid_for_round_trips_through_the_schemas() -> None:
+    before = fleet(instance("i-0a01", OLD), instance("i-0a02", TARGET), desired=3)
+    selected = decide(before, Progress(), Policy(), at(0))
+    assert decision_of(selected).outdated_after == 0
+    terminated = begin_replacement(selected, ["i-0a01"], at(5), decremented=1)
+    record = terminated.to_record()
+    assert record["pending"]["decremented"] == 1 and record["surge_paid"] == 1
+    assert_valid("terminate.output", record)
+    assert_valid("check_replacement.input", {"asg_name": ASG, "progress": record, "settings": settings()})
+    assert Progress.from_record(record) == terminated
+    assert Progress.from_record(record).carried().surge_paid == 1  # a chain's next execution keeps the count

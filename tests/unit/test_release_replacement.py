@@ -242,3 +242,22 @@ def test_without_a_window_one_passing_check_is_enough_and_nothing_more_is_kept()
     waiting = check_replacement(booting, terminated_a(), policy(), at(1))
     assert waiting.pending is not None and waiting.pending.serving_since == ()
     assert "serving_since" not in (waiting.to_record()["pending"] or {})
+
+
+def test_a_batch_the_surge_paid_for_expects_no_replacement() -> None:
+    chosen = decide(fleet(*BEFORE), Progress(target_version=TARGET), policy(), at(-5))
+    assert decision_of(chosen).outdated_after == 0  # i-a was the only outdated instance
+    progress = begin_replacement(chosen, ["i-a"], at(0), decremented=1)
+    assert progress.pending is not None and progress.pending.expected == 0
+    assert progress.pending.status == "terminated 1 of 1, 1 paid for by the surge; waiting for replacements"
+    assert progress.surge_paid == 1
+    # Desired capacity went down with it: the two left are the whole group, and nothing is awaited.
+    done = check_replacement(after(BEFORE[1], BEFORE[2], desired=2), progress, policy(), at(1))
+    assert done.pending is None and done.launched == ()
+
+
+def test_a_partly_paid_batch_waits_for_the_rest_of_its_replacements() -> None:
+    two = Decision("terminate", "m", ("i-a", "i-b"), ("i-a", "i-b", "i-c"), outdated_after=0)
+    progress = begin_replacement(Progress(target_version=TARGET, decision=two), ["i-a", "i-b"], at(0), 1)
+    waiting = check_replacement(after(BEFORE[2], desired=2), progress, policy(), at(3))
+    assert status(waiting).startswith("live_asg_web: 1 of 1 replacements not serving 1.0.274 after 3 s: 1 not launched")

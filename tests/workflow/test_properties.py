@@ -73,6 +73,8 @@ def fleets(draw: st.DrawFn) -> dict[str, Any]:
         "min_healthy": draw(st.integers(0, 3)),
         "min_healthy_percent": draw(st.sampled_from([0, 50, 100])),
         "max_batch": draw(st.one_of(st.none(), st.integers(1, 3))),
+        # Surged capacity that replaces outdated instances (issue 14): none, a count, a share, blue/green.
+        "max_surge": draw(st.sampled_from([0, 0, 1, 2, "50%", "100%"])),
         "pin_target": draw(st.booleans()),
         "faults": {NEVER_BOOTS: draw(share), WRONG_VERSION: draw(share), SLOW: draw(share), BOOTS_LATE: draw(share)},
         "chaos": sorted(draw(st.lists(chaos, max_size=3)), key=lambda c: c[1]),
@@ -148,6 +150,7 @@ def _release_input(simulator: FleetSimulator, names: list[str], case: dict[str, 
         "min_healthy": case["min_healthy"],
         "min_healthy_percent": case["min_healthy_percent"],
         "max_batch": case["max_batch"],
+        "max_surge": case["max_surge"],
         "poll_seconds": 1,
         "probe_timeout_seconds": 0.3,
         "replacement_timeout_seconds": 3,
@@ -161,6 +164,7 @@ def _count(case: dict[str, Any], execution: Any, chaos: Chaos) -> None:
     STATS["instances"] += sum(len(initial) for initial in case["asgs"])
     STATS["instances unreadable at start"] += sum(s in UNREADABLE_AT_START for i in case["asgs"] for s in i)
     STATS[f"outcome {execution.status}"] += 1
+    STATS["releases with a surge"] += int(case["max_surge"] not in (0, "0%"))
     STATS["instances terminated"] += len(execution.terminated())
     STATS["replacement fault plans"] += int(any(case["faults"].values()))
     for kind in chaos.done:

@@ -1,14 +1,19 @@
 """Issue #6 item 1 on the real ASL: max_surge launches replacements before old instances go and
-gives the capacity back at the end, converged, failed or interrupted."""
+gives the capacity back at the end, converged, failed or interrupted. Issue 14 item 1: the surge
+replaces outdated instances (their terminations lower desired capacity) instead of adding to them."""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from typing import TYPE_CHECKING
 
+import pytest
+
 from asg_terminator.simulator import NEVER_BOOTS, FaultPlan
+from tasks.domain.capacity import surge_size
 from tasks.domain.lease import LOCK_TAG, Surge
 
 if TYPE_CHECKING:
@@ -105,3 +110,64 @@ def test_a_release_stopped_by_hand_whose_cleanup_never_ran_is_repaired_by_the_ne
     assert world.group("live_asg_web")["SuspendedProcesses"] == []
     assert world.lease("live_asg_web") is None
     assert world.versions("live_asg_web") == [NEW, NEW]
+
+
+def _floor(desired: int, min_healthy: int, min_healthy_percent: int) -> int:
+    return max(min_healthy, math.ceil(min_healthy_percent * desired / 100))
+
+
+# Issue 14 item 1: the surge replaces, it does not add. (instances, max_surge, min_healthy,
+# min_healthy_percent, max_batch): an ASG of 1; blue/green; 25 % and 50 % surges at a floor of
+# every instance; a surge beside headroom (terminations while the surge still boots); a surge
+# larger than a batch; a percentage floor, which the surge itself raises.
+SURGE_CASES = [
+    pytest.param(1, 1, 1, 0, None, id="asg-of-1"),
+    pytest.param(4, 4, 4, 0, None, id="blue-green"),
+    pytest.param(4, "25%", 4, 0, None, id="surge-25%-floor-all"),
+    pytest.param(4, "50%", 2, 0, None, id="surge-50%-with-headroom"),
+    pytest.param(4, 4, 1, 0, None, id="surge-100%-floor-1"),
+    pytest.param(4, 4, 4, 0, 1, id="surge-larger-than-a-batch"),
+    pytest.param(5, 2, 0, 50, 2, id="surge-2-floor-50%-batches-of-2"),
+]
+
+
+@pytest.mark.parametrize(("size", "max_surge", "min_healthy", "min_healthy_percent", "max_batch"), SURGE_CASES)
+def test_a_surge_replaces_outdated_instances_without_a_needless_launch(
+    world: World, size: int, max_surge: int | str, min_healthy: int, min_healthy_percent: int, max_batch: int | None
+) -> None:
+    world.fleet(build=NEW)
+    original = world.asg("live_asg_web", size, OLD, max_size=2 * size)
+    surge = surge_size(max_surge, size, 2 * size)
+
+    execution, watch = world.release(
+        {
+            "asg_names": ["live_asg_web"],
+            "target_version": NEW,
+            "min_healthy": min_healthy,
+            "min_healthy_percent": min_healthy_percent,
+            "max_batch": max_batch,
+            "max_surge": max_surge,
+        }
+    )
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert sorted(execution.terminated()) == sorted(original)
+    # The floor held at every moment: by the release's own formula (the floor of the desired capacity
+    # of each sample, surge included), and by that of the ASG's capacity before the surge.
+    assert watch.floor_breaches("live_asg_web", min_healthy, min_healthy_percent) == []
+    assert watch.lowest("live_asg_web").serving >= _floor(size, min_healthy, min_healthy_percent)
+    # Nothing serving the target was terminated: each instance that left the group was an old one,
+    # read serving the old build (or nothing) at the last sample before it went.
+    assert set(watch.gone) <= set(original)
+    assert all(read != NEW for read in watch.gone.values())
+    # No needless launch: one new instance for each outdated one, the surge's among them, and so
+    # nothing left for UnlockAsg to terminate.
+    assert len(watch.last_read) == 2 * size
+    terminates = execution.task_outputs("Terminate")
+    assert sum(t["progress"]["pending"].get("decremented", 0) for t in terminates) == surge
+    assert terminates[-1]["progress"]["surge_paid"] == surge
+    (unlocked,) = execution.task_outputs("UnlockAsg")
+    assert unlocked["unlock"]["restored_capacity"] == size
+    assert world.group("live_asg_web")["DesiredCapacity"] == size
+    assert world.versions("live_asg_web") == [NEW] * size
+    assert world.lease("live_asg_web") is None
