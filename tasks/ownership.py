@@ -206,7 +206,8 @@ def terminate(
         runtime.logger.warning(f"{asg_name} => batch stopped after terminating [{' '.join(terminated)}]: {errors[0]}")
         raise errors[0]
     try:
-        fence(asg_name, me, "recording the terminated batch", Record(undrained=batch, surge=wave.settled))
+        settled = wave.settled_after(len(decremented))
+        fence(asg_name, me, "recording the terminated batch", Record(undrained=batch, surge=settled))
     except LeaseLostError:  # lost after the terminations: they happened, and the next change stops
         runtime.logger.warning(f"{asg_name} => lease lost after terminating [{' '.join(terminated)}]")
     return Terminated(terminated, decremented, wave.note)

@@ -112,6 +112,15 @@ class Wave:
     settled: Surge | None = None
     note: str = "no surge"
 
+    def settled_after(self, decremented: int) -> Surge | None:
+        """The surge to record once the batch is terminated, when only ``decremented`` of the planned
+        decrements happened (an instance gone before its call, say): desired capacity fell by that many
+        only, and the rest of the surge is still the release's to give back."""
+        if self.settled is None:
+            return None
+        missed = len(self.decrement) - min(max(decremented, 0), len(self.decrement))
+        return _surge(self.settled.original, self.settled.surged_to + missed, self.settled.full)
+
 
 def plan_wave(
     batch: Sequence[str], outdated_after: int | None, surge: Surge | None, desired: int, min_size: int = 0

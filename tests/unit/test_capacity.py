@@ -104,6 +104,20 @@ def test_blue_green_the_surge_pays_for_the_whole_last_batch() -> None:
     assert wave.note == "surge pays for 4 of the batch: desired 8 -> 4"
 
 
+def test_a_decrement_that_did_not_happen_leaves_its_share_of_the_surge_to_give_back() -> None:
+    # Found by the simulation (seed 8761): the one outdated instance went unhealthy and Auto Scaling
+    # took it before Terminate's call, so desired capacity stayed surged; recording the planned 3
+    # left UnlockAsg taking desired 4 for someone else's and the surge in place.
+    wave = plan_wave(["i-1"], 0, Surge(3, 4), 4)
+    assert wave.settled == Surge(3, 3, size=1)
+    assert wave.settled_after(1) == wave.settled
+    assert wave.settled_after(0) == Surge(3, 4)  # all of the surge still the release's
+    blue_green = plan_wave(["i-1", "i-2", "i-3", "i-4"], 0, Surge(4, 8), 8)
+    assert blue_green.settled_after(3) == Surge(4, 5, size=4)
+    assert blue_green.settled_after(9) == blue_green.settled  # never past the plan
+    assert Wave().settled_after(0) is None
+
+
 def test_while_outdated_instances_remain_the_surge_is_kept_for_the_next_wave() -> None:
     # A surge of 1 at a floor of every instance: each batch of 1 leaves outdated ones, which the
     # surge boots beside: the termination launches a replacement, as a decrement and a raise would.
