@@ -59,8 +59,7 @@ FAULTS = (
     "stall",
 )
 # What the simulation found and the code does not handle yet: each is left out of the cases unless
-# asked for (``--finding``), and tests/simulation/test_findings.py shows it by seed.
-STANDBY_GIVEN_BACK = "standby given back"
+# asked for (``--finding``), and tests/simulation/test_simulation.py shows it by seed.
 LAG_CAPACITY = "lagging capacity"
 LATE_WRITES = "writes landing after the lease"
 LOST_GIVE_BACK = "lost give-back"
@@ -70,9 +69,6 @@ FINDINGS = {
     "recorded, takes it for someone else's change, and leaves the rest of the surge in place",
     LATE_WRITES: "a write whose answer was lost (SuspendProcesses, SetDesiredCapacity) and that lands a few "
     "seconds later can land after UnlockAsg gave the ASG back: nothing undoes it, the lease is gone",
-    STANDBY_GIVEN_BACK: "giving a surge back can terminate a Standby instance with a decrement of desired capacity "
-    "(capacity.to_give_back puts instances that serve nothing first, Standby among them): Auto Scaling then "
-    "scales in a serving instance, below the floor",
     LAG_CAPACITY: "when DescribeAutoScalingGroups lags SetDesiredCapacity, UnlockAsg or Cleanup reads the "
     "capacity from before the surge, takes it for someone else's change, and leaves the surge in place",
 }
@@ -169,7 +165,6 @@ class Case:
         w.throttle_share = d.pick((0.3, 0.6))
         w.lose_share = d.pick((0.3, 0.6))
         broken = d.one_in(6)
-        # Standby instances and surged capacity are not mixed: FINDINGS["standby given back"].
         self.standby = d.one_in(3)
         self.world.lag_capacity = LAG_CAPACITY in self.findings and w.lag_seconds > 0
         self.world.lose_give_back = LOST_GIVE_BACK in self.findings
@@ -284,8 +279,6 @@ class Case:
             "approve_checkpoints": (True,),
             "dry_run": (True,),
         }
-        if self.standby and STANDBY_GIVEN_BACK not in self.findings:
-            del optional["max_surge"]
         for key, values in optional.items():
             if d.one_in(6 if key != "dry_run" else 20):
                 chosen[key] = d.pick(values)

@@ -90,12 +90,13 @@ def plan_surge(max_surge: int | str, desired: int, max_size: int, ours: Surge | 
 
 
 def to_give_back(instances: Sequence[Instance], count: int) -> list[str]:
-    """Which instances go when a surge is given back: those that serve nothing first (not InService,
+    """Which instances go when a surge is given back, each with a decrement: only instances desired
+    capacity counts (Pending or InService, never Standby); those that serve nothing first (Pending,
     or unhealthy), then the newest, which the release itself launched; so a release that failed on a
     broken build removes the broken instances rather than the old ones still serving."""
-    # A fleet lists the oldest first; the warm pool is not the group's capacity, and an instance
-    # already terminating is going anyway.
-    newest_first = [i for i in reversed(instances) if not i.warm and not i.lifecycle.startswith("Terminating")]
+    # A fleet lists the oldest first. Only what desired capacity counts goes (Instance.in_capacity):
+    # a Standby instance terminated with a decrement would make Auto Scaling scale in a serving one.
+    newest_first = [i for i in reversed(instances) if i.in_capacity]
     serving_last = sorted(newest_first, key=lambda i: i.healthy)  # stable: the newest first within each
     return [i.id for i in serving_last][: max(count, 0)]
 

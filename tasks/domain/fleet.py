@@ -61,6 +61,14 @@ class Instance:
         return self.lifecycle == STANDBY
 
     @property
+    def in_capacity(self) -> bool:
+        """Counted in the group's desired capacity: Pending (any of its hooks) or InService. Not
+        Standby, EnteringStandby, Detaching or the warm pool; nor Terminating, already going. Only
+        such an instance may go with a decrement of desired capacity: any other lowers it without
+        leaving it, and Auto Scaling scales in an instance that does count, a serving one maybe."""
+        return self.lifecycle == IN_SERVICE or self.lifecycle.startswith("Pending")
+
+    @property
     def warm(self) -> bool:
         """In the group's warm pool (Warmed:Pending, Warmed:Stopped, Warmed:Running...)."""
         return self.lifecycle.startswith(WARMED)

@@ -69,6 +69,21 @@ def test_a_terminating_instance_is_never_given_back_again() -> None:
     assert to_give_back([new, going], 2) == ["i-new"]
 
 
+# Simulation finding "standby given back" (seed 7064): a Standby instance terminated with a decrement
+# lowers desired capacity without leaving it, and Auto Scaling scales in a serving instance.
+def test_only_what_desired_capacity_counts_is_given_back() -> None:
+    from tests.unit.builders import instance
+
+    old = instance("i-old", "1.0.1")
+    standby = instance("i-standby", "1.0.1", lifecycle="Standby")
+    entering = instance("i-entering", "1.0.1", lifecycle="EnteringStandby")
+    detaching = instance("i-detaching", "1.0.1", lifecycle="Detaching")
+    hooked = instance("i-hooked", None, lifecycle="Pending:Wait")
+    fleet = [old, standby, entering, detaching, hooked]
+    assert to_give_back(fleet, 2) == ["i-hooked", "i-old"]
+    assert to_give_back(fleet, 5) == ["i-hooked", "i-old"]
+
+
 @pytest.mark.parametrize(
     ("surge", "desired", "holds"),
     [
