@@ -233,6 +233,7 @@ class LocalStack:
                 "PROBE_LOOPBACK_ONLY": "true",  # whatever a release's version URL says
                 "ALLOWED_VERSION_HOSTS": VERSION_HOSTS,  # the simulator's version URLs name it
                 "IN_FLIGHT_SECONDS": "2",  # a step in flight here ends within it (the Lambda timeout in AWS)
+                "CAPACITY_LAG_SECONDS": "1",  # moto's reads do not lag
             }
         )
         runtime.settings.cache_clear()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tasks import runtime
@@ -21,11 +21,13 @@ from tasks.domain.lease import Lease, Record, Surge
 from tasks.errors import AsgLockedError, AsgNotFoundError, ContinuationTakenError, LeaseLostError
 
 if TYPE_CHECKING:
+    from tasks.domain.fleet import Fleet
     from tasks.domain.lease import GiveBack
 
 TAKE_ATTEMPTS = 3
 TERMINATE_CONCURRENCY = 10  # terminations of one batch under way at once (each one call, 100-200 ms in AWS)
 CLEANUP_SECONDS = 900  # how long Cleanup holds a lease while it undoes an ended release's changes
+CAPACITY_POLL_SECONDS = 5.0  # how often letting go reads desired capacity again (Settings.capacity_lag_seconds)
 
 
 def fence(asg_name: str, me: str, what: str, record: Record | None = None) -> Lease:
@@ -249,13 +251,31 @@ def let_go(asg_name: str, me: str, tag_holder: str | None = None) -> LetGo:
     if held is None or held.holder != me:
         return LetGo(False, None, ())
     try:
-        group = runtime.fleet_reader().discover(asg_name, None, guarded=False)
+        group, waited = _settled(asg_name, held.surge)
     except AsgNotFoundError:  # deleted during the release: nothing to give back
         return LetGo(store.release(asg_name, me), None, ("the ASG no longer exists",))
     plan = lease.give_back(held, group.desired, group.instances)
+    if waited and held.surge is not None and not held.surge.holds(group.desired):
+        plan = replace(plan, notes=(*plan.notes, f"read again for {waited:.0f} s in case the read lagged"))
     _apply(asg_name, me, plan, held.surge, group.desired)
     runtime.autoscaling().delete_tag_if(asg_name, lease.LOCK_TAG, tag_holder or me)
     return LetGo(store.release(asg_name, me), plan.restored_capacity, plan.notes)
+
+
+def _settled(asg_name: str, surge: Surge | None) -> tuple[Fleet, float]:
+    """The group as a read sees it once desired capacity is the release's surge again, or after
+    ``capacity_lag_seconds`` (and the seconds waited). DescribeAutoScalingGroups may lag the release's
+    own last change of desired capacity (the surge, a wave's decrements): a read from before it would
+    be taken for someone else's change, and the surge left behind. Only a read that still disagrees
+    after the wait is taken for someone else's change, and their number stands."""
+    reader, bound = runtime.fleet_reader(), runtime.settings().capacity_lag_seconds
+    group, waited = reader.discover(asg_name, None, guarded=False), 0.0
+    while surge is not None and not surge.holds(group.desired) and waited < bound:
+        pause = min(CAPACITY_POLL_SECONDS, bound - waited)
+        runtime.sleep(pause)
+        waited += pause
+        group = reader.discover(asg_name, None, guarded=False)
+    return group, waited
 
 
 def clean_up(execution_arn: str, stopped_at: float) -> dict[str, LetGo]:
@@ -279,11 +299,14 @@ def clean_up(execution_arn: str, stopped_at: float) -> dict[str, LetGo]:
 
 
 def _apply(asg_name: str, me: str, plan: GiveBack, surge: Surge | None, desired: int) -> None:
-    """Each termination lowers desired capacity by one; each renewal records where it stands, so a
-    retry after a partial give-back still finds desired capacity at the recorded surge."""
+    """Each termination lowers desired capacity by one; each renewal records where it stands and
+    where that termination takes it (``was``, as a wave records it), so a retry after a partial
+    give-back, or after a termination whose answer was lost but that happened, still finds desired
+    capacity within the recorded surge."""
     autoscaling = runtime.autoscaling()
     for done, instance_id in enumerate(plan.terminate):
-        now_at = None if surge is None else Record(surge=Surge(surge.original, desired - done))
+        at = desired - done
+        now_at = None if surge is None else Record(surge=Surge(surge.original, at - 1, was=at))
         fence(asg_name, me, f"terminating {instance_id} to give surged capacity back", now_at)
         autoscaling.terminate_in_group(instance_id, decrement=True)
     if plan.set_desired is not None:

@@ -66,6 +66,10 @@ class Settings:
     # How long a step of an ended execution may still be running (Lambda runs to its end after a
     # stop): more than the functions' 60 s timeout. Until then its leases are neither taken nor undone.
     in_flight_seconds: float = 70.0
+    # How long a read of desired capacity may lag the release's own change of it (DescribeAutoScalingGroups
+    # is eventually consistent): letting go reads it again until then before it takes a disagreeing
+    # number for someone else's change. Within UnlockAsg's 60 s timeout.
+    capacity_lag_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         # Here, so the first invocation after a cold start fails by name (every one does, before
@@ -92,6 +96,7 @@ class Settings:
             event_bus_name=environ.get("EVENT_BUS_NAME") or "default",
             upload_window_seconds=float(environ.get("UPLOAD_WINDOW_SECONDS", UPLOAD_WINDOW_SECONDS)),
             in_flight_seconds=float(environ.get("IN_FLIGHT_SECONDS", "70")),
+            capacity_lag_seconds=float(environ.get("CAPACITY_LAG_SECONDS", "30")),
         )
 
 

@@ -143,7 +143,6 @@ class World:
         self.throttle_until = -1.0
         self.lose_share = 0.0  # of writes whose answer is lost (the write lands late)
         self.lose_until = -1.0
-        self.lose_give_back = False
         self.faults: dict[str, int] = {}
         self._snapshots: dict[str, list[tuple[float, dict[str, Any]]]] = {}
         self._late: list[tuple[float, int, Callable[[], None]]] = []
@@ -279,16 +278,12 @@ class World:
             self.faults["throttled call"] = self.faults.get("throttled call", 0) + 1
             raise AwsThrottledError(f"{operation} {key}: Rate exceeded (Throttling, simulated)")
 
-    def write(self, operation: str, key: str, apply: Callable[[], None], lossless: bool = False) -> None:
+    def write(self, operation: str, key: str, apply: Callable[[], None]) -> None:
         """Apply a write; or, while writes are being lost, land it ``late_seconds`` later and answer
         AwsUnavailableError now (the caller cannot tell it will land)."""
         self.call("", operation, key)
         n = self._calls[operation, key]
-        if (
-            not lossless
-            and self.now <= self.lose_until
-            and _stable(self.seed, "lose", operation, key, n) < self.lose_share
-        ):
+        if self.now <= self.lose_until and _stable(self.seed, "lose", operation, key, n) < self.lose_share:
             self.faults["late write"] = self.faults.get("late write", 0) + 1
             self._late.append((self.now + self.late_seconds, len(self._late) + n * 1000, apply))
             raise AwsUnavailableError(f"{operation} {key}: the request timed out (simulated; it lands later)")
@@ -431,10 +426,7 @@ class SimAutoScaling(AutoScaling):
             if decrement:
                 group.desired -= 1
 
-        # A give-back termination's answer is lost only when asked for (engine.FINDINGS, "lost give-back").
-        world.write(
-            "TerminateInstanceInAutoScalingGroup", instance_id, apply, lossless=decrement and not world.lose_give_back
-        )
+        world.write("TerminateInstanceInAutoScalingGroup", instance_id, apply)
         world.terminated_by.append((world.actor.holder, group.name, instance_id))
         return True
 

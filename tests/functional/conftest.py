@@ -41,6 +41,7 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "EVENT_BUS_NAME",
         "ALLOWED_VERSION_HOSTS",
         "IN_FLIGHT_SECONDS",
+        "CAPACITY_LAG_SECONDS",
         "UPLOAD_WINDOW_SECONDS",
     ):
         monkeypatch.delenv(key, raising=False)

@@ -5,6 +5,7 @@ The real handlers against moto; a fault is one AWS call answering Throttling, as
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -76,6 +77,81 @@ def test_a_give_back_retried_after_it_failed_halfway_still_restores_the_capacity
 
     assert (done["unlocked"], done["restored_capacity"], done["notes"]) == (True, 3, [])
     assert desired(autoscaling) == 3 and runtime.leases().get("web") is None
+
+
+def lose_answer_once(monkeypatch: pytest.MonkeyPatch, method: str, on_call: int = 1) -> None:
+    """The ``on_call``-th call of AutoScaling.``method`` lands, and its answer is lost (a timeout)."""
+    cls = type(runtime.autoscaling())
+    real = getattr(cls, method)
+    calls = {"n": 0}
+
+    def lost(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        answer = real(self, *args, **kwargs)
+        if calls["n"] == on_call:
+            raise AwsThrottledError(f"{method}: the request timed out")
+        return answer
+
+    monkeypatch.setattr(cls, method, lost)
+
+
+# Simulation finding "lost give-back" (seed 2134): the retry found desired one below the surge it
+# recorded, took it for someone else's change, and left the rest of the surge.
+def test_a_give_back_retried_after_a_termination_whose_answer_was_lost_restores_the_capacity(
+    make_asg: Callable[..., list[str]], autoscaling: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_asg("web", 3, max_size=6)
+    time.sleep(1.1)  # EC2 launch times have one-second resolution: the surge's instances are the newest
+    leased("web", A, max_surge=2)
+    lose_answer_once(monkeypatch, "terminate_in_group", on_call=1)  # it went, with its decrement
+
+    with pytest.raises(AwsThrottledError):
+        unlock_asg({"asg_name": "web", "release_id": A}, None)
+    assert desired(autoscaling) == 4
+    done = unlock_asg({"asg_name": "web", "release_id": A}, None)  # the state machine's Retry
+
+    assert (done["unlocked"], done["restored_capacity"], done["notes"]) == (True, 3, [])
+    assert desired(autoscaling) == 3 and runtime.leases().get("web") is None
+
+
+# Simulation finding "lagging capacity" (seed 64): a read of desired capacity from before the
+# surge was taken for someone else's change, and the surge left in place.
+def test_letting_go_reads_again_when_desired_capacity_lags_the_surge(
+    make_asg: Callable[..., list[str]], autoscaling: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_asg("web", 3, max_size=6)
+    time.sleep(1.1)  # EC2 launch times have one-second resolution: the surge's instances are the newest
+    leased("web", A, max_surge=2)
+    monkeypatch.setenv("CAPACITY_LAG_SECONDS", "2")
+    runtime.settings.cache_clear()
+    cls, reads = type(runtime.fleet_reader()), {"n": 0}
+    real = cls.discover
+
+    def lagging(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reads["n"] += 1
+        fleet = real(self, *args, **kwargs)
+        return replace(fleet, desired=3) if reads["n"] == 1 else fleet  # the first read is from before the surge
+
+    monkeypatch.setattr(cls, "discover", lagging)
+    done = unlock_asg({"asg_name": "web", "release_id": A}, None)
+
+    assert (done["unlocked"], done["restored_capacity"], done["notes"]) == (True, 3, [])
+    assert desired(autoscaling) == 3 and reads["n"] == 2
+
+
+def test_a_change_by_someone_else_is_left_once_the_reads_agree_for_the_lag(
+    make_asg: Callable[..., list[str]], autoscaling: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_asg("web", 3, max_size=6)
+    leased("web", A, max_surge=2)
+    autoscaling.set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=6)  # a scaling policy
+    monkeypatch.setenv("CAPACITY_LAG_SECONDS", "1")
+    runtime.settings.cache_clear()
+    done = unlock_asg({"asg_name": "web", "release_id": A}, None)
+
+    assert (done["unlocked"], done["restored_capacity"]) == (True, None)
+    assert "desired capacity left at 6" in done["notes"][0] and "read again for 1 s" in done["notes"][1]
+    assert desired(autoscaling) == 6
 
 
 def test_a_lock_retried_after_its_surge_failed_surges(

@@ -58,6 +58,7 @@ def lambdas(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaInvoke
     monkeypatch.setenv("LEASE_TABLE", stack.create_lease_table(boto3.client("dynamodb", region_name=REGION)))
     monkeypatch.setenv("ALLOWED_VERSION_HOSTS", "127.0.0.1")  # the simulator's version URLs, as local up sets it
     monkeypatch.setenv("IN_FLIGHT_SECONDS", "1")  # moto's steps end within it (70 s in AWS: the Lambda timeout)
+    monkeypatch.setenv("CAPACITY_LAG_SECONDS", "1")  # moto's reads do not lag
     runtime.settings.cache_clear()
     with LambdaInvokeServer(port=LAMBDA_PORT if EXTERNAL_SFN else 0) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", server.url)
