@@ -243,15 +243,17 @@ class LetGo:
     notes: tuple[str, ...]
 
 
-def let_go(asg_name: str, me: str, tag_holder: str | None = None) -> LetGo:
+def let_go(asg_name: str, me: str, tag_holder: str | None = None, ended_at: float | None = None) -> LetGo:
     """Undo what the release changed and release its lease, if ``me`` holds it; another holder's
-    lease, and the ASG, stay as they are."""
+    lease, and the ASG, stay as they are. ``ended_at``: when no step of the release that changed the ASG
+    can still be running (Cleanup), so a read of desired capacity can no longer lag its changes once
+    ``capacity_lag_seconds`` have passed (None: it changes the ASG until now)."""
     store = runtime.leases()
     held = store.get(asg_name)
     if held is None or held.holder != me:
         return LetGo(False, None, ())
     try:
-        group, waited = _settled(asg_name, held.surge)
+        group, waited = _settled(asg_name, held.surge, ended_at)
     except AsgNotFoundError:  # deleted during the release: nothing to give back
         return LetGo(store.release(asg_name, me), None, ("the ASG no longer exists",))
     plan = lease.give_back(held, group.desired, group.instances)
@@ -262,13 +264,15 @@ def let_go(asg_name: str, me: str, tag_holder: str | None = None) -> LetGo:
     return LetGo(store.release(asg_name, me), plan.restored_capacity, plan.notes)
 
 
-def _settled(asg_name: str, surge: Surge | None) -> tuple[Fleet, float]:
+def _settled(asg_name: str, surge: Surge | None, ended_at: float | None) -> tuple[Fleet, float]:
     """The group as a read sees it once desired capacity is the release's surge again, or after
     ``capacity_lag_seconds`` (and the seconds waited). DescribeAutoScalingGroups may lag the release's
     own last change of desired capacity (the surge, a wave's decrements): a read from before it would
     be taken for someone else's change, and the surge left behind. Only a read that still disagrees
     after the wait is taken for someone else's change, and their number stands."""
     reader, bound = runtime.fleet_reader(), runtime.settings().capacity_lag_seconds
+    if ended_at is not None:
+        bound = max(0.0, ended_at + bound - runtime.epoch())
     group, waited = reader.discover(asg_name, None, guarded=False), 0.0
     while surge is not None and not surge.holds(group.desired) and waited < bound:
         pause = min(CAPACITY_POLL_SECONDS, bound - waited)
@@ -295,7 +299,8 @@ def clean_up(execution_arn: str, stopped_at: float) -> dict[str, LetGo]:
             taken_over.append((held.asg_name, held.holder if held.holder != me else execution_arn))
     if taken_over:
         runtime.sleep(max(0.0, stopped_at + runtime.settings().in_flight_seconds - runtime.epoch()))
-    return {asg_name: let_go(asg_name, me, tag_holder) for asg_name, tag_holder in taken_over}
+    last_change = stopped_at + runtime.settings().in_flight_seconds  # the latest a step of it ends
+    return {asg_name: let_go(asg_name, me, tag_holder, last_change) for asg_name, tag_holder in taken_over}
 
 
 def _apply(asg_name: str, me: str, plan: GiveBack, surge: Surge | None, desired: int) -> None:

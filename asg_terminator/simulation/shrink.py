@@ -56,7 +56,7 @@ def shrink(failing: Result, findings: frozenset[str] = frozenset(), budget: int 
                 else:
                     start += size
         for at in range(len(best.draws)):
-            if tries >= budget:
+            if tries >= budget or at >= len(best.draws):  # an attempt that failed may have shortened it
                 break
             value = best.draws[at]
             for lower in sorted({0, value // 2, value - 1} - {value}):

@@ -42,10 +42,14 @@ class Surge:
         """The surge the release asked for: the most a wave keeps for the outdated instances left."""
         return self.surged_to - self.original if self.size is None else self.size
 
+    @property
+    def low(self) -> int:
+        """The least desired capacity may be at while it is this release's surge (``was`` may be either side)."""
+        return min(self.surged_to, self.surged_to if self.was is None else self.was)
+
     def holds(self, desired: int) -> bool:
         """Desired capacity is still this release's surge: nobody else has changed it since."""
-        low, high = sorted((self.surged_to, self.surged_to if self.was is None else self.was))
-        return low <= desired <= high
+        return self.low <= desired <= max(self.surged_to, self.surged_to if self.was is None else self.was)
 
 
 _PERCENT = re.compile(r"^(\d{1,3})%$")

@@ -201,7 +201,10 @@ def give_back(lease: Lease, desired: int, instances: Sequence[Instance]) -> Give
     set_desired = None
     surge = lease.surge
     if surge is not None and surge.holds(desired):  # only what the surge has not paid for yet is left
-        terminate = tuple(capacity.to_give_back(instances, desired - surge.original))
+        # Between a recorded change and its answer (``was``) desired may be anywhere in the range, and
+        # the read may lag: only what is surely surge goes by a decrement, SetDesiredCapacity the rest
+        # (it never goes below the original, whatever desired stands at).
+        terminate = tuple(capacity.to_give_back(instances, surge.low - surge.original))
         set_desired = surge.original
     elif surge is not None and desired != surge.original:
         notes.append(

@@ -127,3 +127,12 @@ def test_a_fresh_lease_and_a_lost_one_say_who_holds_it() -> None:
 def test_the_capacity_given_back_is_what_desired_is_set_to() -> None:
     plan = lease.give_back(held_by(ME, surge=Surge(2, 3)), 3, [instance("i-a"), instance("i-b"), instance("i-c")])
     assert plan.restored_capacity == plan.set_desired == 2 and plan.terminate == ("i-c",)
+
+
+def test_within_a_recorded_range_only_what_is_surely_surge_goes_by_a_decrement() -> None:
+    """A give-back termination recorded (4 -> 3, ``was`` 4) whose answer was lost: desired may stand at
+    either, and a lagging read may say 4 when it is 3. One decrement at most (the low end, 3, less
+    the original 2); SetDesiredCapacity gives the rest back, never below the original."""
+    fleet = [instance("i-old", "1.0.273"), instance("i-a"), instance("i-b"), instance("i-c")]
+    plan = lease.give_back(held_by(ME, surge=Surge(2, 3, was=4)), 4, fleet)
+    assert plan.terminate == ("i-c",) and plan.set_desired == 2
