@@ -3,7 +3,7 @@
 Import time is measured two ways, each the median of several fresh processes: ``-X importtime``
 (the interpreter's own per-module clock, minus what a bare ``python -c pass`` imports at startup)
 and the wall time of ``python -c 'import tasks.handlers.X'`` minus a bare interpreter start.
-Byte-compiled caches are warm here, as in a package built with them; see the README.
+Byte-compiled caches are warm here, as in a package built with them; see docs/performance.md.
 
 The package is zipped in memory (nothing is written): ``tasks/`` plus its dependencies that are not
 in the Lambda runtime (boto3 and its own), resolved from requirements.txt through the installed

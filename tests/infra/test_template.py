@@ -296,16 +296,15 @@ def test_the_pin_is_read_and_written_only_under_asg_terminator(template: dict[st
     assert all(s["Resource"] == under for s in pinning)
 
 
-# -- The README's Permissions table says what each role grants: the same actions, row by row.
+# -- docs/permissions.md's table says what each role grants: the same actions, row by row.
 
-README = SAM_TEMPLATE.parent.parent / "README.md"
+PERMISSIONS = SAM_TEMPLATE.parent.parent / "docs" / "permissions.md"
 _ROW = re.compile(r"^\| `(?P<function>\w+)` \| (?P<actions>[^|]*) \|")
 _ACTION = re.compile(r"`([a-z0-9-]+:[A-Z]\w+)`")
 
 
 def _documented() -> dict[str, set[str]]:
-    section = README.read_text().split("### Permissions", 1)[1].split("\n## ", 1)[0]
-    rows = (_ROW.match(line) for line in section.splitlines())
+    rows = (_ROW.match(line) for line in PERMISSIONS.read_text().splitlines())
     return {m["function"]: set(_ACTION.findall(m["actions"])) for m in rows if m}
 
 

@@ -275,8 +275,9 @@ def test_demo_converges_and_writes_the_history(tmp_path: Path) -> None:
 
 
 def test_demo_with_canary_analysis_passes_a_healthy_build_and_rolls_a_slow_one_back(tmp_path: Path) -> None:
-    """The README's canary demo: 1.0.274 passes its canary and converges; 1.0.275, 3x slower, fails
-    its canary at the first checkpoint (CanaryAnalysisFailedError) and rolls back onto 1.0.274."""
+    """The canary demo docs/input.md describes: 1.0.274 passes its canary and converges; 1.0.275,
+    3x slower, fails its canary at the first checkpoint (CanaryAnalysisFailedError) and rolls back
+    onto 1.0.274."""
     html = tmp_path / "history.html"
     passed, failed = _demo("--canary-analysis", "--asgs", "web", "--html", str(html), timeout=180)["releases"]
     assert passed["status"] == "SUCCEEDED" and passed["output"]["asgs"][0]["versions_after"] == {"1.0.274": 3}
