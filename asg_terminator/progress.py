@@ -201,5 +201,7 @@ def plan_tables(view: history.ExecutionView) -> list[Table]:
             table.add_column(column, overflow="fold")
         for entry in report.get("plan", []):
             table.add_row(entry["id"], entry["version"] or "-", entry["state"], entry["verdict"])
+        if report.get("plan_omitted"):
+            table.add_row("...", "", "", f"and {report['plan_omitted']} more instances, not listed")
         tables.append(table)
     return tables

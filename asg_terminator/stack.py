@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/asg-terminator-release"
 LEASE_TABLE = "asg-terminator-leases"
+FLEET_BUCKET = "asg-terminator-fleets"
 _SUBSTITUTION = re.compile(r"\$\{(\w+)\}")
 
 
@@ -44,6 +45,24 @@ def create_lease_table(dynamodb: Any, name: str = LEASE_TABLE) -> str:
     properties = yaml_parse(SAM_TEMPLATE.read_text(encoding="utf-8"))["Resources"]["LeaseTable"]["Properties"]
     declared = {k: properties[k] for k in ("BillingMode", "AttributeDefinitions", "KeySchema")}
     dynamodb.create_table(TableName=name, **declared)
+    return name
+
+
+def create_fleet_bucket(s3: Any, name: str = FLEET_BUCKET) -> str:
+    """Create (or find) the fleet bucket with the lifecycle rule infra/template.yaml declares; returns its name."""
+    if name not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+        s3.create_bucket(Bucket=name)
+    properties = yaml_parse(SAM_TEMPLATE.read_text(encoding="utf-8"))["Resources"]["FleetBucket"]["Properties"]
+    rules = [
+        {
+            "ID": rule["Id"],
+            "Status": rule["Status"],
+            "Filter": {"Prefix": rule["Prefix"]},
+            "Expiration": {"Days": int(rule["ExpirationInDays"])},
+        }
+        for rule in properties["LifecycleConfiguration"]["Rules"]
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
     return name
 
 

@@ -21,7 +21,7 @@ from tasks.adapters.elbv2 import LoadBalancing
 from tasks.adapters.events import Events
 from tasks.adapters.fleet_reader import FleetReader
 from tasks.adapters.leases import Leases, UploadClaims
-from tasks.adapters.s3 import ArtifactStore
+from tasks.adapters.s3 import ArtifactStore, FleetRecords
 from tasks.adapters.ssm import Parameters
 from tasks.adapters.stepfunctions import StepFunctions
 from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, VersionProber
@@ -57,6 +57,7 @@ class Settings:
     release_defaults: dict[str, object] = field(default_factory=dict)
     state_machine_arn: str = ""  # StartRelease's target
     lease_table: str = ""  # the DynamoDB table of ASG leases (tasks/domain/lease.py)
+    fleet_bucket: str = ""  # the stack's bucket where each read of a fleet is stored (tasks/adapters/s3.py)
     probe_loopback_only: bool = False  # the local stack: probe 127.0.0.0/8 and ::1 only
     # AllowedVersionHosts: the literal hosts a version URL may name besides the instance's address
     allowed_version_hosts: tuple[str, ...] = ()
@@ -87,6 +88,7 @@ class Settings:
             release_defaults=json.loads(environ.get("RELEASE_DEFAULTS") or "{}"),
             state_machine_arn=environ.get("STATE_MACHINE_ARN", ""),
             lease_table=environ.get("LEASE_TABLE", ""),
+            fleet_bucket=environ.get("FLEET_BUCKET", ""),
             probe_loopback_only=environ.get("PROBE_LOOPBACK_ONLY", "").lower() == "true",
             allowed_version_hosts=urls.parse_hosts(environ.get("ALLOWED_VERSION_HOSTS", "")),
             event_bus_name=environ.get("EVENT_BUS_NAME") or "default",
@@ -149,6 +151,16 @@ def parameters() -> Parameters:
 @functools.cache
 def artifact_store() -> ArtifactStore:
     return ArtifactStore(boto3.client("s3", config=_CLIENT_CONFIG))
+
+
+@functools.cache
+def fleet_records() -> FleetRecords:
+    bucket = settings().fleet_bucket
+    if not bucket:
+        raise AwsRequestError(
+            "FLEET_BUCKET is not set: the functions need the stack's fleet bucket (infra/template.yaml)"
+        )
+    return FleetRecords(boto3.client("s3", config=_CLIENT_CONFIG), bucket)
 
 
 @functools.cache

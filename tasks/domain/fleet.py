@@ -148,8 +148,11 @@ class Decision:
     action: str
     message: str
     batch: tuple[str, ...] = ()
-    known_ids: tuple[str, ...] = ()  # every instance id the decision saw: replacements are the others
-    plan: tuple[dict[str, Any], ...] = ()  # dry run: each instance and what the release would do with it
+    # terminate: the stored read the decision saw (a fleet_key); its instances are the known ones and
+    # replacements are the others. A key, not the ids: the ids of a large ASG would outgrow a payload.
+    fleet_key: str | None = None
+    plan: tuple[dict[str, Any], ...] = ()  # dry run: the batch's instances, then the others', up to PLAN_ENTRIES
+    plan_omitted: int = 0  # dry run: instances beyond PLAN_ENTRIES, counted
     # canary_analysis at a checkpoint: who is compared (tasks/domain/canary_checkpoint.py), then the judgement
     canary: dict[str, Any] | None = None
 
@@ -160,7 +163,7 @@ class Pending:
     since when each replacement has been seen serving the target at every check (a miss forgets it)."""
 
     instance_ids: tuple[str, ...]
-    known_ids: tuple[str, ...]
+    fleet_key: str | None  # the read the batch was chosen from (Decision.fleet_key)
     since: str
     status: str
     serving_since: tuple[tuple[str, str], ...] = ()
@@ -267,7 +270,7 @@ class Progress:
             if pending is None
             else Pending(
                 instance_ids=tuple(pending["instance_ids"]),
-                known_ids=tuple(pending["known_ids"]),
+                fleet_key=pending.get("fleet_key"),
                 since=pending["since"],
                 status=pending["status"],
                 serving_since=tuple(sorted(pending.get("serving_since", {}).items())),
@@ -278,8 +281,9 @@ class Progress:
                 action=decision["action"],
                 message=decision["message"],
                 batch=tuple(decision["batch"]),
-                known_ids=tuple(decision["known_ids"]),
+                fleet_key=decision.get("fleet_key"),
                 plan=tuple(decision.get("plan", ())),
+                plan_omitted=decision.get("plan_omitted", 0),
                 canary=decision.get("canary"),
             ),
             earlier_batches=record.get("earlier_batches", 0),
@@ -298,6 +302,9 @@ class Progress:
         for key in ("pending", "decision"):
             if record[key] is not None:
                 record[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in record[key].items()}
+        for key in ("pending", "decision"):
+            if record[key] is not None and record[key]["fleet_key"] is None:
+                del record[key]["fleet_key"]  # only a batch chosen from a stored read names it
         if self.pending is not None:
             if self.pending.serving_since:
                 record["pending"]["serving_since"] = dict(self.pending.serving_since)
@@ -305,6 +312,8 @@ class Progress:
                 del record["pending"]["serving_since"]  # only a stability window keeps one
         if record["decision"] is not None and not record["decision"]["plan"]:
             del record["decision"]["plan"]  # only a dry run carries a plan
+        if record["decision"] is not None and not record["decision"]["plan_omitted"]:
+            del record["decision"]["plan_omitted"]  # only a dry run of a large ASG leaves entries out
         if record["decision"] is not None and record["decision"]["canary"] is None:
             del record["decision"]["canary"]  # only a checkpoint with canary_analysis carries one
         if self.launched:
