@@ -19,10 +19,12 @@ HEALTHY = "Healthy"
 LB_HEALTHY = "healthy"
 # Lifecycle states whose version is read: Standby instances still run, and a policy may replace them.
 READABLE = (IN_SERVICE, STANDBY)
-# The ledger names the ids of the most recent batches only, this many at most (the newest batch is
-# always named whole while it is replaced); older batches become counts. A ledger, and with it
-# every ASG's outcome in the Map's output, then stays small however large the fleet.
-RECENT_IDS = 100
+# The ledger names the ids of the most recent batches only, this many at most (the newest batch cut
+# if need be; the pending batch names it whole while it is replaced); older batches become counts.
+# A ledger, and with it every ASG's outcome in the Map's output (50 ASGs: under 64 KiB), then stays
+# small however large the fleet and its batches.
+RECENT_IDS = 20
+LAUNCHED_IDS = 100  # the replacements a ledger names (a checkpoint's canary is chosen among them)
 
 
 def iso(moment: datetime) -> str:
@@ -190,7 +192,7 @@ class Progress:
     # rollback_on_failure: what failed (target_version, error, cause) while this ledger converges back
     rollback_of: dict[str, str | None] | None = None
     # The replacements this release launched (serving the target when their batch was done), the newest
-    # RECENT_IDS: a checkpoint's canary (canary_analysis) is those still serving it.
+    # LAUNCHED_IDS: a checkpoint's canary (canary_analysis) is those still serving it.
     launched: tuple[str, ...] = ()
 
     @property
@@ -202,20 +204,11 @@ class Progress:
         return self.earlier_terminated + sum(len(b) for b in self.batches)
 
     def with_batch(self, terminated: tuple[str, ...]) -> Progress:
-        """The ledger after one more batch: older batches fold into the counts beyond RECENT_IDS."""
-        batches = (*self.batches, terminated)
-        folded = 0
-        while len(batches) - folded > 1 and sum(len(b) for b in batches[folded:]) > RECENT_IDS:
-            folded += 1
-        return replace(
-            self,
-            batches=batches[folded:],
-            earlier_batches=self.earlier_batches + folded,
-            earlier_terminated=self.earlier_terminated + sum(len(b) for b in batches[:folded]),
-        )
+        """The ledger after one more batch: at most RECENT_IDS ids, older batches folded into the counts."""
+        return replace(self, batches=(*self.batches, terminated)).trimmed()
 
     def trimmed(self) -> Progress:
-        """The ledger an outcome reports: at most RECENT_IDS ids, the newest batch cut if need be."""
+        """At most RECENT_IDS ids, the newest batch cut if need be; what is cut is counted."""
         kept: list[tuple[str, ...]] = []
         room = RECENT_IDS
         for batch in reversed(self.batches):
@@ -249,7 +242,7 @@ class Progress:
         )
 
     def with_launched(self, instance_ids: tuple[str, ...]) -> Progress:
-        return replace(self, launched=(*self.launched, *instance_ids)[-RECENT_IDS:])
+        return replace(self, launched=(*self.launched, *instance_ids)[-LAUNCHED_IDS:])
 
     def update(self, **changes: Any) -> Progress:
         return replace(self, **changes)

@@ -33,6 +33,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     status = progress.pending.status if progress.pending else f"{fleet.asg_name} => batch replaced"
     runtime.logger.info(status, extra={"step": "CheckReplacement", "asg_name": fleet.asg_name})
     if progress.pending is None:
-        replaced = notifications.batch_replaced(progress.release_id or "", fleet.asg_name, progress)
+        batch = ledger.pending.instance_ids if ledger.pending else ()
+        replaced = notifications.batch_replaced(progress.release_id or "", fleet.asg_name, progress, batch)
         runtime.notify(settings["event_bus_name"], replaced)
     return progress.to_record()

@@ -12,7 +12,7 @@ import pytest
 from tasks import contracts
 from tasks.domain import canary_checkpoint, notifications
 from tasks.domain.canary import FAIL, MARGINAL, PASS, CanaryAnalysis, CanaryMetric
-from tasks.domain.fleet import RECENT_IDS, Decision, Pending, Progress
+from tasks.domain.fleet import LAUNCHED_IDS, Decision, Pending, Progress
 from tasks.domain.release import Policy, check_replacement, decide
 from tasks.errors import CanaryAnalysisFailedError, InvalidStepInputError
 from tests.unit.builders import ASG, OLD, T0, TARGET, at, decision_of, fleet, instance, settings, stamp
@@ -51,8 +51,8 @@ def test_a_done_batch_records_the_replacements_it_launched() -> None:
 
 
 def test_the_ledger_keeps_the_newest_launched_ids_and_a_chain_carries_them() -> None:
-    many = Progress().with_launched(tuple(f"i-{n:04d}" for n in range(RECENT_IDS + 5)))
-    assert len(many.launched) == RECENT_IDS and many.launched[-1] == f"i-{RECENT_IDS + 4:04d}"
+    many = Progress().with_launched(tuple(f"i-{n:04d}" for n in range(LAUNCHED_IDS + 5)))
+    assert len(many.launched) == LAUNCHED_IDS and many.launched[-1] == f"i-{LAUNCHED_IDS + 4:04d}"
     assert many.launched[0] == "i-0005"
     assert many.carried().launched == many.launched
     record = many.to_record()
