@@ -18,7 +18,14 @@ from typing import Any
 
 from _common import NEW, OLD, REGION, Stopwatch, fake_aws_environment, loopback_only, note, table
 
-COLUMNS = ("DescribeAutoScalingGroups", "DescribeInstances", "TerminateInstanceInAutoScalingGroup")
+RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:bench"
+COLUMNS = (
+    "DescribeAutoScalingGroups",
+    "DescribeInstances",
+    "TerminateInstanceInAutoScalingGroup",
+    "PutObject",  # the fleet read stored (a claim check: tasks/adapters/s3.py)
+    "GetObject",  # and read back
+)
 
 
 class CallCounter:
@@ -87,8 +94,15 @@ def main() -> None:
         # tasks.runtime caches its clients per cold start: have them built now, from the hooked session.
         own = boto3.Session(region_name=REGION)  # the benchmark's own clients: not counted
         os.environ["LEASE_TABLE"] = stack.create_lease_table(own.client("dynamodb"))
+        os.environ["FLEET_BUCKET"] = stack.create_fleet_bucket(own.client("s3"))
         os.environ["ALLOWED_VERSION_HOSTS"] = "127.0.0.1"  # the simulator's version URLs, as local up sets it
-        for cached in (runtime.autoscaling, runtime.fleet_reader, runtime.settings, runtime.leases):
+        for cached in (
+            runtime.autoscaling,
+            runtime.fleet_reader,
+            runtime.settings,
+            runtime.leases,
+            runtime.fleet_records,
+        ):
             cached.cache_clear()
         autoscaling, ec2 = own.client("autoscaling"), own.client("ec2")
         for size in sizes:
@@ -98,20 +112,18 @@ def main() -> None:
             measured: list[tuple[str, tuple[Counter[str], list[int]], float]] = []
 
             with Stopwatch() as clock:
-                fleet = discover.handler({"asg_name": name, "version_url": probe_url}, None)
+                fleet = discover.handler({"asg_name": name, "release_id": RELEASE_ID, "version_url": probe_url}, None)
             measured.append(("Discover", counter.take(), clock.seconds))
 
             with Stopwatch() as clock:
                 runtime.fleet_reader().discover(name, probe_url)
             measured.append(("FleetReader.discover", counter.take(), clock.seconds))
 
-            batch = tuple(i["id"] for i in fleet["instances"][: max(1, size * args.batch_percent // 100)])
-            known = tuple(i["id"] for i in fleet["instances"])
-            progress = Progress(
-                target_version=NEW,
-                versions_before={OLD: size},
-                decision=Decision("terminate", f"{name} => {len(batch)} instances to terminate", batch, known),
-            )
+            stored = runtime.fleet_records().read(fleet).fleet
+            counter.take()  # the benchmark's own read of the record: not a step's
+            batch = tuple(i.id for i in stored.instances[: max(1, size * args.batch_percent // 100)])
+            decided = Decision("terminate", f"{name} => {len(batch)} instances to terminate", batch, fleet["key"])
+            progress = Progress(target_version=NEW, versions_before={OLD: size}, decision=decided)
             release_id = f"arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:{name}"
             lock = {"asg_name": name, "release_id": release_id, "takes_over": None, "settings": settings}
             lock_asg.handler(lock, None)  # the lease Terminate's fences renew (benchmarks/lease.py counts them)

@@ -94,7 +94,7 @@ def main() -> None:
             progress = Progress(
                 target_version=NEW,
                 versions_before={OLD: 2 * size},
-                decision=Decision("terminate", f"{name} => {size} instances to terminate", batch, tuple(ids)),
+                decision=Decision("terminate", f"{name} => {size} instances to terminate", batch),
             ).to_record()
             steps = [
                 ("LockAsg", lock_asg.handler, {"takes_over": None, "settings": settings}),

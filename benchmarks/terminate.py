@@ -77,7 +77,7 @@ def main() -> None:
                 progress = Progress(
                     target_version=NEW,
                     versions_before={OLD: size},
-                    decision=Decision("terminate", f"{name} => {size} instances to terminate", batch, batch),
+                    decision=Decision("terminate", f"{name} => {size} instances to terminate", batch),
                 ).to_record()
                 ownership.TERMINATE_CONCURRENCY = concurrency
                 timing[0] = True

@@ -127,11 +127,18 @@ class Fleet:
         return tuple(i for i in self.instances if i.in_service)
 
     def census(self) -> dict[str, int]:
-        """How many InService instances run each version (``unknown`` when unread)."""
+        """How many InService instances run each version (``unknown`` when unread): the most common
+        CENSUS_VERSIONS, the rest summed under ``other versions``, so a census stays small whatever the
+        fleet answers."""
         counts: dict[str, int] = {}
         for instance in self.in_service:
             key = instance.version or versions.UNKNOWN
             counts[key] = counts.get(key, 0) + 1
+        if len(counts) > versions.CENSUS_VERSIONS:
+            ranked = sorted(counts, key=lambda k: (-counts[k], k))
+            kept = ranked[: versions.CENSUS_VERSIONS - 1]
+            folded = sum(counts[k] for k in ranked[versions.CENSUS_VERSIONS - 1 :])
+            counts = {**{k: counts[k] for k in kept}, versions.OTHER_VERSIONS: folded}
         return dict(sorted(counts.items()))
 
     @classmethod

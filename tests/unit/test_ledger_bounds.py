@@ -73,3 +73,14 @@ def test_a_dry_run_plan_names_the_batch_first_and_counts_what_it_leaves_out() ->
     record = chosen.to_record()["decision"]
     assert (len(record["plan"]), record["plan_omitted"]) == (PLAN_ENTRIES, 100)
     assert Progress.from_record(chosen.to_record()) == chosen
+
+
+def test_a_census_names_the_most_common_versions_and_counts_the_rest() -> None:
+    from tasks.domain import rollback, versions
+
+    many = [instance(f"i-0a{n:04d}", f"1.0.{n}") for n in range(1000)] + [instance("i-0b0001", "1.0.5")]
+    census = fleet(*many, instance("i-0c0001", None)).census()
+    assert len(census) == versions.CENSUS_VERSIONS and census["1.0.5"] == 2
+    assert sum(census.values()) == 1002 and census[versions.OTHER_VERSIONS] == 1002 - 2 - 18
+    assert rollback.previous_version(census, TARGET) == "1.0.5"  # the folded count is no version
+    assert rollback.previous_version({versions.OTHER_VERSIONS: 5}, TARGET) is None
