@@ -120,6 +120,7 @@ class LocalStack:
     def start(self) -> Endpoint:
         self._set_env({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": self.region})
         stack.make_moto_atomic()
+        stack.make_moto_scale()  # thousands of instances (benchmarks/large_asg.py)
         self._mock.start()
         self._lambdas.start()
         self._set_env({"AWS_ENDPOINT_URL_LAMBDA": self._lambdas.url})

@@ -106,3 +106,23 @@ def autoscaling_operations() -> tuple[str, ...]:
 
 
 ITEM_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item")
+
+
+@functools.cache
+def make_moto_scale() -> None:
+    """moto finds one EC2 resource's tags by scanning every tag of every resource (``describe_tags``
+    filtered by id), so describing N tagged instances costs N x N: 4,000 instances took 42 s, past
+    Discover's 60 s timeout with a read of the versions. Read the resource's own entry instead, the
+    same list in the same shape (tests/workflow/test_interpreter_seams.py checks the method exists)."""
+    from moto.ec2.models.core import TaggedEC2Resource  # noqa: PLC0415 - moto only where it runs
+    from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix  # noqa: PLC0415
+
+    def get_tags(self: Any) -> list[dict[str, str]]:
+        if not getattr(self, "id", None):
+            return []
+        kind = EC2_PREFIX_TO_RESOURCE.get(get_prefix(self.id), "")
+        own = self.ec2_backend.tags.get(self.id, {})
+        return [{"resource_id": self.id, "key": k, "value": v, "resource_type": kind} for k, v in own.items()]
+
+    get_tags.__wrapped__ = TaggedEC2Resource.get_tags  # type: ignore[attr-defined]
+    TaggedEC2Resource.get_tags = get_tags  # type: ignore[method-assign]

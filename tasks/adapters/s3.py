@@ -84,7 +84,13 @@ class FleetRecords:
             self._client.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"PutObject s3://{self._bucket}/{key}") from e
-        return {"asg_name": fleet.asg_name, "key": key, "instances": len(fleet.instances)}
+        return {
+            "asg_name": fleet.asg_name,
+            "key": key,
+            "instances": len(fleet.instances),
+            "desired": fleet.desired,
+            "census": fleet.census(),
+        }
 
     def get(self, asg_name: str, key: str, instances: int | None = None) -> StoredFleet:
         """The read stored at ``key``, checked against its schema and against what names it: the ASG's
