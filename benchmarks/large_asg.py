@@ -6,8 +6,9 @@ and again until converged, then UnlockAsg), in this process against moto, the fl
 answering every instance's /version on loopback. Each state's payload is built as the ASL builds
 it and measured. ``--via local-up`` (default 4,000 instances) starts the stack `asg-terminator local
 up` serves (asg_terminator/localstack.py: moto's server and interpreter running the real ASL, the
-handlers behind its Lambda Invoke API), creates the ASG through its endpoint and starts an execution
-as an operator would; the times and payload sizes are read from the execution's history.
+handlers behind its Lambda Invoke API), creates the ASG through its endpoint
+and uploads the build to the artifacts bucket, which starts the release (as the demo does); the
+times and payload sizes are read from the execution's history.
 
 ``--outdated`` instances run the old build, the others the target already (default: one batch at
 the cap of 500, so a run takes minutes: moto's DescribeInstances alone takes about 7 s per 1,000
@@ -183,9 +184,8 @@ def through_local_up(instances: int, outdated: int, max_batch: int | None) -> No
         with FleetSimulator(lister, NEW, boot_seconds=BOOT_SECONDS, watch_interval=WATCH_SECONDS) as simulator:
             simulator.adopt(ids[:outdated], OLD)
             simulator.adopt(ids[outdated:], NEW)
-            given = {
-                "asg_names": ["large"],
-                "target_version": NEW,
+            # An upload of the build starts the release, as on the stack (the ASG opts in for app "large").
+            stack.release_defaults = {
                 "version_url": simulator.url_template,
                 "min_healthy_percent": 50,
                 "max_batch": max_batch,
@@ -193,9 +193,12 @@ def through_local_up(instances: int, outdated: int, max_batch: int | None) -> No
                 "probe_timeout_seconds": 5,
                 "suspend_processes": [],
             }
-            arn = sfn.start_execution(stateMachineArn=endpoint.state_machine_arn, input=json.dumps(given))[
-                "executionArn"
-            ]
+            stack.start_functions_env()
+            endpoint.client("s3").put_object(Bucket=stack.artifact_bucket, Key=f"large/{NEW}/app.tar.gz", Body=b"x")
+            waited = time.perf_counter()
+            while not stack.started and time.perf_counter() - waited < 60:
+                time.sleep(0.5)
+            arn = stack.started[-1]["execution_arn"]
             began = time.perf_counter()
             while True:
                 described = sfn.describe_execution(executionArn=arn)
