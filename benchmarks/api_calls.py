@@ -86,6 +86,7 @@ def main() -> None:
     }
 
     rows: list[list[Any]] = []
+    stack.make_moto_atomic()  # Terminate makes ten terminations at once: moto must take them one by one
     with mock_aws():
         # mock_aws patches boto3.DEFAULT_SESSION to None while active: hook the default session in here.
         boto3.setup_default_session(region_name=REGION)
@@ -175,7 +176,8 @@ def main() -> None:
         caption=(
             "Discover, Terminate, CheckReplacement: the real handlers (schemas checked). FleetReader.discover: the "
             "read CheckReplacement makes, alone. one loop = Discover + Terminate + one CheckReplacement; ReadVersions "
-            "and SelectBatch make no AWS call; each further poll adds one CheckReplacement. "
+            "(a GetObject and a PutObject of the fleet record) and SelectBatch (a GetObject) are not run here; each "
+            "further poll adds one CheckReplacement. "
             "CheckReplacement's version probes go to a closed 127.0.0.1 port. moto s: wall time in moto "
             "(in-process), not AWS latency. moto pages DescribeInstances every 100 reservations even when "
             "InstanceIds are given (each replacement is its own reservation there); AWS does not combine "
