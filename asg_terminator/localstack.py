@@ -145,6 +145,7 @@ class LocalStack:
         self._saved_env: dict[str, str | None] = {}
         self.endpoint: Endpoint | None = None
         self.lease_table = stack.LEASE_TABLE
+        self.fleet_bucket = stack.FLEET_BUCKET
 
     def start(self) -> Endpoint:
         if not self._debug:
@@ -153,6 +154,7 @@ class LocalStack:
                 logging.getLogger(name).setLevel(level)
         self._set_env({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": self.region})
         stack.make_moto_atomic()
+        stack.make_moto_scale()  # thousands of instances (benchmarks/large_asg.py)
         self._mock.start()
         self._lambdas.start()
         self._set_env({"AWS_ENDPOINT_URL_LAMBDA": self._lambdas.url})
@@ -166,6 +168,7 @@ class LocalStack:
             Endpoint(url, self.region, "").client("stepfunctions"), substitutions(self.region)
         )
         self.lease_table = stack.create_lease_table(Endpoint(url, self.region, "").client("dynamodb"))
+        self.fleet_bucket = stack.create_fleet_bucket(Endpoint(url, self.region, "").client("s3"))
         self.endpoint = Endpoint(url, self.region, arn)
         self.start_functions_env()
         s3 = self.endpoint.client("s3")
@@ -229,6 +232,7 @@ class LocalStack:
                 "STATE_MACHINE_ARN": self.endpoint.state_machine_arn,
                 "RELEASE_DEFAULTS": json.dumps(self.release_defaults),
                 "LEASE_TABLE": self.lease_table,
+                "FLEET_BUCKET": self.fleet_bucket,  # the claim checks: each read of a fleet, by key
                 "ARTIFACT_BUCKET": self.artifact_bucket,  # a sweep's targets: the builds uploaded here
                 "PROBE_LOOPBACK_ONLY": "true",  # whatever a release's version URL says
                 "ALLOWED_VERSION_HOSTS": VERSION_HOSTS,  # the simulator's version URLs name it

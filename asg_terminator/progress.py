@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from asg_terminator import history
-from tasks.domain.fleet import Instance
+from tasks.domain import versions
 from tasks.domain.report import lambda_error_message
 
 if TYPE_CHECKING:
@@ -73,11 +73,14 @@ def history_counts(view: history.ExecutionView, asg_name: str) -> FleetCounts | 
     for run in reversed(view.runs):
         if run.asg_name == asg_name and run.name == "ReadVersions" and run.output:
             output = history.json_object(run.output)
+            # The state carries where the read is stored and its census, not the fleet (tasks/adapters/s3.py).
             fleet, target = output.get("fleet", {}), output.get("progress", {}).get("target_version")
-            instances = [i for i in map(Instance.from_record, fleet.get("instances", [])) if i.in_service]
-            new = sum(1 for i in instances if target and i.runs(target))
-            old = sum(1 for i in instances if i.version and not (target and i.runs(target)))
-            return FleetCounts(fleet.get("desired", 0), old, len(fleet.get("instances", [])) - new - old, new)
+            census = {v: n for v, n in (fleet.get("census") or {}).items() if v != versions.UNKNOWN}
+            new = sum(
+                n for v, n in census.items() if target and v != versions.OTHER_VERSIONS and versions.same(v, target)
+            )
+            old = sum(census.values()) - new
+            return FleetCounts(fleet.get("desired", 0), old, int(fleet.get("instances", 0)) - new - old, new)
     return None
 
 
@@ -265,5 +268,7 @@ def plan_tables(view: history.ExecutionView) -> list[Table]:
         table.add_column("verdict", overflow="fold")
         for entry in report.get("plan", []):
             table.add_row(entry["id"], entry["version"] or "-", entry["state"], entry["verdict"])
+        if report.get("plan_omitted"):
+            table.add_row("...", "", "", f"and {report['plan_omitted']} more instances, not listed")
         tables.append(table)
     return tables

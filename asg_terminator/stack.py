@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/asg-terminator-release"
 LEASE_TABLE = "asg-terminator-leases"
+FLEET_BUCKET = "asg-terminator-fleets"
 _SUBSTITUTION = re.compile(r"\$\{(\w+)\}")
 
 
@@ -44,6 +45,24 @@ def create_lease_table(dynamodb: Any, name: str = LEASE_TABLE) -> str:
     properties = yaml_parse(SAM_TEMPLATE.read_text(encoding="utf-8"))["Resources"]["LeaseTable"]["Properties"]
     declared = {k: properties[k] for k in ("BillingMode", "AttributeDefinitions", "KeySchema")}
     dynamodb.create_table(TableName=name, **declared)
+    return name
+
+
+def create_fleet_bucket(s3: Any, name: str = FLEET_BUCKET) -> str:
+    """Create (or find) the fleet bucket with the lifecycle rule infra/template.yaml declares; returns its name."""
+    if name not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+        s3.create_bucket(Bucket=name)
+    properties = yaml_parse(SAM_TEMPLATE.read_text(encoding="utf-8"))["Resources"]["FleetBucket"]["Properties"]
+    rules = [
+        {
+            "ID": rule["Id"],
+            "Status": rule["Status"],
+            "Filter": {"Prefix": rule["Prefix"]},
+            "Expiration": {"Days": int(rule["ExpirationInDays"])},
+        }
+        for rule in properties["LifecycleConfiguration"]["Rules"]
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
     return name
 
 
@@ -87,3 +106,23 @@ def autoscaling_operations() -> tuple[str, ...]:
 
 
 ITEM_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item")
+
+
+@functools.cache
+def make_moto_scale() -> None:
+    """moto finds one EC2 resource's tags by scanning every tag of every resource (``describe_tags``
+    filtered by id), so describing N tagged instances costs N x N: 4,000 instances took 42 s, past
+    Discover's 60 s timeout with a read of the versions. Read the resource's own entry instead, the
+    same list in the same shape (tests/workflow/test_interpreter_seams.py checks the method exists)."""
+    from moto.ec2.models.core import TaggedEC2Resource  # noqa: PLC0415 - moto only where it runs
+    from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix  # noqa: PLC0415
+
+    def get_tags(self: Any) -> list[dict[str, str]]:
+        if not getattr(self, "id", None):
+            return []
+        kind = EC2_PREFIX_TO_RESOURCE.get(get_prefix(self.id), "")
+        own = self.ec2_backend.tags.get(self.id, {})
+        return [{"resource_id": self.id, "key": k, "value": v, "resource_type": kind} for k, v in own.items()]
+
+    get_tags.__wrapped__ = TaggedEC2Resource.get_tags  # type: ignore[attr-defined]
+    TaggedEC2Resource.get_tags = get_tags  # type: ignore[method-assign]

@@ -18,7 +18,14 @@ from typing import Any
 
 from _common import NEW, OLD, REGION, Stopwatch, fake_aws_environment, loopback_only, note, table
 
-COLUMNS = ("DescribeAutoScalingGroups", "DescribeInstances", "TerminateInstanceInAutoScalingGroup")
+RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:bench"
+COLUMNS = (
+    "DescribeAutoScalingGroups",
+    "DescribeInstances",
+    "TerminateInstanceInAutoScalingGroup",
+    "PutObject",  # the fleet read stored (a claim check: tasks/adapters/s3.py)
+    "GetObject",  # and read back
+)
 
 
 class CallCounter:
@@ -79,6 +86,7 @@ def main() -> None:
     }
 
     rows: list[list[Any]] = []
+    stack.make_moto_atomic()  # Terminate makes ten terminations at once: moto must take them one by one
     with mock_aws():
         # mock_aws patches boto3.DEFAULT_SESSION to None while active: hook the default session in here.
         boto3.setup_default_session(region_name=REGION)
@@ -87,9 +95,9 @@ def main() -> None:
         # tasks.runtime caches its clients per cold start: have them built now, from the hooked session.
         own = boto3.Session(region_name=REGION)  # the benchmark's own clients: not counted
         os.environ["LEASE_TABLE"] = stack.create_lease_table(own.client("dynamodb"))
+        os.environ["FLEET_BUCKET"] = stack.create_fleet_bucket(own.client("s3"))
         os.environ["ALLOWED_VERSION_HOSTS"] = "127.0.0.1"  # the simulator's version URLs, as local up sets it
-        for cached in (runtime.autoscaling, runtime.fleet_reader, runtime.settings, runtime.leases):
-            cached.cache_clear()
+        runtime.cold_start()
         autoscaling, ec2 = own.client("autoscaling"), own.client("ec2")
         for size in sizes:
             name = f"bench_api_{size}"
@@ -98,20 +106,18 @@ def main() -> None:
             measured: list[tuple[str, tuple[Counter[str], list[int]], float]] = []
 
             with Stopwatch() as clock:
-                fleet = discover.handler({"asg_name": name, "version_url": probe_url}, None)
+                fleet = discover.handler({"asg_name": name, "release_id": RELEASE_ID, "version_url": probe_url}, None)
             measured.append(("Discover", counter.take(), clock.seconds))
 
             with Stopwatch() as clock:
                 runtime.fleet_reader().discover(name, probe_url)
             measured.append(("FleetReader.discover", counter.take(), clock.seconds))
 
-            batch = tuple(i["id"] for i in fleet["instances"][: max(1, size * args.batch_percent // 100)])
-            known = tuple(i["id"] for i in fleet["instances"])
-            progress = Progress(
-                target_version=NEW,
-                versions_before={OLD: size},
-                decision=Decision("terminate", f"{name} => {len(batch)} instances to terminate", batch, known),
-            )
+            stored = runtime.fleet_records().read(fleet).fleet
+            counter.take()  # the benchmark's own read of the record: not a step's
+            batch = tuple(i.id for i in stored.instances[: max(1, size * args.batch_percent // 100)])
+            decided = Decision("terminate", f"{name} => {len(batch)} instances to terminate", batch, fleet["key"])
+            progress = Progress(target_version=NEW, versions_before={OLD: size}, decision=decided)
             release_id = f"arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:{name}"
             lock = {"asg_name": name, "release_id": release_id, "takes_over": None, "settings": settings}
             lock_asg.handler(lock, None)  # the lease Terminate's fences renew (benchmarks/lease.py counts them)
@@ -163,7 +169,8 @@ def main() -> None:
         caption=(
             "Discover, Terminate, CheckReplacement: the real handlers (schemas checked). FleetReader.discover: the "
             "read CheckReplacement makes, alone. one loop = Discover + Terminate + one CheckReplacement; ReadVersions "
-            "and SelectBatch make no AWS call; each further poll adds one CheckReplacement. "
+            "(a GetObject and a PutObject of the fleet record) and SelectBatch (a GetObject) are not run here; each "
+            "further poll adds one CheckReplacement. "
             "CheckReplacement's version probes go to a closed 127.0.0.1 port. moto s: wall time in moto "
             "(in-process), not AWS latency. moto pages DescribeInstances every 100 reservations even when "
             "InstanceIds are given (each replacement is its own reservation there); AWS does not combine "

@@ -78,9 +78,7 @@ def main() -> None:
         own = boto3.Session(region_name=REGION)
         os.environ["LEASE_TABLE"] = stack.create_lease_table(own.client("dynamodb"))
         os.environ["ALLOWED_VERSION_HOSTS"] = "127.0.0.1"  # the simulator's version URLs, as local up sets it
-        for cached in (runtime.settings, runtime.autoscaling, runtime.fleet_reader, runtime.leases):
-            cached.cache_clear()
-        runtime.load_balancing.cache_clear()
+        runtime.cold_start()
         autoscaling, ec2, elbv2 = own.client("autoscaling"), own.client("ec2"), own.client("elbv2")
         vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
         for size in batches:
@@ -94,7 +92,7 @@ def main() -> None:
             progress = Progress(
                 target_version=NEW,
                 versions_before={OLD: 2 * size},
-                decision=Decision("terminate", f"{name} => {size} instances to terminate", batch, tuple(ids)),
+                decision=Decision("terminate", f"{name} => {size} instances to terminate", batch),
             ).to_record()
             steps = [
                 ("LockAsg", lock_asg.handler, {"takes_over": None, "settings": settings}),

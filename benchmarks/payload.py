@@ -1,35 +1,36 @@
-"""Step payload sizes for a 2,000-instance ASG, against the 200 KiB target and Step Functions' 256 KiB.
+"""Every state's payload for one ASG of 10,000 instances, against a 64 KiB target and Step Functions' 256 KiB.
 
-The records are the production ones: Discover, SelectBatch and Terminate run as the real handlers
-against moto; ReadVersions is the production ``read_versions`` with a prober that answers the old
-version for every URL without any network; CheckReplacement's result is the domain's
-``check_replacement`` on the fleet read just after the Terminate (replacements booting, HTTP 503).
-Nothing is changed: this measures and reports.
+The fleet travels by key: Discover and ReadVersions store each read in the stack's fleet bucket (a
+claim check, tasks/adapters/s3.py) and pass a ``fleet_ref``, so the first table shows the states and
+the second what the bucket holds. ValidateInput, ReadVersions (probing every instance on loopback)
+and SelectBatch run as the real handlers against moto; Discover's read is stored by the same
+``FleetRecords.put`` its handler calls (moto's DescribeInstances takes about 75 s for 10,000 ids:
+benchmarks/large_asg.py runs the whole release with it); Terminate's and CheckReplacement's outputs
+are the domain functions their handlers return. tests/functional/test_payload_bounds.py asserts the
+same bound on the same states. Nothing is changed: this measures and reports.
 
-    .venv/bin/python benchmarks/payload.py [--instances 2000] [--max-batch 100]
+    .venv/bin/python benchmarks/payload.py [--instances 10000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
+import threading
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from _common import NEW, OLD, REGION, fake_aws_environment, loopback_only, note, table
 
 from asg_terminator.paths import RELEASE_ASL
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from tasks.adapters.version_probe import Reading, VersionProber
-
-TARGET_BYTES = 200 * 1024
+TARGET_BYTES = 64 * 1024
 LIMIT_BYTES = 256 * 1024  # Step Functions: a state's input or output, UTF-8, at most 256 KiB
 MAX_ASGS = 50  # asg_names allows 1 to 50
+ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:payload"
 
 
 def size(document: Any) -> int:
@@ -37,120 +38,106 @@ def size(document: Any) -> int:
     return len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
-class EveryoneOld:
-    """Stands in for the version prober: every URL answers the old version, and no request is made."""
+class _Old(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = OLD.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
-    def read_all(self, urls: Mapping[str, str]) -> dict[str, Reading]:
-        from tasks.adapters.version_probe import Reading
-
-        return {instance_id: Reading(OLD, None) for instance_id in urls}
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
 
 
-def records(name: str, settings: dict[str, Any], real_terminate: bool) -> list[tuple[str, Any, bool]]:
-    """(label, record, carries the fleet) for every payload of one loop, in the order the ASL sees them.
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512
 
-    With ``real_terminate`` the Terminate handler runs in moto and CheckReplacement's fleet is read
-    from moto. Without it (a batch of ~2,000 costs moto minutes), the Terminate output is the
-    production ``begin_replacement`` the handler returns when every id is still in the group, and the
-    replacements are the terminated instances' records under fresh ids.
-    """
-    from tasks import contracts, runtime
-    from tasks.adapters.fleet_reader import read_versions
-    from tasks.domain.fleet import Fleet, Progress
-    from tasks.domain.release import Policy, begin_replacement, check_replacement, decide
-    from tasks.handlers import discover, lock_asg, select_batch, terminate
 
-    empty_progress = Progress().to_record()
-    discovered = discover.handler({"asg_name": name, "version_url": settings["version_url"]}, None)
+def ids(count: int, start: int = 0) -> list[str]:
+    return [f"i-{0x0A000000000000000 + n:017x}" for n in range(start, start + count)]
 
-    fleet = Fleet.from_record(discovered)
-    read = read_versions(fleet, cast("VersionProber", EveryoneOld())).to_record()
-    contracts.check("read_versions.output", read, AssertionError, "ReadVersions output")
 
-    release_id = f"arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:{name}"
-    carried = {"asg_name": name, "release_id": release_id, "settings": settings}
-    select_input = {**carried, "fleet": read, "progress": empty_progress}
-    # SelectBatch's output is the ASG's state from then on: the fleet read is not carried.
-    state = select_batch.handler(select_input, None)
-    selected = state["progress"]
+def states(instances: int, port: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(label -> state as the ASL builds it, label -> record the bucket holds)."""
+    from tasks import runtime
+    from tasks.domain.fleet import Fleet, Instance, Progress
+    from tasks.domain.release import MAX_BATCH, Policy, begin_replacement, check_replacement
+    from tasks.handlers import read_versions, select_batch, validate_input
 
-    terminate_input = {"asg_name": name, "release_id": release_id, "progress": selected}
-    batch = set(selected["decision"]["batch"])
-    if real_terminate:
-        lock_asg.handler({"asg_name": name, "release_id": release_id, "takes_over": None, "settings": settings}, None)
-        terminated = terminate.handler(terminate_input, None)
-        after = runtime.fleet_reader().discover(name, settings["version_url"])
-    else:
-        now = runtime.now()
-        terminated = begin_replacement(Progress.from_record(selected), sorted(batch), now).to_record()
-        contracts.check("terminate.output", terminated, AssertionError, "Terminate output")
-        kept = [i for i in fleet.instances if i.id not in batch]
-        fresh = [
-            replace(i, id=f"i-{0xF0000000000000000 + n:017x}")
-            for n, i in enumerate(i for i in fleet.instances if i.id in batch)
-        ]
-        after = replace(fleet, instances=tuple(kept + fresh))
-    check_input = {"asg_name": name, "progress": terminated, "settings": settings}
-
-    # The read CheckReplacement makes next: the batch is gone, its replacements are still booting.
-    known = set(terminated["pending"]["known_ids"])
-    after = replace(
-        after,
-        instances=tuple(
-            replace(i, reason="HTTP 503") if i.id not in known else replace(i, version=OLD) for i in after.instances
+    measured: dict[str, Any] = {}
+    stored: dict[str, Any] = {}
+    given = {"asg_names": ["web"], "target_version": NEW, "version_url": "http://127.0.0.1:8080/{InstanceId}/version"}
+    release = validate_input.handler(given, None)
+    item = {**release["asgs"][0], "settings": release["settings"], "release_id": RELEASE_ID}
+    measured["ValidateInput output"] = release
+    seen = Fleet(
+        "web",
+        instances,
+        0,
+        2 * instances,
+        tuple(
+            Instance(id=i, az=ZONES[n % 3], url=f"http://127.0.0.1:{port}/{i}/version")
+            for n, i in enumerate(ids(instances))
         ),
     )
-    checked = check_replacement(
-        after, Progress.from_record(terminated), Policy.from_settings(settings), runtime.now()
-    ).to_record()
-    contracts.check("check_replacement.output", checked, AssertionError, "CheckReplacement output")
-    polling_state = {**state, "progress": checked}
+    records = runtime.fleet_records()
+    fleet = records.put(RELEASE_ID, "Discover", seen)
+    stored["Discover's record (with URLs)"] = records.read(fleet).fleet.to_record()
+    measured["state after Discover"] = {**item, "fleet": fleet}
+    read = read_versions.handler({"fleet": fleet, "probe_timeout_seconds": 10}, None)
+    stored["ReadVersions' record (versions, no URLs)"] = records.read(read).fleet.to_record()
+    measured["state after ReadVersions"] = {**item, "fleet": read}
+    select = {k: item[k] for k in ("asg_name", "release_id", "settings", "progress")}
+    measured["SelectBatch input"] = {**select, "fleet": read}
+    chosen = select_batch.handler({**select, "fleet": read}, None)
+    measured["SelectBatch output (a batch of the cap)"] = chosen
+    batch = chosen["progress"]["decision"]["batch"]
+    measured["Drain output"] = {"instance_ids": batch, "target_groups": 0, "seconds": 0}
 
-    # At convergence every original instance has been terminated in some batch of this size, each
-    # recorded as Terminate records it (the ledger keeps the recent ids and counts the rest).
-    step = max(1, len(batch))
-    originals = [i.id for i in fleet.instances]
-    ledger = Progress.from_record(checked).update(pending=None, batches=())
-    for k in range(0, len(originals), step):
-        ledger = ledger.with_batch(tuple(originals[k : k + step]))
-    converged_fleet = replace(after, instances=tuple(replace(i, version=NEW, reason=None) for i in after.instances))
-    final = decide(converged_fleet, ledger, Policy.from_settings(settings), runtime.now()).to_record()
-    # The Map's output: what the AsgConverged state carries of the ledger (read from the definition).
+    now = runtime.now()
+    terminated = begin_replacement(Progress.from_record(chosen["progress"]), batch, now)
+    measured["state after Terminate"] = {**chosen, "progress": terminated.to_record()}
+    known = [i.id for i in seen.instances]
+    kept = [replace(i, url=None, version=OLD) for i in seen.instances if i.id not in set(batch)]
+    fresh = [Instance(id=i, az=ZONES[n % 3], version=NEW) for n, i in enumerate(ids(len(batch), start=instances))]
+    policy = Policy.from_settings({**item["settings"], "healthy_for_seconds": 60})
+    booting = replace(seen, instances=tuple(kept + [replace(i, version=None, reason="HTTP 503") for i in fresh]))
+    waiting = check_replacement(booting, terminated, policy, now, known)
+    steady = check_replacement(replace(seen, instances=tuple(kept + fresh)), waiting, policy, now, known)
+    measured["state after CheckReplacement (booting)"] = {**chosen, "progress": waiting.to_record()}
+    measured["... (serving, healthy_for_seconds: a timestamp each)"] = {**chosen, "progress": steady.to_record()}
+
+    ledger = Progress.from_record(steady.to_record()).update(pending=None, batches=())
+    for start in range(0, instances, MAX_BATCH):
+        ledger = ledger.with_batch(tuple(known[start : start + MAX_BATCH]))
+    done = replace(seen, instances=tuple(Instance(id=i.id, az=i.az, version=NEW) for i in seen.instances))
+    final = select_batch.handler(
+        {**select, "progress": ledger.to_record(), "fleet": records.put(RELEASE_ID, "ReadVersions", done)}, None
+    )
     machine = json.loads(RELEASE_ASL.read_text())
     selection = machine["States"]["ReleaseEachAsg"]["ItemProcessor"]["States"]["AsgConverged"]["Parameters"]
-    carried_ledger = {
-        k.removesuffix(".$"): final[v.removeprefix("$.progress.")] for k, v in selection["progress"].items()
+    carried = {
+        k.removesuffix(".$"): final["progress"][v.removeprefix("$.progress.")] for k, v in selection["progress"].items()
     }
-    outcome = {"asg_name": name, "status": "CONVERGED", "progress": carried_ledger, "release_id": release_id}
-    outcomes = [{**outcome, "asg_name": f"{name}_{n:02d}"} for n in range(MAX_ASGS)]
-    summarize_input = {
-        "outcomes": outcomes,
-        "settings": settings,
+    outcome = {"asg_name": "web", "status": "CONVERGED", "progress": carried, "release_id": RELEASE_ID}
+    measured["Map outcome of the ASG at convergence"] = outcome
+    measured[f"Summarize input: {MAX_ASGS} such ASGs"] = {
+        "outcomes": [{**outcome, "asg_name": f"web{n:02d}"} for n in range(MAX_ASGS)],
+        "settings": item["settings"],
         "continuation": None,
-        "execution_id": release_id,
-        "execution_name": name,
+        "execution_id": RELEASE_ID,
+        "execution_name": "payload",
     }
-
-    return [
-        ("Discover output (fleet)", discovered, True),
-        ("ReadVersions input", {"fleet": discovered, "probe_timeout_seconds": settings["probe_timeout_seconds"]}, True),
-        ("ReadVersions output (fleet, versions read)", read, True),
-        ("SelectBatch input", select_input, True),
-        ("SelectBatch output = per-ASG state after it (no fleet)", state, False),
-        ("Terminate input", terminate_input, False),
-        ("Terminate output (progress + pending)", terminated, False),
-        ("CheckReplacement input", check_input, False),
-        ("CheckReplacement output (replacements booting)", checked, False),
-        ("per-ASG state while polling", polling_state, True),
-        ("Map outcome of 1 ASG at convergence (recent ids, counts)", outcome, False),
-        (f"Summarize input: {MAX_ASGS} such ASGs (the Map's output)", summarize_input, False),
-    ]
+    planned = select_batch.handler({**select, "settings": {**item["settings"], "dry_run": True}, "fleet": read}, None)
+    measured["SelectBatch output (dry run: 100 plan entries)"] = planned
+    return measured, stored
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--instances", type=int, default=2000)
-    parser.add_argument("--max-batch", type=int, default=100, help="the second column's max_batch")
+    parser.add_argument("--instances", type=int, default=10_000)
     args = parser.parse_args()
 
     refused = loopback_only()
@@ -160,99 +147,43 @@ def main() -> None:
     import boto3
     from moto import mock_aws
 
-    from asg_terminator.fleet import create_asg
-    from tasks import contracts, runtime
+    from asg_terminator import stack
+    from tasks import runtime
 
     logging.getLogger("asg_terminator").setLevel(logging.WARNING)
-    defaults = contracts.defaults("validate_input.input")
-    variants = {
-        "defaults (max_batch null)": {**defaults, "target_version": NEW},
-        f"max_batch {args.max_batch}": {**defaults, "target_version": NEW, "max_batch": args.max_batch},
-    }
-    measured: dict[str, list[tuple[str, Any, bool]]] = {}
+    server = _Server(("127.0.0.1", 0), _Old)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     with mock_aws():
-        import boto3
-
-        from asg_terminator import stack
-
         os.environ["LEASE_TABLE"] = stack.create_lease_table(boto3.client("dynamodb", region_name=REGION))
-        os.environ["ALLOWED_VERSION_HOSTS"] = "127.0.0.1"  # the simulator's version URLs, as local up sets it
-        runtime.settings.cache_clear()
-        runtime.leases.cache_clear()
-        runtime.autoscaling.cache_clear()
-        runtime.fleet_reader.cache_clear()
-        autoscaling, ec2 = boto3.client("autoscaling", region_name=REGION), boto3.client("ec2", region_name=REGION)
-        name = "live_asg_bench"
-        create_asg(autoscaling, ec2, name, args.instances, max_size=args.instances * 2)
-        # The defaults first: that variant changes nothing in moto; the max_batch one really terminates.
-        for label, settings in variants.items():
-            measured[label] = records(name, settings, real_terminate=settings["max_batch"] is not None)
+        os.environ["FLEET_BUCKET"] = stack.create_fleet_bucket(boto3.client("s3", region_name=REGION))
+        os.environ["ALLOWED_VERSION_HOSTS"] = "127.0.0.1"
+        runtime.cold_start()
+        measured, stored = states(args.instances, server.server_address[1])
+    server.shutdown()
 
-    labels = list(variants)
     rows = []
-    for position, (record_label, _, carries_fleet) in enumerate(measured[labels[0]]):
-        sizes = [size(measured[label][position][1]) for label in labels]
-        worst = max(sizes)
-        fits = math.floor(args.instances * LIMIT_BYTES / worst) if carries_fleet else None
+    for label, document in measured.items():
+        n = size(document)
         rows.append(
-            [
-                record_label,
-                *(f"{s / 1024:.1f}" for s in sizes),
-                "ok" if worst <= TARGET_BYTES else "OVER",
-                "ok" if worst <= LIMIT_BYTES else "OVER",
-                f"{worst / args.instances:.0f}",
-                f"~{fits}" if fits is not None else "-",
-            ]
+            [label, f"{n / 1024:.1f}", "ok" if n <= TARGET_BYTES else "OVER", "ok" if n <= LIMIT_BYTES else "OVER"]
         )
-    batch_sizes = [
-        len(
-            next(r for lbl, r, _ in measured[label] if lbl.startswith("SelectBatch output"))["progress"]["decision"][
-                "batch"
-            ]
-        )
-        for label in labels
-    ]
     table(
-        f"payload.py - JSON size of each step's record, one ASG of {args.instances} instances (KiB, compact UTF-8)",
-        [
-            "record",
-            *(f"{label}\nbatch {n}" for label, n in zip(labels, batch_sizes, strict=True)),
-            "200 KiB target",
-            "256 KiB limit",
-            "bytes/instance",
-            "instances that fit 256 KiB",
-        ],
+        f"payload.py - JSON size of each state, one ASG of {args.instances} instances (KiB, compact UTF-8)",
+        ["state", "KiB", "64 KiB target", "256 KiB limit"],
         rows,
         caption=(
-            "Discover, SelectBatch and (max_batch column) Terminate: the real handlers against moto. Defaults column: "
-            "Terminate output from the production begin_replacement (what the handler returns when every id is still "
-            "in the group), replacements = the terminated records under fresh ids. "
-            "Sizes are compact JSON (no spaces): the smallest form; any whitespace only adds. Target and limit are "
-            "judged on the larger column. instances that fit: linear estimate for records carrying the fleet. "
-            "version_url is the default template (http://{PrivateIpAddress}:80/version), rendered with moto's "
-            "10.x addresses and never requested."
+            "Built as the ASL builds each state (Parameters, ResultPath); the defaults (max_batch null, so the "
+            "batch is the cap of 500), healthy_for_seconds 60 for the polling state. Compact JSON: any "
+            "whitespace only adds."
         ),
     )
-    biggest = max((r for r in measured[labels[0]]), key=lambda r: size(r[1]))
-    fleet_record = measured[labels[0]][0][1]
-    per_field = {
-        key: sum(size(i[key]) + len(key) + 4 for i in fleet_record["instances"]) for key in fleet_record["instances"][0]
-    }
     table(
-        "where a fleet record's bytes go (Discover output, per instance field, summed over the fleet)",
-        ["field", "example", "KiB", "share"],
-        [
-            [
-                key,
-                json.dumps(fleet_record["instances"][0][key])[:60],
-                f"{b / 1024:.1f}",
-                f"{b / size(fleet_record):.0%}",
-            ]
-            for key, b in sorted(per_field.items(), key=lambda kv: -kv[1])
-        ],
-        left=2,
+        "what the fleet bucket holds instead (one object per read, expired by the bucket's lifecycle rule)",
+        ["record", "KiB", "bytes/instance"],
+        [[label, f"{size(r) / 1024:.1f}", f"{size(r) / args.instances:.0f}"] for label, r in stored.items()],
     )
-    note(f"largest record: {biggest[0]} ({size(biggest[1]) / 1024:.1f} KiB with defaults)")
+    biggest = max(measured, key=lambda label: size(measured[label]))
+    note(f"largest state: {biggest} ({size(measured[biggest]) / 1024:.1f} KiB)")
     if refused:
         note(f"[red]refused non-loopback connections: {refused}[/red]")
 

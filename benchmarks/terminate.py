@@ -63,8 +63,7 @@ def main() -> None:
         boto3.DEFAULT_SESSION.events.register("before-call", slow)  # before any client: clients copy the hooks
         own = boto3.Session(region_name=REGION)
         os.environ["LEASE_TABLE"] = stack.create_lease_table(own.client("dynamodb"))
-        for cached in (runtime.settings, runtime.autoscaling, runtime.fleet_reader, runtime.leases):
-            cached.cache_clear()
+        runtime.cold_start()
         autoscaling, ec2 = own.client("autoscaling"), own.client("ec2")
         for size in batches:
             for concurrency in (1, default):
@@ -77,7 +76,7 @@ def main() -> None:
                 progress = Progress(
                     target_version=NEW,
                     versions_before={OLD: size},
-                    decision=Decision("terminate", f"{name} => {size} instances to terminate", batch, batch),
+                    decision=Decision("terminate", f"{name} => {size} instances to terminate", batch),
                 ).to_record()
                 ownership.TERMINATE_CONCURRENCY = concurrency
                 timing[0] = True

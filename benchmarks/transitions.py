@@ -143,6 +143,7 @@ def run_one(instances: int, budget: float, batches: int = BATCHES) -> Row:
         os.environ["AWS_ENDPOINT_URL_LAMBDA"] = lambdas.url  # the interpreter's Invoke calls come here
         stack.make_moto_atomic()
         os.environ["LEASE_TABLE"] = stack.create_lease_table(boto3.client("dynamodb", region_name=REGION))
+        os.environ["FLEET_BUCKET"] = stack.create_fleet_bucket(boto3.client("s3", region_name=REGION))
         os.environ["ALLOWED_VERSION_HOSTS"] = "127.0.0.1"  # the simulator's version URLs, as local up sets it
         autoscaling = boto3.client("autoscaling", region_name=REGION)
         world: dict[str, Any] = {

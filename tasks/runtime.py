@@ -21,7 +21,7 @@ from tasks.adapters.elbv2 import LoadBalancing
 from tasks.adapters.events import Events
 from tasks.adapters.fleet_reader import FleetReader
 from tasks.adapters.leases import Leases, UploadClaims
-from tasks.adapters.s3 import ArtifactStore
+from tasks.adapters.s3 import ArtifactStore, FleetRecords
 from tasks.adapters.ssm import Parameters
 from tasks.adapters.stepfunctions import StepFunctions
 from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, VersionProber
@@ -57,6 +57,7 @@ class Settings:
     release_defaults: dict[str, object] = field(default_factory=dict)
     state_machine_arn: str = ""  # StartRelease's target
     lease_table: str = ""  # the DynamoDB table of ASG leases (tasks/domain/lease.py)
+    fleet_bucket: str = ""  # the stack's bucket where each read of a fleet is stored (tasks/adapters/s3.py)
     probe_loopback_only: bool = False  # the local stack: probe 127.0.0.0/8 and ::1 only
     # AllowedVersionHosts: the literal hosts a version URL may name besides the instance's address
     allowed_version_hosts: tuple[str, ...] = ()
@@ -91,6 +92,7 @@ class Settings:
             release_defaults=json.loads(environ.get("RELEASE_DEFAULTS") or "{}"),
             state_machine_arn=environ.get("STATE_MACHINE_ARN", ""),
             lease_table=environ.get("LEASE_TABLE", ""),
+            fleet_bucket=environ.get("FLEET_BUCKET", ""),
             probe_loopback_only=environ.get("PROBE_LOOPBACK_ONLY", "").lower() == "true",
             allowed_version_hosts=urls.parse_hosts(environ.get("ALLOWED_VERSION_HOSTS", "")),
             event_bus_name=environ.get("EVENT_BUS_NAME") or "default",
@@ -129,6 +131,8 @@ class Installed(Protocol):
     def cloudwatch(self) -> CloudWatch: ...
     @property
     def events(self) -> Events: ...
+    @property
+    def fleet_records(self) -> FleetRecords: ...
     def prober(self, timeout_seconds: float) -> VersionProber: ...
     def sleep(self, seconds: float) -> None: ...
     def epoch(self) -> float: ...
@@ -231,6 +235,20 @@ def artifact_store() -> ArtifactStore:
     return ArtifactStore(boto3.client("s3", config=_CLIENT_CONFIG))
 
 
+def fleet_records() -> FleetRecords:
+    return _aws_fleet_records() if _Seam.installed is None else _Seam.installed.fleet_records
+
+
+@functools.cache
+def _aws_fleet_records() -> FleetRecords:
+    bucket = settings().fleet_bucket
+    if not bucket:
+        raise AwsRequestError(
+            "FLEET_BUCKET is not set: the functions need the stack's fleet bucket (infra/template.yaml)"
+        )
+    return FleetRecords(boto3.client("s3", config=_CLIENT_CONFIG), bucket)
+
+
 def cloudwatch() -> CloudWatch:
     return _aws_cloudwatch() if _Seam.installed is None else _Seam.installed.cloudwatch
 
@@ -298,3 +316,11 @@ def now() -> datetime:
 def epoch() -> float:
     """Seconds since the epoch: the clock leases expire by."""
     return time.time() if _Seam.installed is None else _Seam.installed.epoch()
+
+
+def cold_start() -> None:
+    """Forget the settings and every client, as a new Lambda cold start would (tests, benchmarks)."""
+    cached = (_env_settings, _aws_autoscaling, _aws_fleet_reader, _aws_leases, upload_claims, _aws_load_balancing)
+    for each in (*cached, _aws_stepfunctions, _aws_parameters, artifact_store, _aws_fleet_records, _aws_cloudwatch):
+        each.cache_clear()
+    _aws_events.cache_clear()

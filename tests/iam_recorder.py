@@ -34,11 +34,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 import moto
 from botocore import handlers as botocore_handlers
 from samtranslator.yaml_helper import yaml_parse
 
+from asg_terminator import stack
 from asg_terminator.paths import SAM_TEMPLATE
 from tasks.handlers import FUNCTIONS, module_name
 
@@ -150,11 +152,19 @@ PSEUDO = {
     "AWS::AccountId": "123456789012",
     "AWS::StackName": "asg-terminator",
 }
+# The stack's resources a role's ARN names (``${FleetBucket.Arn}``), as the tests create them.
+RESOURCES = {"FleetBucket.Arn": f"arn:aws:s3:::{stack.FLEET_BUCKET}"}
 
 
 def _resources(action: str, request: dict[str, Any]) -> list[str]:
-    """The ARNs a call names, for the actions the roles allow on named resources only (the bus, the pin).
-    ``request``: the serialized request (before-call's ``params``); both services speak JSON."""
+    """The ARNs a call names, for the actions the roles allow on named resources only (the bus, the pin,
+    the fleet bucket's objects). ``request``: the serialized request (before-call's ``params``): JSON for
+    EventBridge and SSM; for S3 its URL (the bucket in the host, or first in the path)."""
+    if action in ("s3:GetObject", "s3:PutObject"):
+        url = urlsplit(str(request.get("url", "")))
+        host, path = url.hostname or "", unquote(url.path).lstrip("/")
+        virtual = host.split(".s3.", 1)[0] if ".s3." in host else ""  # bucket.s3.amazonaws.com/key
+        return [f"arn:aws:s3:::{virtual}/{path}" if virtual else f"arn:aws:s3:::{path}"]
     if action not in ("events:PutEvents", "ssm:GetParameter", "ssm:PutParameter"):
         return []
     params = json.loads(request.get("body") or b"{}")
@@ -213,8 +223,8 @@ def _rendered(resource: Any, parameters: dict[str, Any]) -> str | None:
         text, names = text
     if not isinstance(text, str) or names:
         return None
-    values = {**PSEUDO, **{k: str(v.get("Default", "")) for k, v in parameters.items()}}
-    return re.sub(r"\$\{([\w:]+)\}", lambda m: values.get(m.group(1), "${" + m.group(1) + "}"), text)
+    values = {**PSEUDO, **RESOURCES, **{k: str(v.get("Default", "")) for k, v in parameters.items()}}
+    return re.sub(r"\$\{([\w:.]+)\}", lambda m: values.get(m.group(1), "${" + m.group(1) + "}"), text)
 
 
 @cache

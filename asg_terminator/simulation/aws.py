@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tasks.adapters.autoscaling import AutoScaling
 from tasks.adapters.cloudwatch import CloudWatch
@@ -26,15 +27,18 @@ from tasks.adapters.elbv2 import HEALTHY, LoadBalancing
 from tasks.adapters.events import Events
 from tasks.adapters.fleet_reader import FleetReader
 from tasks.adapters.leases import Leases
+from tasks.adapters.s3 import FleetRecords, StoredFleet
 from tasks.adapters.ssm import Parameters
 from tasks.adapters.stepfunctions import ExecutionState, StepFunctions, execution_arn
 from tasks.adapters.version_probe import Reading, VersionProber
 from tasks.domain import lease as leases
-from tasks.domain.fleet import iso
-from tasks.errors import AsgNotFoundError, AwsThrottledError, AwsUnavailableError
+from tasks.domain.fleet import Fleet, iso
+from tasks.errors import AsgNotFoundError, AwsRequestError, AwsThrottledError, AwsUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
+
+    from mypy_boto3_s3 import S3Client
 
     from tasks.domain.lease import Lease, Record
     from tasks.runtime import Settings
@@ -655,6 +659,53 @@ class SimEvents(Events):
         self.sent.append((bus, detail_type))
 
 
+class SimFleetRecords(FleetRecords):
+    """The stack's fleet bucket in memory. With ``checked`` (a case that checks every contract), the
+    real adapter's write and read, schema checks included, over an in-memory object store; without,
+    the read is kept as it is, under a key of the same shape."""
+
+    def __init__(self, world: World, checked: bool = True) -> None:
+        super().__init__(cast("S3Client", _MemoryS3(world)), "simulated-fleets")
+        self.world, self.checked = world, checked
+        self._kept: dict[str, tuple[str, Fleet]] = {}
+
+    def put(self, release_id: str, written_by: str, fleet: Fleet) -> dict[str, Any]:
+        if self.checked:
+            return super().put(release_id, written_by, fleet)
+        self.world.call("s3", "PutObject", fleet.asg_name)
+        key = self.key(release_id, fleet.asg_name, f"{written_by}:{len(self._kept)}".encode())
+        self._kept[key] = (release_id, fleet)
+        ref = {"asg_name": fleet.asg_name, "key": key, "instances": len(fleet.instances)}
+        return ref | {"desired": fleet.desired, "census": fleet.census()}
+
+    def get(self, asg_name: str, key: str, instances: int | None = None) -> StoredFleet:
+        if self.checked:
+            return super().get(asg_name, key, instances)
+        self.world.call("s3", "GetObject", asg_name)
+        if key not in self._kept:
+            raise AwsRequestError(f"GetObject {key}: no such fleet record (simulated)")
+        release_id, fleet = self._kept[key]
+        return StoredFleet(release_id, fleet)
+
+
+class _MemoryS3:
+    """The two S3 calls FleetRecords makes, on a dict."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.objects: dict[str, bytes] = {}
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes, ContentType: str) -> None:  # noqa: N803 - boto3's
+        self.world.call("s3", "PutObject", Key)
+        self.objects[Key] = Body
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        self.world.call("s3", "GetObject", Key)
+        if Key not in self.objects:
+            raise AwsRequestError(f"GetObject {Key}: no such fleet record (simulated)")
+        return {"Body": io.BytesIO(self.objects[Key])}
+
+
 class SimProber(VersionProber):
     """Each instance's answer, read from the world (no socket): remembered for the invariants."""
 
@@ -689,6 +740,7 @@ class Adapters:
     parameters: SimParameters = field(init=False)
     cloudwatch: SimCloudWatch = field(init=False)
     events: SimEvents = field(init=False)
+    fleet_records: SimFleetRecords = field(init=False)
 
     def __post_init__(self) -> None:
         w = self.world
@@ -697,6 +749,7 @@ class Adapters:
         self.fleet_reader = FleetReader(self.autoscaling, SimEc2(w), self.load_balancing)
         self.leases, self.stepfunctions, self.parameters = SimLeases(w), SimStepFunctions(w), SimParameters(w)
         self.cloudwatch, self.events = SimCloudWatch(w), SimEvents(w)
+        self.fleet_records = SimFleetRecords(w)
         self._prober = SimProber(w)
 
     def prober(self, timeout_seconds: float) -> VersionProber:

@@ -826,7 +826,7 @@ def run(
     contracts: bool = True,
 ) -> Result:
     case = Case(Draws(seed, replay), seed, trace, findings)
-    case.contracts = contracts
+    case.contracts = case.adapters.fleet_records.checked = contracts
     return case.run()
 
 

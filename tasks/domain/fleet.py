@@ -19,10 +19,12 @@ HEALTHY = "Healthy"
 LB_HEALTHY = "healthy"
 # Lifecycle states whose version is read: Standby instances still run, and a policy may replace them.
 READABLE = (IN_SERVICE, STANDBY)
-# The ledger names the ids of the most recent batches only, this many at most (the newest batch is
-# always named whole while it is replaced); older batches become counts. A ledger, and with it
-# every ASG's outcome in the Map's output, then stays small however large the fleet.
-RECENT_IDS = 100
+# The ledger names the ids of the most recent batches only, this many at most (the newest batch cut
+# if need be; the pending batch names it whole while it is replaced); older batches become counts.
+# A ledger, and with it every ASG's outcome in the Map's output (50 ASGs: under 64 KiB), then stays
+# small however large the fleet and its batches.
+RECENT_IDS = 20
+LAUNCHED_IDS = 100  # the replacements a ledger names (a checkpoint's canary is chosen among them)
 
 
 def iso(moment: datetime) -> str:
@@ -133,11 +135,18 @@ class Fleet:
         return tuple(i for i in self.instances if i.in_service)
 
     def census(self) -> dict[str, int]:
-        """How many InService instances run each version (``unknown`` when unread)."""
+        """How many InService instances run each version (``unknown`` when unread): the most common
+        CENSUS_VERSIONS, the rest summed under ``other versions``, so a census stays small whatever the
+        fleet answers."""
         counts: dict[str, int] = {}
         for instance in self.in_service:
             key = instance.version or versions.UNKNOWN
             counts[key] = counts.get(key, 0) + 1
+        if len(counts) > versions.CENSUS_VERSIONS:
+            ranked = sorted(counts, key=lambda k: (-counts[k], k))
+            kept = ranked[: versions.CENSUS_VERSIONS - 1]
+            folded = sum(counts[k] for k in ranked[versions.CENSUS_VERSIONS - 1 :])
+            counts = {**{k: counts[k] for k in kept}, versions.OTHER_VERSIONS: folded}
         return dict(sorted(counts.items()))
 
     @classmethod
@@ -156,8 +165,11 @@ class Decision:
     action: str
     message: str
     batch: tuple[str, ...] = ()
-    known_ids: tuple[str, ...] = ()  # every instance id the decision saw: replacements are the others
-    plan: tuple[dict[str, Any], ...] = ()  # dry run: each instance and what the release would do with it
+    # terminate: the stored read the decision saw (a fleet_key); its instances are the known ones and
+    # replacements are the others. A key, not the ids: the ids of a large ASG would outgrow a payload.
+    fleet_key: str | None = None
+    plan: tuple[dict[str, Any], ...] = ()  # dry run: the batch's instances, then the others', up to PLAN_ENTRIES
+    plan_omitted: int = 0  # dry run: instances beyond PLAN_ENTRIES, counted
     # canary_analysis at a checkpoint: who is compared (tasks/domain/canary_checkpoint.py), then the judgement
     canary: dict[str, Any] | None = None
     # terminate: the outdated instances the release still replaces after this batch; a surge is kept
@@ -171,7 +183,7 @@ class Pending:
     since when each replacement has been seen serving the target at every check (a miss forgets it)."""
 
     instance_ids: tuple[str, ...]
-    known_ids: tuple[str, ...]
+    fleet_key: str | None  # the read the batch was chosen from (Decision.fleet_key)
     since: str
     status: str
     serving_since: tuple[tuple[str, str], ...] = ()
@@ -204,7 +216,7 @@ class Progress:
     # rollback_on_failure: what failed (target_version, error, cause) while this ledger converges back
     rollback_of: dict[str, str | None] | None = None
     # The replacements this release launched (serving the target when their batch was done), the newest
-    # RECENT_IDS: a checkpoint's canary (canary_analysis) is those still serving it.
+    # LAUNCHED_IDS: a checkpoint's canary (canary_analysis) is those still serving it.
     launched: tuple[str, ...] = ()
     # Terminations the surge paid for (ShouldDecrementDesiredCapacity): each one lowered the surge by one.
     surge_paid: int = 0
@@ -218,20 +230,11 @@ class Progress:
         return self.earlier_terminated + sum(len(b) for b in self.batches)
 
     def with_batch(self, terminated: tuple[str, ...]) -> Progress:
-        """The ledger after one more batch: older batches fold into the counts beyond RECENT_IDS."""
-        batches = (*self.batches, terminated)
-        folded = 0
-        while len(batches) - folded > 1 and sum(len(b) for b in batches[folded:]) > RECENT_IDS:
-            folded += 1
-        return replace(
-            self,
-            batches=batches[folded:],
-            earlier_batches=self.earlier_batches + folded,
-            earlier_terminated=self.earlier_terminated + sum(len(b) for b in batches[:folded]),
-        )
+        """The ledger after one more batch: at most RECENT_IDS ids, older batches folded into the counts."""
+        return replace(self, batches=(*self.batches, terminated)).trimmed()
 
     def trimmed(self) -> Progress:
-        """The ledger an outcome reports: at most RECENT_IDS ids, the newest batch cut if need be."""
+        """At most RECENT_IDS ids, the newest batch cut if need be; what is cut is counted."""
         kept: list[tuple[str, ...]] = []
         room = RECENT_IDS
         for batch in reversed(self.batches):
@@ -266,7 +269,7 @@ class Progress:
         )
 
     def with_launched(self, instance_ids: tuple[str, ...]) -> Progress:
-        return replace(self, launched=(*self.launched, *instance_ids)[-RECENT_IDS:])
+        return replace(self, launched=(*self.launched, *instance_ids)[-LAUNCHED_IDS:])
 
     def update(self, **changes: Any) -> Progress:
         return replace(self, **changes)
@@ -287,7 +290,7 @@ class Progress:
             if pending is None
             else Pending(
                 instance_ids=tuple(pending["instance_ids"]),
-                known_ids=tuple(pending["known_ids"]),
+                fleet_key=pending.get("fleet_key"),
                 since=pending["since"],
                 status=pending["status"],
                 serving_since=tuple(sorted(pending.get("serving_since", {}).items())),
@@ -299,8 +302,9 @@ class Progress:
                 action=decision["action"],
                 message=decision["message"],
                 batch=tuple(decision["batch"]),
-                known_ids=tuple(decision["known_ids"]),
+                fleet_key=decision.get("fleet_key"),
                 plan=tuple(decision.get("plan", ())),
+                plan_omitted=decision.get("plan_omitted", 0),
                 canary=decision.get("canary"),
                 outdated_after=decision.get("outdated_after"),
             ),
@@ -318,26 +322,35 @@ class Progress:
     def to_record(self) -> dict[str, Any]:
         record = asdict(self)
         record["batches"] = [list(b) for b in self.batches]
-        for key in ("pending", "decision"):
+        record["launched"] = list(self.launched)
+        for key, usual in (("pending", _USUAL_PENDING), ("decision", _USUAL_DECISION)):
             if record[key] is not None:
-                record[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in record[key].items()}
-        if self.pending is not None:
-            if self.pending.serving_since:
-                record["pending"]["serving_since"] = dict(self.pending.serving_since)
-            else:
-                del record["pending"]["serving_since"]  # only a stability window keeps one
-            if not self.pending.decremented:
-                del record["pending"]["decremented"]  # only a batch the surge paid for
-        if record["decision"] is not None and not record["decision"]["plan"]:
-            del record["decision"]["plan"]  # only a dry run carries a plan
-        if record["decision"] is not None and record["decision"]["canary"] is None:
-            del record["decision"]["canary"]  # only a checkpoint with canary_analysis carries one
-        if record["decision"] is not None and record["decision"]["outdated_after"] is None:
-            del record["decision"]["outdated_after"]  # only a terminate decision carries it
-        if self.launched:
-            record["launched"] = list(self.launched)
-        else:
-            del record["launched"]  # only a release that launched instances keeps their ids
-        if not self.surge_paid:
-            del record["surge_paid"]  # only a release whose surge paid for terminations
-        return record
+                listed = {k: list(v) if isinstance(v, tuple) else v for k, v in record[key].items()}
+                record[key] = _without(listed, usual)
+        if self.pending is not None and self.pending.serving_since:
+            record["pending"]["serving_since"] = dict(self.pending.serving_since)
+        return _without(record, _USUAL_PROGRESS)
+
+
+# What a ledger record leaves out when it holds the usual value (the record stays small; from_record
+# reads the default back).
+_USUAL_PENDING: dict[str, Any] = {
+    "fleet_key": None,  # only a batch chosen from a stored read names it
+    "serving_since": [],  # only a stability window keeps one
+    "decremented": 0,  # only a batch the surge paid for
+}
+_USUAL_DECISION: dict[str, Any] = {
+    "fleet_key": None,  # only a terminate decision names the read it saw
+    "plan": [],  # only a dry run carries a plan
+    "plan_omitted": 0,  # only a dry run of a large ASG leaves entries out
+    "canary": None,  # only a checkpoint with canary_analysis carries one
+    "outdated_after": None,  # only a terminate decision carries it
+}
+_USUAL_PROGRESS: dict[str, Any] = {
+    "launched": [],  # only a release that launched instances keeps their ids
+    "surge_paid": 0,  # only a release whose surge paid for terminations
+}
+
+
+def _without(record: dict[str, Any], usual: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in usual or v != usual[k]}

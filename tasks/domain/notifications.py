@@ -30,12 +30,15 @@ def started(release_id: str, asg_name: str) -> tuple[str, dict[str, Any]]:
     return STARTED, {"release_id": release_id, "asg_name": asg_name}
 
 
-def batch_replaced(release_id: str, asg_name: str, progress: Progress) -> tuple[str, dict[str, Any]]:
+def batch_replaced(
+    release_id: str, asg_name: str, progress: Progress, batch: tuple[str, ...]
+) -> tuple[str, dict[str, Any]]:
+    """``batch``: the instances replaced (the pending batch, whole; the ledger names only its recent ids)."""
     return BATCH_REPLACED, {
         "release_id": release_id,
         "asg_name": asg_name,
         "target_version": progress.target_version,
-        "instance_ids": list(progress.batches[-1]) if progress.batches else [],
+        "instance_ids": list(batch),
         "batch_count": progress.batch_count,
         "terminated_count": progress.terminated_count,
     }

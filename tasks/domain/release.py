@@ -21,6 +21,7 @@ from tasks.errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from datetime import datetime
 
 
@@ -112,6 +113,11 @@ def spread_over_zones(candidates: list[Instance], newest_unreadable_first: bool 
 
 
 REPLACE, IGNORE, WAIT = "replace", "ignore", "wait"
+# A batch is at most this many instances, whatever max_batch says: its ids travel in the ledger (the
+# decision, the pending batch, the recent batches), and that keeps every state's payload under 64 KiB
+# however large the ASG (benchmarks/payload.py).
+MAX_BATCH = 500
+PLAN_ENTRIES = 100  # a dry run's plan names the batch, then the others in the fleet's order, up to this many
 
 
 @dataclass(frozen=True)
@@ -195,21 +201,27 @@ def decision_line(fleet: Fleet, count: int) -> str:
     )
 
 
-def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> Progress:
+def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, fleet_key: str | None = None) -> Progress:
     """Choose the next batch, declare convergence, or wait; fail when no progress is possible.
 
     In a dry run the decision also carries the plan: every instance and what would happen to it.
     A branch that has spent its share of the execution's history hands over instead of going on
     (decision ``continue``): the next execution of the chain re-reads the fleet and decides again.
+    ``fleet_key``: where this read is stored; a terminate decision names it, so the replacements can
+    be told from the instances it knew.
     """
     policy = policy.during(progress)
-    decided = _decide(fleet, progress.spend(history_budget.READ), policy, now)
+    decided = _decide(fleet, progress.spend(history_budget.READ), policy, now, fleet_key)
     if decided.decision is not None and decided.decision.action == "wait":
         decided = decided.spend(history_budget.WAIT)  # WaitBeforeReread
     if decided.decision is not None and decided.decision.action == "checkpoint":
         decided = decided.spend(history_budget.CHECKPOINT)  # Bake, PassCheckpoint, approval
     if policy.dry_run and decided.decision is not None:
-        return decided.update(decision=replace(decided.decision, plan=explain(fleet, decided, policy)))
+        plan = explain(fleet, decided, policy)
+        batch = set(decided.decision.batch)
+        listed_first = [e for e in plan if e["id"] in batch] + [e for e in plan if e["id"] not in batch]
+        kept = tuple(listed_first[:PLAN_ENTRIES])
+        return decided.update(decision=replace(decided.decision, plan=kept, plan_omitted=len(plan) - len(kept)))
     next_batch = history_budget.batch_cost(policy.poll_seconds, policy.replacement_timeout_seconds)
     ended = decided.decision is not None and decided.decision.action in ("converged", "checkpoint")
     if ended or not history_budget.must_continue(decided.events_spent, decided.events_budget, next_batch):
@@ -254,7 +266,7 @@ def _entry(instance: Instance, verdict: str) -> dict[str, Any]:
     return {"id": instance.id, "version": instance.version, "state": instance.lifecycle, "verdict": verdict}
 
 
-def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> Progress:
+def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, fleet_key: str | None) -> Progress:
     readable = [i.version for i in fleet.in_service if i.version is not None]
     target = progress.target_version or policy.target_version or versions.highest(readable)
     first_read = progress.target_version is None  # the target is chosen, and judged, once
@@ -292,7 +304,7 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
             waiting_since=None,
         )
 
-    cap = len(view.standby) + len(view.candidates) if policy.max_batch is None else policy.max_batch
+    cap = min(MAX_BATCH, len(view.standby) + len(view.candidates) if policy.max_batch is None else policy.max_batch)
     room_to_checkpoint = stage.room()
     if room_to_checkpoint is not None:
         cap = min(cap, room_to_checkpoint)  # a batch never crosses a checkpoint
@@ -300,10 +312,9 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> 
     room = min(view.headroom, cap - len(standby))
     batch = standby + spread_over_zones(view.candidates, policy.rolling_back)[: max(room, 0)]
     if batch:
-        known = tuple(sorted(i.id for i in fleet.instances))
         after = len(view.standby) + len(view.candidates) + len(view.held) - len(batch)
         ids = tuple(i.id for i in batch)
-        decision = Decision("terminate", decision_line(fleet, len(batch)), ids, known, outdated_after=after)
+        decision = Decision("terminate", decision_line(fleet, len(batch)), ids, fleet_key, outdated_after=after)
         return progress.update(decision=decision, waiting_since=None)
 
     if view.candidates and view.serving >= fleet.desired and view.headroom <= 0:
@@ -360,7 +371,7 @@ def begin_replacement(progress: Progress, terminated: list[str], now: datetime, 
     paid = f", {decremented} paid for by the surge" if decremented else ""
     pending = Pending(
         instance_ids=decision.batch,
-        known_ids=decision.known_ids,
+        fleet_key=decision.fleet_key,
         since=iso(now),
         status=f"terminated {len(terminated)} of {len(decision.batch)}{paid}; waiting for replacements",
         decremented=decremented,
@@ -373,15 +384,19 @@ def begin_replacement(progress: Progress, terminated: list[str], now: datetime, 
     ).with_batch(tuple(terminated))
 
 
-def check_replacement(fleet: Fleet, progress: Progress, policy: Policy, now: datetime) -> Progress:
+def check_replacement(
+    fleet: Fleet, progress: Progress, policy: Policy, now: datetime, known: Collection[str]
+) -> Progress:
     """Done when the batch has left, InService+Healthy >= desired and every newcomer serves the target,
-    and with ``healthy_for_seconds`` has been seen serving it at every check for at least that long."""
+    and with ``healthy_for_seconds`` has been seen serving it at every check for at least that long.
+    ``known``: the instances of the read the batch was chosen from (``pending.fleet_key``); the others
+    are newcomers."""
     progress = progress.spend(history_budget.POLL)
     pending = progress.pending
     target = progress.target_version
     if pending is None or target is None:
         return progress
-    known = set(pending.known_ids)
+    known = set(known)
     lingering = [i for i in fleet.instances if i.id in pending.instance_ids]
     # The warm pool refilling itself is no replacement: only instances that joined the group are.
     newcomers = [i for i in fleet.instances if i.id not in known and not i.warm]

@@ -54,6 +54,9 @@ def asg_report(outcome: dict[str, Any], now: datetime) -> dict[str, Any]:
     }
     if outcome["status"] == "PLANNED":
         report["plan"] = (progress.get("decision") or {}).get("plan", [])
+        omitted = (progress.get("decision") or {}).get("plan_omitted", 0)
+        if omitted:
+            report["plan_omitted"] = omitted
     if outcome["status"] in ("FAILED", SKIPPED):
         report["error"] = outcome["error"]
         cause = outcome["cause"]

@@ -33,7 +33,7 @@ def previous_version(versions_before: Mapping[str, int] | None, target: str) -> 
     others = {
         v: count
         for v, count in (versions_before or {}).items()
-        if v != versions.UNKNOWN and not versions.same(v, target)
+        if v not in (versions.UNKNOWN, versions.OTHER_VERSIONS) and not versions.same(v, target)
     }
     if not others:
         return None

@@ -12,6 +12,10 @@ MAX_VERSION_CHARS = 64  # what the step schemas carry; a longer "version" is an 
 MAX_REASON_CHARS = 120  # a longer reason is cut (bounded_reason)
 NOT_A_VERSION = "not a version"
 UNKNOWN = "unknown"
+# A census names at most this many versions; the rest are counted under OTHER_VERSIONS (neither key is
+# a PEP 440 version, so neither can be one an instance reports).
+CENSUS_VERSIONS = 20
+OTHER_VERSIONS = "other versions"
 
 
 def normalize(text: str) -> str:

@@ -1,4 +1,8 @@
-"""ReadVersions: GET every InService instance's version URL, concurrently and bounded."""
+"""ReadVersions: GET every InService instance's version URL, concurrently and bounded.
+
+It reads the fleet Discover stored, and stores the fleet with its versions beside it (its output is
+that record's key, as Discover's is).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,21 @@ from typing import Any
 
 from tasks import contracts, runtime
 from tasks.adapters.fleet_reader import read_versions
-from tasks.domain.fleet import Fleet
 
 
 @contracts.step("read_versions")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    fleet = read_versions(Fleet.from_record(event["fleet"]), runtime.prober(event["probe_timeout_seconds"]))
+    records = runtime.fleet_records()
+    discovered = records.read(event["fleet"])
+    fleet = read_versions(discovered.fleet, runtime.prober(event["probe_timeout_seconds"]))
+    stored = records.put(discovered.release_id, "ReadVersions", fleet)
     runtime.logger.info(
-        "versions read", extra={"step": "ReadVersions", "asg_name": fleet.asg_name, "versions": fleet.census()}
+        "versions read",
+        extra={
+            "step": "ReadVersions",
+            "asg_name": fleet.asg_name,
+            "versions": fleet.census(),
+            "fleet_key": stored["key"],
+        },
     )
-    return fleet.to_record()
+    return stored

@@ -1,8 +1,9 @@
 """SelectBatch: decide the next batch to terminate, convergence, or waiting (or, with this
 execution's history share spent, park the ASG's lease for the chain's next execution).
 
-Its output is the ASG's whole state for the states after it, without the fleet it was given:
-nothing later reads the fleet, and a large one would weigh on every state until the next read.
+Its input names the fleet ReadVersions stored (a claim check); its output is the ASG's whole state
+for the states after it, the fleet's key in a terminate decision only (CheckReplacement tells the
+replacements from the instances that read knew).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from tasks import contracts, ownership, runtime
 from tasks.domain.events import asg_target
-from tasks.domain.fleet import Fleet, Progress
+from tasks.domain.fleet import Progress
 from tasks.domain.release import Policy, decide
 
 CARRIED = ("asg_name", "release_id", "settings")
@@ -19,11 +20,11 @@ CARRIED = ("asg_name", "release_id", "settings")
 
 @contracts.step("select_batch")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    fleet = Fleet.from_record(event["fleet"])
+    fleet = runtime.fleet_records().read(event["fleet"]).fleet
     ledger = Progress.from_record(event["progress"])
     ledger = ledger.update(release_id=ledger.release_id or event["release_id"])
     settings = {**event["settings"], "target_version": asg_target(event["settings"], fleet.asg_name)}
-    progress = decide(fleet, ledger, Policy.from_settings(settings), runtime.now())
+    progress = decide(fleet, ledger, Policy.from_settings(settings), runtime.now(), event["fleet"]["key"])
     decision = progress.decision
     if decision is not None and decision.action == "continue":  # AsgContinues: the lease waits for the handover
         ownership.park(fleet.asg_name, event["release_id"])

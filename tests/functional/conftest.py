@@ -38,6 +38,7 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "RELEASE_DEFAULTS",
         "STATE_MACHINE_ARN",
         "LEASE_TABLE",
+        "FLEET_BUCKET",
         "EVENT_BUS_NAME",
         "ALLOWED_VERSION_HOSTS",
         "IN_FLIGHT_SECONDS",
@@ -55,6 +56,7 @@ def aws(fake_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
     stack.make_moto_atomic()
     with mock_aws():
         monkeypatch.setenv("LEASE_TABLE", stack.create_lease_table(boto3.client("dynamodb", region_name=REGION)))
+        monkeypatch.setenv("FLEET_BUCKET", stack.create_fleet_bucket(boto3.client("s3", region_name=REGION)))
         monkeypatch.setenv("ALLOWED_VERSION_HOSTS", "127.0.0.1")  # the simulator's version URLs, as local up sets it
         runtime.settings.cache_clear()
         yield

@@ -59,6 +59,35 @@ def fleet_record(instances: list[dict[str, Any]], desired: int | None = None, na
 
 # asg_terminator.fleet.create_asg looks an AMI up with DescribeImages, which costs moto about a second
 # per test; moto does not check the image a launch template names, so a fixed id keeps the suite fast.
+def stored(record: dict[str, Any], release_id: str = RELEASE_ID, written_by: str = "ReadVersions") -> dict[str, Any]:
+    """A fleet record put in the stack's fleet bucket (moto) as Discover or ReadVersions puts it: its ``fleet_ref``."""
+    from tasks import runtime
+    from tasks.domain.fleet import Fleet
+
+    return runtime.fleet_records().put(release_id, written_by, Fleet.from_record(record))
+
+
+def fetched(ref: dict[str, Any]) -> dict[str, Any]:
+    """The fleet record a ``fleet_ref`` names, read back from the bucket (and checked as the functions check it)."""
+    from tasks import runtime
+
+    return runtime.fleet_records().read(ref).fleet.to_record()
+
+
+def discover_fleet(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Discover's handler (``release_id`` added when the event has none), its stored read fetched back."""
+    from tasks.handlers.discover import handler
+
+    return fetched(handler({"release_id": RELEASE_ID, **event}, context))
+
+
+def read_fleet(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """ReadVersions' handler on a fleet record (stored first, as Discover stores it), its stored read fetched back."""
+    from tasks.handlers.read_versions import handler
+
+    return fetched(handler({**event, "fleet": stored(event["fleet"], written_by="Discover")}, context))
+
+
 IMAGE_ID = "ami-12c6146b"
 
 

@@ -13,8 +13,8 @@ from moto.ec2.models import ec2_backends
 
 from tasks.domain.fleet import Fleet
 from tasks.errors import AsgNotFoundError, InvalidStepInputError
-from tasks.handlers.discover import handler as discover
 from tests.functional.support import REGION, group
+from tests.functional.support import discover_fleet as discover
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -10,9 +10,9 @@ import boto3
 from tasks import runtime
 from tasks.domain.fleet import Progress
 from tasks.domain.release import Policy, decide
-from tasks.handlers.discover import handler as discover
 from tasks.handlers.drain import handler as drain
 from tests.functional.support import OLD, REGION, leased, target_group
+from tests.functional.support import discover_fleet as discover
 from tests.unit.builders import ASG, TARGET, fleet, instance
 
 if TYPE_CHECKING:

@@ -261,7 +261,7 @@ def test_an_instance_already_terminating_when_terminate_is_retried_counts_as_ter
     make_asg: Callable[..., list[str]], autoscaling: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = make_asg("web", 4, zones=("us-east-1a",))
-    progress = Progress(target_version=NEW).update(decision=Decision("terminate", "x", tuple(ids[:2]), tuple(ids)))
+    progress = Progress(target_version=NEW).update(decision=Decision("terminate", "x", tuple(ids[:2])))
     event = {"asg_name": "web", "release_id": leased("web"), "progress": progress.to_record()}
     cls = type(runtime.autoscaling())
     real = cls.describe_group

@@ -35,7 +35,7 @@ def test_a_pin_is_created_changed_and_left_alone_when_it_already_says_so(aws: No
 
 def test_terminate_pins_the_target_before_its_batch_goes(aws: None, make_asg: Callable[..., list[str]]) -> None:
     ids = make_asg("web", 2, zones=("us-east-1a",))
-    chosen = Progress(target_version=NEW).update(decision=Decision("terminate", "x", (ids[0],), tuple(ids)))
+    chosen = Progress(target_version=NEW).update(decision=Decision("terminate", "x", (ids[0],)))
     event = {
         "asg_name": "web",
         "release_id": leased("web"),

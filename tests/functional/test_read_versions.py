@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from asg_terminator.simulator import DEAD, GARBAGE, HANGS, HUGE, SLOW, FleetSimulator
 from tasks.domain.fleet import Fleet
-from tasks.handlers.discover import handler as discover
-from tasks.handlers.read_versions import handler as read_versions
 from tests.functional.support import NEW, OLD
+from tests.functional.support import discover_fleet as discover
+from tests.functional.support import read_fleet as read_versions
 
 if TYPE_CHECKING:
     from collections.abc import Callable

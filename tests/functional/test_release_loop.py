@@ -13,7 +13,7 @@ from tasks.handlers.select_batch import handler as select_batch
 from tasks.handlers.summarize import handler as summarize
 from tasks.handlers.terminate import handler as terminate
 from tasks.handlers.validate_input import handler as validate_input
-from tests.functional.support import NEW, OLD, group, leased
+from tests.functional.support import NEW, OLD, RELEASE_ID, group, leased
 from tests.unit.builders import outcome_progress, summarize_event
 
 if TYPE_CHECKING:
@@ -51,7 +51,9 @@ def test_four_instances_on_the_old_build_end_on_the_new_one_without_breaking_the
     floor_seen = [serving(autoscaling, simulator, "live_asg_web")]
 
     for _ in range(20):
-        fleet = discover({"asg_name": "live_asg_web", "version_url": settings["version_url"]}, None)
+        fleet = discover(
+            {"asg_name": "live_asg_web", "release_id": RELEASE_ID, "version_url": settings["version_url"]}, None
+        )
         fleet = read_versions({"fleet": fleet, "probe_timeout_seconds": settings["probe_timeout_seconds"]}, None)
         state = {
             "asg_name": "live_asg_web",

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from asg_terminator.simulator import WRONG_VERSION, FleetSimulator
+from tasks.domain.fleet import RECENT_IDS
 from tasks.errors import AsgNotFoundError, InvalidStepInputError, ReplacementTimeoutError
 from tasks.handlers.check_replacement import handler as check_replacement
 from tasks.handlers.discover import handler as discover
 from tasks.handlers.read_versions import handler as read_versions
 from tasks.handlers.select_batch import handler as select_batch
 from tasks.handlers.terminate import handler as terminate
-from tests.functional.support import NEW, OLD, RELEASE_ID, ago, empty_progress, group, group_ids, leased
+from tests.functional.support import NEW, OLD, RELEASE_ID, ago, empty_progress, fetched, group, group_ids, leased
 from tests.unit.builders import settings
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 def selected(simulator: FleetSimulator, name: str, **overrides: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(settings, progress) after SelectBatch has chosen a batch for ``name``."""
     release = settings(version_url=simulator.url_template, probe_timeout_seconds=1, **overrides)
-    fleet = discover({"asg_name": name, "version_url": release["version_url"]}, None)
+    fleet = discover({"asg_name": name, "release_id": RELEASE_ID, "version_url": release["version_url"]}, None)
     fleet = read_versions({"fleet": fleet, "probe_timeout_seconds": release["probe_timeout_seconds"]}, None)
     state = {
         "asg_name": name,
@@ -69,7 +70,13 @@ def test_terminate_removes_the_batch_through_auto_scaling_which_launches_replace
     assert after["batches"] == [batch]
     assert after["decision"] is None
     assert after["pending"]["instance_ids"] == batch
-    assert after["pending"]["known_ids"] == ids
+    assert (
+        sorted(
+            i["id"]
+            for i in fetched({"asg_name": "web", "key": after["pending"]["fleet_key"], "instances": 3})["instances"]
+        )
+        == ids
+    )
     assert after["pending"]["status"] == "terminated 2 of 2; waiting for replacements"
     assert TIMESTAMP.match(after["pending"]["since"])
 
@@ -112,7 +119,7 @@ def test_terminate_refuses_a_decision_that_is_not_terminate(aws: None) -> None:
     progress = {
         **empty_progress(),
         "target_version": NEW,
-        "decision": {"action": "wait", "message": "web => waiting", "batch": [], "known_ids": []},
+        "decision": {"action": "wait", "message": "web => waiting", "batch": []},
     }
 
     with pytest.raises(InvalidStepInputError, match=r"^terminate input: "):
@@ -231,7 +238,8 @@ def test_a_batch_is_terminated_ten_at_a_time_and_reported_in_its_order(
         client.meta.events.unregister("before-call.autoscaling.TerminateInstanceInAutoScalingGroup", slow)
 
     assert most[0] == TERMINATE_CONCURRENCY == 10
-    assert after["batches"] == [batch]  # every one terminated, in the batch's order
+    # Every one terminated, in the batch's order (the ledger names the first RECENT_IDS and counts the rest).
+    assert after["batches"] == [batch[:RECENT_IDS]] and after["earlier_terminated"] == len(batch) - RECENT_IDS
     assert group_ids(autoscaling, "web").isdisjoint(batch)
 
 

@@ -62,11 +62,13 @@ def test_warm_pool_instances_are_listed_and_never_read_counted_or_terminated(
     assert len(calls) == 2  # both pages
     assert {i.lifecycle for i in warm.values()} == {"Warmed:Stopped", "Warmed:Running"}
     assert all(i.url is None and i.version is None and i.reason == "in the warm pool" for i in warm.values())
-    chosen = decide(fleet, Progress(), Policy(target_version=NEW, min_healthy=1), runtime.now())
+    key = "fleets/t/live_asg_web/" + "0" * 32 + ".json"
+    chosen = decide(fleet, Progress(), Policy(target_version=NEW, min_healthy=1), runtime.now(), key)
     decision = chosen.decision
     assert decision is not None and decision.action == "terminate"
     assert set(decision.batch) <= set(ids)  # never a warm one
-    assert set(warm) <= set(decision.known_ids)  # a warm instance that enters the group is no newcomer
+    # The read the decision names lists the warm instances: one that enters the group is no newcomer.
+    assert decision.fleet_key == key and set(warm) <= {i.id for i in fleet.instances}
     assert chosen.versions_before == {OLD: 2}  # not counted
 
 

@@ -12,7 +12,7 @@ from tasks.handlers.select_batch import handler as select_batch
 from tasks.handlers.terminate import handler as terminate
 from tasks.handlers.unlock_asg import handler as unlock_asg
 from tasks.handlers.validate_input import handler as validate_input
-from tests.functional.support import NEW, OLD, group_ids, leased
+from tests.functional.support import NEW, OLD, RELEASE_ID, group_ids, leased
 from tests.iam_recorder import RECORDING
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def test_a_batch_of_a_group_with_a_warm_pool_goes_through_every_function_that_re
     settings, progress = release["settings"], release["asgs"][0]["progress"]
     release_id = leased(ASG)
 
-    fleet = discover({"asg_name": ASG, "version_url": settings["version_url"]}, None)
+    fleet = discover({"asg_name": ASG, "release_id": RELEASE_ID, "version_url": settings["version_url"]}, None)
     fleet = read_versions({"fleet": fleet, "probe_timeout_seconds": 1}, None)
     state = {"asg_name": ASG, "release_id": release_id, "settings": settings}
     progress = select_batch({**state, "fleet": fleet, "progress": progress}, None)["progress"]

@@ -61,7 +61,10 @@ def test_an_action_is_recorded_for_the_function_making_it_and_not_for_the_test(m
     boto3.client("ec2", region_name=REGION).describe_regions()  # the test's own call: no function's
 
     with pytest.raises(Exception, match="live_asg_web"):
-        moto_discover({"asg_name": "live_asg_web", "version_url": "http://{PrivateIpAddress}/version"}, None)
+        moto_discover(
+            {"asg_name": "live_asg_web", "release_id": "arn:x", "version_url": "http://{PrivateIpAddress}/version"},
+            None,
+        )
 
     made = RECORDING.since(before)
     assert ("Discover", "autoscaling:DescribeAutoScalingGroups") in made | set(RECORDING.made)
@@ -125,6 +128,9 @@ def test_a_granted_action_no_test_made_is_named(monkeypatch: pytest.MonkeyPatch)
             True,
         ),
         ("Terminate", "ssm:PutParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/app/web/build", False),
+        ("Discover", "s3:PutObject", "arn:aws:s3:::asg-terminator-fleets/fleets/x/web/0.json", True),
+        ("Discover", "s3:PutObject", "arn:aws:s3:::asg-terminator-fleets/other/web.json", False),
+        ("SelectBatch", "s3:GetObject", "arn:aws:s3:::asg-terminator-artifacts/fleets/x/web/0.json", False),
     ],
 )
 def test_a_call_on_a_resource_the_role_does_not_name_is_refused(

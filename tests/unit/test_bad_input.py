@@ -149,6 +149,8 @@ def test_bad_execution_input_is_rejected_naming_the_field(field: str, value: Any
 #    wrong type, and an unknown field added.
 def valid_events() -> dict[str, dict[str, Any]]:
     seen = fleet(instance("i-0a01", OLD), instance("i-0a02", OLD), instance("i-0a03", TARGET))
+    # The states pass a fleet by the key of its stored record (never fetched here: bad input fails first).
+    seen_ref = {"asg_name": seen.asg_name, "key": f"fleets/t/{seen.asg_name}/{'0' * 32}.json", "instances": 3}
     chosen = decide(seen, decide(seen, _empty(), _policy(), at(0)), _policy(), at(0))
     pending = begin_replacement(chosen, ["i-0a01"], at(1))
     at_checkpoint = chosen.update(decision=Decision("checkpoint", "checkpoint 1 of 2"))
@@ -165,12 +167,12 @@ def valid_events() -> dict[str, dict[str, Any]]:
         "Cleanup": json.loads((EVENTS / "execution_aborted.json").read_text()),
         "LockAsg": {"asg_name": ASG, "release_id": RELEASE_ID, "takes_over": None, "settings": settings()},
         "UnlockAsg": {"asg_name": ASG, "release_id": RELEASE_ID},
-        "Discover": {"asg_name": ASG, "version_url": "http://{PrivateIpAddress}/version"},
-        "ReadVersions": {"fleet": seen.to_record(), "probe_timeout_seconds": 2},
+        "Discover": {"asg_name": ASG, "release_id": RELEASE_ID, "version_url": "http://{PrivateIpAddress}/version"},
+        "ReadVersions": {"fleet": seen_ref, "probe_timeout_seconds": 2},
         "SelectBatch": {
             "asg_name": ASG,
             "release_id": RELEASE_ID,
-            "fleet": seen.to_record(),
+            "fleet": seen_ref,
             "progress": _empty().to_record(),
             "settings": settings(),
         },

@@ -12,7 +12,7 @@ import pytest
 from tasks import contracts
 from tasks.domain import canary_checkpoint, notifications
 from tasks.domain.canary import FAIL, MARGINAL, PASS, CanaryAnalysis, CanaryMetric
-from tasks.domain.fleet import RECENT_IDS, Decision, Pending, Progress
+from tasks.domain.fleet import LAUNCHED_IDS, Decision, Pending, Progress
 from tasks.domain.release import Policy, check_replacement, decide
 from tasks.errors import CanaryAnalysisFailedError, InvalidStepInputError
 from tests.unit.builders import ASG, OLD, T0, TARGET, at, decision_of, fleet, instance, settings, stamp
@@ -23,33 +23,36 @@ ANALYSIS = CanaryAnalysis((LATENCY, ERRORS), period_seconds=1, min_samples=5, pa
 POLICY = Policy(target_version=TARGET, checkpoints=(1, "100%"), bake_seconds=10, canary_analysis=True)
 
 
-def _replaced(progress: Progress, *instances: Any) -> Progress:
+def _replaced(progress: Progress, known: tuple[str, ...], *instances: Any) -> Progress:
     """The ledger once a batch's replacements serve the target."""
-    return check_replacement(fleet(*instances), progress, POLICY, at(30))
+    return check_replacement(fleet(*instances), progress, POLICY, at(30), known)
 
 
-def _pending(terminated: tuple[str, ...], known: tuple[str, ...]) -> Progress:
+def _pending(terminated: tuple[str, ...]) -> Progress:
     return Progress(
         target_version=TARGET,
         versions_before={OLD: 3},
         batches=(terminated,),
-        pending=Pending(terminated, known, stamp(0), "waiting"),
+        pending=Pending(terminated, None, stamp(0), "waiting"),
     )
 
 
 def test_a_done_batch_records_the_replacements_it_launched() -> None:
-    pending = _pending(("i-o1",), ("i-o1", "i-o2", "i-o3"))
-    waiting = _replaced(pending, instance("i-o2", OLD), instance("i-o3", OLD), instance("i-n1", None))
+    known = ("i-o1", "i-o2", "i-o3")
+    pending = _pending(("i-o1",))
+    waiting = _replaced(pending, known, instance("i-o2", OLD), instance("i-o3", OLD), instance("i-n1", None))
     assert waiting.pending is not None and waiting.launched == ()  # not serving yet: not recorded
-    done = _replaced(pending, instance("i-o2", OLD), instance("i-o3", OLD), instance("i-n1"))
+    done = _replaced(pending, known, instance("i-o2", OLD), instance("i-o3", OLD), instance("i-n1"))
     assert (done.pending, done.launched) == (None, ("i-n1",))
-    again = done.update(pending=Pending(("i-o2",), ("i-o2", "i-o3", "i-n1"), stamp(40), "waiting"))
-    assert _replaced(again, instance("i-o3", OLD), instance("i-n1"), instance("i-n2")).launched == ("i-n1", "i-n2")
+    again = done.update(pending=Pending(("i-o2",), None, stamp(40), "waiting"))
+    assert _replaced(
+        again, ("i-o2", "i-o3", "i-n1"), instance("i-o3", OLD), instance("i-n1"), instance("i-n2")
+    ).launched == ("i-n1", "i-n2")
 
 
 def test_the_ledger_keeps_the_newest_launched_ids_and_a_chain_carries_them() -> None:
-    many = Progress().with_launched(tuple(f"i-{n:04d}" for n in range(RECENT_IDS + 5)))
-    assert len(many.launched) == RECENT_IDS and many.launched[-1] == f"i-{RECENT_IDS + 4:04d}"
+    many = Progress().with_launched(tuple(f"i-{n:04d}" for n in range(LAUNCHED_IDS + 5)))
+    assert len(many.launched) == LAUNCHED_IDS and many.launched[-1] == f"i-{LAUNCHED_IDS + 4:04d}"
     assert many.launched[0] == "i-0005"
     assert many.carried().launched == many.launched
     record = many.to_record()

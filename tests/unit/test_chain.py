@@ -90,7 +90,7 @@ def test_each_step_of_the_loop_counts_what_it_writes() -> None:
     assert chosen.events_spent == 16 + history_budget.READ
     pending = begin_replacement(chosen, ["i-0a01"], at(1))
     assert pending.events_spent == chosen.events_spent + history_budget.TERMINATE
-    checked = check_replacement(SEEN, pending, policy(), at(2))
+    checked = check_replacement(SEEN, pending, policy(), at(2), [i.id for i in SEEN.instances])
     assert checked.events_spent == pending.events_spent + history_budget.POLL
 
 

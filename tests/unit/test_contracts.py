@@ -121,23 +121,40 @@ def test_unknown_field_is_named_with_the_allowed_ones() -> None:
 
 
 def test_each_unknown_field_is_named() -> None:
-    found = contracts.problems("discover.input", {"asg_name": "a", "version_url": "u", "zz": 1, "aa": 2})
+    found = contracts.problems(
+        "discover.input", {"asg_name": "a", "release_id": "r", "version_url": "u", "zz": 1, "aa": 2}
+    )
     assert found == [
-        "aa: unknown field (allowed: asg_name, version_url); zz: unknown field (allowed: asg_name, version_url)"
+        "aa: unknown field (allowed: asg_name, release_id, version_url); "
+        "zz: unknown field (allowed: asg_name, release_id, version_url)"
     ]
+
+
+def stored(record: dict[str, Any]) -> dict[str, Any]:
+    """A fleet record as the fleet bucket holds it (the claim check's schema: fleet_record.json)."""
+    return {
+        "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:t",
+        "written_by": "Discover",
+        "fleet": record,
+    }
+
+
+def ref(instances: int = 1) -> dict[str, Any]:
+    """What Discover returns: where its read is stored."""
+    return {"asg_name": "live_asg_web", "key": "fleets/t/live_asg_web/" + "0" * 32 + ".json", "instances": instances}
 
 
 def test_nested_unknown_field_is_named_with_its_path() -> None:
     record = fleet(instance("i-0a01")).to_record()
     record["instances"][0]["ip"] = "10.0.0.1"
-    found = contracts.problems("discover.output", record)
+    found = contracts.problems("fleet_record", stored(record))
     assert len(found) == 1
-    assert found[0].startswith("instances[0].ip: unknown field (allowed: id, lifecycle, health, az, url,")
+    assert found[0].startswith("fleet.instances[0].ip: unknown field (allowed: id, lifecycle, health, az, url,")
 
 
 def test_missing_required_field_is_named() -> None:
     assert contracts.problems("validate_input.input", {}) == ["asg_names: required field is missing"]
-    assert contracts.problems("discover.input", {"asg_name": "live_asg_web"}) == [
+    assert contracts.problems("discover.input", {"asg_name": "live_asg_web", "release_id": "r"}) == [
         "version_url: required field is missing"
     ]
 
@@ -145,7 +162,7 @@ def test_missing_required_field_is_named() -> None:
 def test_nested_missing_required_field_is_named_with_its_path() -> None:
     record = fleet(instance("i-0a01")).to_record()
     del record["instances"][0]["az"]
-    assert contracts.problems("discover.output", record) == ["instances[0].az: required field is missing"]
+    assert contracts.problems("fleet_record", stored(record)) == ["fleet.instances[0].az: required field is missing"]
 
 
 @pytest.mark.parametrize(
@@ -212,7 +229,7 @@ def test_problems_are_capped_and_sorted_by_field() -> None:
 
 def _pending_with_bad_since() -> dict[str, Any]:
     record = Progress(target_version="1.0.274").to_record()
-    record["pending"] = {"instance_ids": ["i-0a01"], "known_ids": ["i-0a01"], "since": "yesterday", "status": "s"}
+    record["pending"] = {"instance_ids": ["i-0a01"], "since": "yesterday", "status": "s"}
     return record
 
 
@@ -249,7 +266,7 @@ def test_describe_works_on_any_validation_error() -> None:
 
 
 def test_a_long_message_is_cut_at_200_characters() -> None:
-    found = contracts.problems("discover.input", {"asg_name": "x" * 300, "version_url": "u"})
+    found = contracts.problems("discover.input", {"asg_name": "x" * 300, "release_id": "r", "version_url": "u"})
     assert len(found) == 1
     assert found[0].startswith("asg_name: '" + "x" * 100)
     assert found[0].endswith("...")
@@ -258,7 +275,7 @@ def test_a_long_message_is_cut_at_200_characters() -> None:
 
 # --- the step wrapper ---------------------------------------------------------------------------------
 
-GOOD_INPUT = {"asg_name": "live_asg_web", "version_url": "http://{PrivateIpAddress}:80/version"}
+GOOD_INPUT = {"asg_name": "live_asg_web", "release_id": "r", "version_url": "http://{PrivateIpAddress}:80/version"}
 
 
 def discover_returning(result: dict[str, Any], calls: list[dict[str, Any]]) -> Any:
@@ -271,7 +288,7 @@ def discover_returning(result: dict[str, Any], calls: list[dict[str, Any]]) -> A
 
 
 def test_step_passes_a_valid_event_and_returns_a_valid_result_untouched() -> None:
-    result = fleet(instance("i-0a01"), instance("i-0a02", None)).to_record()
+    result = ref(2)
     calls: list[dict[str, Any]] = []
     assert discover_returning(result, calls)(GOOD_INPUT, None) is result
     assert calls == [GOOD_INPUT]
@@ -279,24 +296,23 @@ def test_step_passes_a_valid_event_and_returns_a_valid_result_untouched() -> Non
 
 def test_step_refuses_bad_input_before_the_handler_runs() -> None:
     calls: list[dict[str, Any]] = []
-    handler = discover_returning(fleet().to_record(), calls)
+    handler = discover_returning(ref(), calls)
     with pytest.raises(InvalidStepInputError) as raised:
-        handler({"asg_name": "live_asg_web", "version_url": "", "extra": 1}, None)
+        handler({"asg_name": "live_asg_web", "release_id": "r", "version_url": "", "extra": 1}, None)
     assert str(raised.value) == (
-        "discover input: extra: unknown field (allowed: asg_name, version_url); version_url: '' should be non-empty"
+        "discover input: extra: unknown field (allowed: asg_name, release_id, version_url); "
+        "version_url: '' should be non-empty"
     )
     assert calls == []
 
 
 def test_step_refuses_bad_output() -> None:
-    bad = fleet(instance("i-0a01")).to_record()
-    bad["desired"] = -1
-    bad["instances"][0]["id"] = "web-1"
+    bad = {**ref(), "instances": -1, "key": "elsewhere/k.json"}
     with pytest.raises(InvalidStepOutputError) as raised:
         discover_returning(bad, [])(GOOD_INPUT, None)
     assert str(raised.value) == (
-        "discover output: desired: -1 is less than the minimum of 0; "
-        "instances[0].id: 'web-1' does not match '^i-[0-9a-zA-Z]{1,32}$'"
+        "discover output: instances: -1 is less than the minimum of 0; "
+        "key: 'elsewhere/k.json' does not match '^fleets/[^/]+/[^/]+/[0-9a-f]{32}\\\\.json$'"
     )
 
 
@@ -323,7 +339,7 @@ def test_check_replacement_input_requires_a_target_and_a_pending_batch() -> None
     )
     assert any(f.startswith("progress.target_version: ") for f in found)
     assert any(f.startswith("progress.pending: ") for f in found)
-    ok = Progress(target_version="1.0.274", pending=Pending(("i-0a01",), ("i-0a01",), stamp(0), "s")).to_record()
+    ok = Progress(target_version="1.0.274", pending=Pending(("i-0a01",), None, stamp(0), "s")).to_record()
     assert (
         contracts.problems(
             "check_replacement.input", {"asg_name": "live_asg_web", "progress": ok, "settings": settings()}

@@ -1,4 +1,5 @@
-"""A dry run: the decision carries every instance's verdict; the report shows it."""
+"""A dry run: the decision carries each instance's verdict (the batch first, at most PLAN_ENTRIES, the
+rest counted); the report shows it."""
 
 from __future__ import annotations
 
@@ -94,3 +95,23 @@ def test_a_failure_next_to_a_plan_names_both() -> None:
     ]
     with pytest.raises(ReleaseFailedError, match=r"web PLANNED \(dry run\) for 1.0.274; api FAILED AsgNotFoundError"):
         summarize(outcomes, at(1))
+
+
+def test_a_large_asg_reports_the_plan_entries_it_lists_and_counts_the_rest() -> None:
+    from tasks.domain.release import PLAN_ENTRIES
+
+    seen = fleet(*(instance(f"i-0a{n:04d}", OLD) for n in range(PLAN_ENTRIES + 7)))
+    planned = decide(seen, Progress(), policy(target_version=TARGET, min_healthy=1, max_batch=2, dry_run=True), at(0))
+    outcome = {
+        "asg_name": "web",
+        "status": "PLANNED",
+        "progress": outcome_progress(planned.to_record(), "PLANNED"),
+        "release_id": "arn:x",
+    }
+
+    report = summarize([outcome], at(1))["asgs"][0]
+
+    assert len(report["plan"]) == PLAN_ENTRIES and report["plan_omitted"] == 7
+    assert [e["verdict"] for e in report["plan"][:3]] == ["terminate: in the next batch"] * 2 + [
+        "later: outdated, beyond this batch (serving 107, floor 1)"
+    ]

@@ -25,7 +25,7 @@ def test_started_names_the_release_and_the_asg() -> None:
 
 def test_a_replaced_batch_names_its_instances_and_the_counts_so_far() -> None:
     ledger = Progress(target_version=TARGET, earlier_batches=4, earlier_terminated=8).with_batch(("i-1", "i-2"))
-    event = notifications.batch_replaced(RELEASE, ASG, ledger)
+    event = notifications.batch_replaced(RELEASE, ASG, ledger, ("i-1", "i-2"))
     assert event[1] == {
         "release_id": RELEASE,
         "asg_name": ASG,

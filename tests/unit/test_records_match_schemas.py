@@ -27,16 +27,21 @@ def assert_valid(name: str, document: Any) -> None:
     assert contracts.problems(name, document) == [], name
 
 
-def test_a_fleet_record_round_trips_and_satisfies_discover_and_read_versions() -> None:
+KEY = f"fleets/test/{ASG}/{'0' * 32}.json"
+
+
+def test_a_fleet_record_round_trips_and_satisfies_the_claim_check_schema() -> None:
     seen = fleet(
         instance("i-0a01", TARGET),
         instance("i-0a02", None, reason="HTTP 503"),
         instance("i-0a03", None, lifecycle="Pending", reason=None),
     )
     record = seen.to_record()
-    assert_valid("discover.output", record)
-    assert_valid("read_versions.input", {"fleet": record, "probe_timeout_seconds": 2})
-    assert_valid("read_versions.output", record)
+    assert_valid("fleet_record", {"release_id": RELEASE_ID, "written_by": "Discover", "fleet": record})
+    ref = {"asg_name": ASG, "key": KEY, "instances": 3}
+    assert_valid("discover.output", ref)
+    assert_valid("read_versions.input", {"fleet": ref, "probe_timeout_seconds": 2})
+    assert_valid("read_versions.output", ref)
     assert Fleet.from_record(record) == seen
 
 
@@ -47,10 +52,10 @@ def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
 
     before = fleet(instance("i-0a01", OLD), instance("i-0a02", OLD), instance("i-0a03", TARGET))
     carried = {"asg_name": ASG, "release_id": RELEASE_ID, "settings": chosen_settings}
-    first_read = {**carried, "fleet": before.to_record(), "progress": Progress().to_record()}
+    first_read = {**carried, "fleet": {"asg_name": ASG, "key": KEY, "instances": 3}, "progress": Progress().to_record()}
     assert_valid("select_batch.input", first_read)
 
-    selected = decide(before, Progress(), chosen_policy, at(0))
+    selected = decide(before, Progress(), chosen_policy, at(0), KEY)
     assert decision_of(selected).action == "terminate"
     record = selected.to_record()
     assert_valid("select_batch.output", {**carried, "progress": record})
@@ -66,7 +71,8 @@ def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
     gone = set(decision_of(selected).batch)
     newcomers = tuple(instance(f"i-0b0{n}", None, lifecycle="Pending", reason=None) for n in range(len(gone)))
     replacing = fleet(*(i for i in before.instances if i.id not in gone), *newcomers, desired=3)
-    waiting = check_replacement(replacing, Progress.from_record(record), chosen_policy, at(20))
+    known = [i.id for i in before.instances]
+    waiting = check_replacement(replacing, Progress.from_record(record), chosen_policy, at(20), known)
     assert waiting.pending is not None
     record = waiting.to_record()
     assert_valid("check_replacement.output", record)
@@ -74,11 +80,13 @@ def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
 
     served = tuple(instance(i.id, TARGET) for i in newcomers)
     replaced = fleet(*(i for i in before.instances if i.id not in gone), *served, desired=3)
-    done = check_replacement(replaced, Progress.from_record(record), chosen_policy, at(60))
+    done = check_replacement(replaced, Progress.from_record(record), chosen_policy, at(60), known)
     assert done.pending is None
     record = done.to_record()
     assert_valid("check_replacement.output", record)
-    assert_valid("select_batch.input", {**carried, "fleet": replaced.to_record(), "progress": record})
+    assert_valid(
+        "select_batch.input", {**carried, "fleet": {"asg_name": ASG, "key": KEY, "instances": 3}, "progress": record}
+    )
 
     finished = decide(replaced, Progress.from_record(record), chosen_policy, at(61))
     record = finished.to_record()

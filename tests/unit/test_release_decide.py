@@ -24,7 +24,7 @@ def test_without_a_target_the_highest_version_read_becomes_the_target() -> None:
         instance("i-c", "1.0.100"),
         instance("i-u", None),  # unreadable: plays no part in choosing the target
     )
-    progress = decide(seen, Progress(), policy(), T0)
+    progress = decide(seen, Progress(), policy(), T0, "fleets/t/live_asg_web/" + "a" * 32 + ".json")
     assert progress.target_version == "1.0.100"
     assert progress.decision is not None
     assert decision_of(progress).action == "terminate"
@@ -32,7 +32,7 @@ def test_without_a_target_the_highest_version_read_becomes_the_target() -> None:
     assert decision_of(progress).message == (
         "live_asg_web => lowest version 1.0.99, highest version 1.0.100, 1 instances to terminate"
     )
-    assert decision_of(progress).known_ids == ("i-a", "i-b", "i-c", "i-u")
+    assert decision_of(progress).fleet_key == "fleets/t/live_asg_web/" + "a" * 32 + ".json"  # the read it saw
     assert progress.started_at == "2025-03-01T12:00:00.000Z"
     assert progress.versions_before == {"1.0.100": 2, "1.0.99": 1, "unknown": 1}
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from tasks.domain import history_budget
+from tasks.domain import history_budget, release
 from tasks.domain.fleet import Decision, Fleet, Instance, Pending, Progress
-from tasks.domain.release import begin_replacement, check_replacement, decide
+from tasks.domain.release import begin_replacement, decide
 from tasks.errors import InvalidStepInputError, ReplacementTimeoutError
 from tests.unit.builders import OLD, TARGET, at, decision_of, fleet, instance, policy, stamp
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 BEFORE = (instance("i-a", OLD), instance("i-b", TARGET), instance("i-c", TARGET))
 
@@ -18,6 +23,15 @@ def terminated_a() -> Progress:
     chosen = decide(fleet(*BEFORE), Progress(target_version=TARGET), policy(), at(-5))
     assert decision_of(chosen).batch == ("i-a",)
     return begin_replacement(chosen, ["i-a"], at(0))
+
+
+KNOWN = tuple(i.id for i in BEFORE)  # the read the batch was chosen from: the others are newcomers
+
+
+def check_replacement(
+    seen: Fleet, progress: Progress, chosen: release.Policy, now: datetime, known: tuple[str, ...] = KNOWN
+) -> Progress:
+    return release.check_replacement(seen, progress, chosen, now, known)
 
 
 def after(*instances: Instance, desired: int = 3) -> Fleet:
@@ -35,7 +49,7 @@ def test_begin_replacement_records_the_batch_and_clears_the_decision() -> None:
     assert progress.batches == (("i-a",),)
     assert progress.pending == Pending(
         instance_ids=("i-a",),
-        known_ids=("i-a", "i-b", "i-c"),
+        fleet_key=None,  # the decision named no stored read (SelectBatch passes its key)
         since=stamp(0),
         status="terminated 1 of 1; waiting for replacements",
     )
@@ -45,7 +59,7 @@ def test_begin_replacement_appends_to_earlier_batches() -> None:
     earlier = Progress(
         target_version=TARGET,
         batches=(("i-x",),),
-        decision=Decision("terminate", "m", ("i-a", "i-b"), ("i-a", "i-b", "i-c")),
+        decision=Decision("terminate", "m", ("i-a", "i-b"), "fleets/t/web/" + "0" * 32 + ".json"),
     )
     progress = begin_replacement(earlier, ["i-a"], at(0))  # i-b was already gone
     assert progress.batches == (("i-x",), ("i-a",))
@@ -140,10 +154,9 @@ def test_only_newcomers_must_serve_the_target() -> None:
     booting = instance("i-k", None, lifecycle="Pending", reason=None)
     chosen = decide(fleet(*BEFORE, booting, desired=3), Progress(target_version=TARGET), policy(), at(-5))
     assert decision_of(chosen).batch == ("i-a",)
-    assert "i-k" in decision_of(chosen).known_ids
     pending = begin_replacement(chosen, ["i-a"], at(0))
     seen = after(BEFORE[1], BEFORE[2], booting, instance("i-n", TARGET))
-    progress = check_replacement(seen, pending, policy(), at(60))
+    progress = check_replacement(seen, pending, policy(), at(60), known=(*KNOWN, "i-k"))
     assert progress.pending is None
 
 
@@ -159,7 +172,7 @@ def test_every_instance_not_serving_is_listed() -> None:
         instance("i-n2", TARGET, lifecycle="Pending"),
         desired=4,
     )
-    progress = check_replacement(seen, pending, policy(), at(120))
+    progress = check_replacement(seen, pending, policy(), at(120), known=tuple(i.id for i in before))
     assert status(progress) == (
         "live_asg_web: 2 of 2 replacements not serving 1.0.274 after 120 s: i-n1 HTTP 503, i-n2 Pending"
     )

@@ -132,10 +132,11 @@ def test_every_instance_record_carries_a_bounded_reason() -> None:
 
 
 def _instance_problems(version: str | None, reason: str | None) -> list[str]:
-    """What the step schema says about an instance carrying this reading (ReadVersions' output)."""
+    """What the claim check's schema says about an instance carrying this reading (ReadVersions' record)."""
     record = instance("i-0a01", version, reason=reason).to_record()
     fleet = {"asg_name": "live_asg_web", "desired": 1, "min_size": 0, "max_size": 2, "instances": [record]}
-    return contracts.problems("read_versions.output", fleet)
+    stored = {"release_id": "r", "written_by": "ReadVersions", "fleet": fleet}
+    return contracts.problems("fleet_record", stored)
 
 
 def test_a_version_read_from_a_body_always_fits_the_step_schema() -> None:

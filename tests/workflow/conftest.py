@@ -56,6 +56,7 @@ def lambdas(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaInvoke
     """Every Task state reaches our real handlers through the Lambda Invoke HTTP API."""
     stack.make_moto_atomic()
     monkeypatch.setenv("LEASE_TABLE", stack.create_lease_table(boto3.client("dynamodb", region_name=REGION)))
+    monkeypatch.setenv("FLEET_BUCKET", stack.create_fleet_bucket(boto3.client("s3", region_name=REGION)))
     monkeypatch.setenv("ALLOWED_VERSION_HOSTS", "127.0.0.1")  # the simulator's version URLs, as local up sets it
     monkeypatch.setenv("IN_FLIGHT_SECONDS", "1")  # moto's steps end within it (70 s in AWS: the Lambda timeout)
     monkeypatch.setenv("CAPACITY_LAG_SECONDS", "1")  # moto's reads do not lag

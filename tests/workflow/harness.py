@@ -125,13 +125,15 @@ class Execution:
 
     def terminated(self) -> list[str]:
         # A Terminate that failed (caught: its output carries the failure) terminated nothing.
+        # The pending batch names it whole (the ledger's batches only the 20 most recent ids); an id
+        # that had already left the group is named too, and counted out of its status.
         done = [o for o in self.task_outputs("Terminate") if "failure" not in o]
-        batches = [o["progress"]["batches"][-1] for o in done]
-        return [i for batch in batches for i in batch]
+        return [i for o in done for i in o["progress"]["pending"]["instance_ids"]]
 
     def batch_sizes(self) -> list[int]:
-        """How many instances each Terminate terminated, in order."""
-        return [len(o["progress"]["batches"][-1]) for o in self.task_outputs("Terminate")]
+        """How many instances each Terminate terminated, in order ("terminated N of M; ...")."""
+        pending = [o["progress"].get("pending") for o in self.task_outputs("Terminate")]
+        return [int(p["status"].split()[1]) if p else 0 for p in pending]  # a caught failure: none
 
     def approvals(self) -> list[dict[str, Any]]:
         """The answers the AwaitApproval callback tasks got (their TaskSucceeded outputs)."""

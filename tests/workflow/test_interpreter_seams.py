@@ -100,6 +100,10 @@ def test_moto_dynamodb_item_operations_are_serialized_as_dynamodb_applies_them(a
         assert hasattr(getattr(DynamoDBBackend, name), "__wrapped__"), f"moto's DynamoDBBackend.{name} moved"
     from moto.autoscaling.models import AutoScalingBackend
 
+    stack.make_moto_scale()
+    from moto.ec2.models.core import TaggedEC2Resource
+
+    assert hasattr(TaggedEC2Resource.get_tags, "__wrapped__"), "moto's TaggedEC2Resource.get_tags moved"
     served = stack.autoscaling_operations()  # Terminate makes ten terminations at once, each one locked
     assert {"terminate_instance", "set_desired_capacity", "describe_auto_scaling_groups"} <= set(served)
     assert all(hasattr(getattr(AutoScalingBackend, name), "__wrapped__") for name in served)

@@ -118,7 +118,7 @@ def test_random_fleets_and_faults_keep_every_safety_rule(world: World, case: dic
                 assert sample.serving >= allowed, f"{name} broke its floor: {sample}"
         for terminate in execution.task_outputs("Terminate"):
             target = terminate["progress"]["target_version"]
-            for instance_id in terminate["progress"]["batches"][-1]:
+            for instance_id in terminate["progress"]["pending"]["instance_ids"]:  # the batch, whole
                 assert watch.gone.get(instance_id) != target, f"{instance_id} served the target {target}"
                 assert starts.get(instance_id) not in UNREADABLE_AT_START, f"{instance_id} was unreadable"
         for name in names:

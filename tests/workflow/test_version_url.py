@@ -90,9 +90,8 @@ def test_a_rendered_metadata_address_is_never_probed(world: World, loopback_only
     assert execution.status == "FAILED"
     read = execution.task_outputs("ReadVersions")
     assert read
-    assert {(i["id"], i.get("reason")) for i in read[0]["fleet"]["instances"]} == {
-        (i, "address not allowed") for i in ids
-    }
+    stored = runtime.fleet_records().read(read[0]["fleet"]).fleet.to_record()  # the state names it by key
+    assert {(i["id"], i.get("reason")) for i in stored["instances"]} == {(i, "address not allowed") for i in ids}
     assert execution.terminated() == []
     group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])["AutoScalingGroups"][0]
     assert sorted(i["InstanceId"] for i in group["Instances"]) == ids
