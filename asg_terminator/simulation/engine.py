@@ -810,10 +810,10 @@ def _summary(function: str, result: Any) -> str:
         return str(decision.get("message") or decision.get("action"))
     if function == "Terminate":
         return f"terminated {' '.join((result.get('batches') or [[]])[-1])}"
-    if function == "ReadVersions":
-        return json.dumps({i["id"]: i.get("version") or i.get("reason") for i in result.get("instances", [])})
+    if function == "ReadVersions":  # a fleet_ref: the read is in the (simulated) fleet bucket
+        return f"versions {json.dumps(result.get('census'), sort_keys=True)}"
     if function == "Discover":
-        return f"desired {result.get('desired')}, {len(result.get('instances', []))} instances"
+        return f"desired {result.get('desired')}, {result.get('instances')} instances"
     keys = ("unlocked", "restored_capacity", "suspended", "capacity", "seconds", "status")
     return json.dumps({k: result[k] for k in keys if k in result}, sort_keys=True)[:200]
 

@@ -341,7 +341,7 @@ def test_a_wave_the_surge_pays_for_stopped_halfway_is_finished_by_the_retry_or_g
     time.sleep(1.1)  # EC2 launch times have one-second resolution: the surge's instances are the newest
     leased("web", A, max_surge=2)
     assert desired(autoscaling) == 5
-    decision = Decision("terminate", "x", tuple(ids[:2]), tuple(ids), outdated_after=1)  # 1 outdated left after
+    decision = Decision("terminate", "x", tuple(ids[:2]), outdated_after=1)  # 1 outdated left after
     event = {
         "asg_name": "web",
         "release_id": A,

@@ -270,7 +270,7 @@ def test_a_batch_the_surge_paid_for_expects_no_replacement() -> None:
 
 
 def test_a_partly_paid_batch_waits_for_the_rest_of_its_replacements() -> None:
-    two = Decision("terminate", "m", ("i-a", "i-b"), ("i-a", "i-b", "i-c"), outdated_after=0)
+    two = Decision("terminate", "m", ("i-a", "i-b"), outdated_after=0)
     progress = begin_replacement(Progress(target_version=TARGET, decision=two), ["i-a", "i-b"], at(0), 1)
     waiting = check_replacement(after(BEFORE[2], desired=2), progress, policy(), at(3))
     assert status(waiting).startswith("live_asg_web: 1 of 1 replacements not serving 1.0.274 after 3 s: 1 not launched")
