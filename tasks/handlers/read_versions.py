@@ -1,4 +1,5 @@
-"""ReadVersions: GET every InService instance's version URL, concurrently and bounded.
+"""ReadVersions: GET the version URL of every InService or Standby instance (Standby is read so a dry
+run shows it; it never counts as serving), concurrently and bounded.
 
 It reads the fleet Discover stored, and stores the fleet with its versions beside it (its output is
 that record's key, as Discover's is).
