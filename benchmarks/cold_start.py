@@ -112,7 +112,7 @@ def import_rows(runs: int) -> list[list[str]]:
     bare_wall = statistics.median(wall_ms("pass") for _ in range(runs))
     baseline = importtime("pass")[1]
     rows = []
-    references = ["tasks.domain.release", "boto3", "requests", "jsonschema"]
+    references = ["tasks.domain.decide", "boto3", "requests", "jsonschema"]
     for module in handler_modules() + references:
         code = f"import {module}"
         try:

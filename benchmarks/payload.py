@@ -62,8 +62,10 @@ def ids(count: int, start: int = 0) -> list[str]:
 def states(instances: int, port: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """(label -> state as the ASL builds it, label -> record the bucket holds)."""
     from tasks import runtime
+    from tasks.domain.decide import MAX_BATCH
     from tasks.domain.fleet import Fleet, Instance, Progress
-    from tasks.domain.release import MAX_BATCH, Policy, begin_replacement, check_replacement
+    from tasks.domain.release import Policy
+    from tasks.domain.replacement import begin_replacement, check_replacement
     from tasks.handlers import read_versions, select_batch, validate_input
 
     measured: dict[str, Any] = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tasks.domain.release import listed
+from tasks.domain.text import listed
 from tasks.errors import AlarmNotFoundError, AlarmTriggeredError
 
 if TYPE_CHECKING:

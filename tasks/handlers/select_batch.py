@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from tasks import contracts, ownership, runtime
+from tasks.domain.decide import decide
 from tasks.domain.events import asg_target
 from tasks.domain.fleet import Progress
-from tasks.domain.release import Policy, decide
+from tasks.domain.release import Policy
 
 CARRIED = ("asg_name", "release_id", "settings")
 

@@ -9,7 +9,7 @@ from typing import Any
 from tasks import contracts, ownership, runtime
 from tasks.domain import alarms, rollback
 from tasks.domain.fleet import Progress
-from tasks.domain.release import begin_replacement
+from tasks.domain.replacement import begin_replacement
 
 
 @contracts.step("terminate")

@@ -18,8 +18,11 @@ import pytest
 
 from asg_terminator.paths import RELEASE_ASL
 from tasks import runtime
+from tasks.domain.decide import MAX_BATCH
+from tasks.domain.dry_run import PLAN_ENTRIES
 from tasks.domain.fleet import Fleet, Instance, Progress
-from tasks.domain.release import MAX_BATCH, PLAN_ENTRIES, Policy, begin_replacement, check_replacement
+from tasks.domain.release import Policy
+from tasks.domain.replacement import begin_replacement, check_replacement
 from tasks.handlers.read_versions import handler as read_versions
 from tasks.handlers.select_batch import handler as select_batch
 from tasks.handlers.validate_input import handler as validate_input

@@ -17,8 +17,9 @@ from tasks.adapters.autoscaling import AutoScaling
 from tasks.adapters.ec2 import Ec2
 from tasks.adapters.fleet_reader import FleetReader, read_versions
 from tasks.adapters.version_probe import VersionProber
+from tasks.domain.decide import decide
 from tasks.domain.fleet import Progress
-from tasks.domain.release import Policy, decide
+from tasks.domain.release import Policy
 from tests.functional.support import NEW, OLD, REGION
 
 if TYPE_CHECKING:

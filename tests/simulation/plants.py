@@ -8,15 +8,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tasks import ownership, runtime
-from tasks.domain import lease, release
+from tasks.domain import assess, lease
 
 if TYPE_CHECKING:
     import pytest
 
 
 def floor_off_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = release.healthy_floor
-    monkeypatch.setattr(release, "healthy_floor", lambda *args: real(*args) - 1)
+    real = assess.healthy_floor
+    monkeypatch.setattr(assess, "healthy_floor", lambda *args: real(*args) - 1)
 
 
 def no_lease_check_before_terminate(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from tasks.domain.decide import decide
 from tasks.domain.fleet import Decision
-from tasks.domain.release import begin_replacement, decide
+from tasks.domain.replacement import begin_replacement
 from tasks.errors import InvalidExecutionInputError, InvalidStepInputError
 from tasks.handlers import FUNCTIONS, module_name
 from tests.unit.builders import ASG, OLD, TARGET, at, fleet, instance, outcome_progress, settings

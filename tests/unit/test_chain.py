@@ -9,10 +9,11 @@ import pytest
 
 from tasks import contracts
 from tasks.domain import chain, history_budget
+from tasks.domain.decide import decide
 from tasks.domain.execution_input import settings_from_input
 from tasks.domain.fleet import Pending, Progress
 from tasks.domain.lease import OURS, Lease, how_to_take
-from tasks.domain.release import begin_replacement, check_replacement, decide
+from tasks.domain.replacement import begin_replacement, check_replacement
 from tasks.errors import AsgLockedError, InvalidExecutionInputError
 from tests.unit.builders import (
     ASG,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tasks.domain.decide import decide
 from tasks.domain.fleet import Progress
-from tasks.domain.release import decide
 from tasks.domain.report import summarize
 from tasks.errors import ReleaseFailedError
 from tests.unit.builders import OLD, TARGET, at, fleet, instance, outcome_progress, policy
@@ -98,7 +98,7 @@ def test_a_failure_next_to_a_plan_names_both() -> None:
 
 
 def test_a_large_asg_reports_the_plan_entries_it_lists_and_counts_the_rest() -> None:
-    from tasks.domain.release import PLAN_ENTRIES
+    from tasks.domain.dry_run import PLAN_ENTRIES
 
     seen = fleet(*(instance(f"i-0a{n:04d}", OLD) for n in range(PLAN_ENTRIES + 7)))
     planned = decide(seen, Progress(), policy(target_version=TARGET, min_healthy=1, max_batch=2, dry_run=True), at(0))
@@ -115,3 +115,12 @@ def test_a_large_asg_reports_the_plan_entries_it_lists_and_counts_the_rest() -> 
     assert [e["verdict"] for e in report["plan"][:3]] == ["terminate: in the next batch"] * 2 + [
         "later: outdated, beyond this batch (serving 107, floor 1)"
     ]
+
+
+def test_a_ledger_with_no_decision_gets_no_plan() -> None:
+    from tasks.domain.dry_run import with_plan
+
+    seen = fleet(instance("i-0a01", OLD), desired=1)
+    undecided = Progress(target_version=TARGET)
+
+    assert with_plan(seen, undecided, policy(target_version=TARGET, dry_run=True)) == undecided

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from tasks.domain.decide import decide
 from tasks.domain.fleet import Progress
 from tasks.domain.guardrails import (
     MIN_HEALTHY_PERCENT_TAG,
@@ -18,7 +19,6 @@ from tasks.domain.guardrails import (
     refuse_downgrade,
     tag_floor,
 )
-from tasks.domain.release import decide
 from tasks.errors import AsgNotOptedInError, DowngradeRefusedError, InvalidAsgTagError
 from tests.unit.builders import ASG, T0, decision_of, fleet, instance, policy
 

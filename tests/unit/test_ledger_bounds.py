@@ -3,8 +3,10 @@ counts the rest, so the Map's output for 50 ASGs stays under 64 KiB (tests/funct
 
 from __future__ import annotations
 
+from tasks.domain.decide import MAX_BATCH, decide
+from tasks.domain.dry_run import PLAN_ENTRIES
 from tasks.domain.fleet import RECENT_IDS, Progress
-from tasks.domain.release import MAX_BATCH, PLAN_ENTRIES, begin_replacement, decide
+from tasks.domain.replacement import begin_replacement
 from tests.unit.builders import TARGET, at, decision_of, fleet, instance, policy
 
 

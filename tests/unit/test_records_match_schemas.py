@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from tasks import contracts
+from tasks.domain.decide import decide
 from tasks.domain.fleet import Fleet, Progress
-from tasks.domain.release import Policy, begin_replacement, check_replacement, decide
+from tasks.domain.release import Policy
+from tasks.domain.replacement import begin_replacement, check_replacement
 from tests.unit.builders import (
     ASG,
     OLD,

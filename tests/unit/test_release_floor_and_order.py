@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tasks.domain import versions
-from tasks.domain.release import healthy_floor, spread_over_zones
+from tasks.domain.assess import healthy_floor, spread_over_zones
 from tests.unit.builders import instance
 
 if TYPE_CHECKING:

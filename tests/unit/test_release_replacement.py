@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tasks.domain import history_budget, release
+from tasks.domain import history_budget, release, replacement
+from tasks.domain.decide import decide
 from tasks.domain.fleet import Decision, Fleet, Instance, Pending, Progress
-from tasks.domain.release import begin_replacement, decide
+from tasks.domain.replacement import begin_replacement
 from tasks.errors import InvalidStepInputError, ReplacementTimeoutError
 from tests.unit.builders import OLD, TARGET, at, decision_of, fleet, instance, policy, stamp
 
@@ -31,7 +32,7 @@ KNOWN = tuple(i.id for i in BEFORE)  # the read the batch was chosen from: the o
 def check_replacement(
     seen: Fleet, progress: Progress, chosen: release.Policy, now: datetime, known: tuple[str, ...] = KNOWN
 ) -> Progress:
-    return release.check_replacement(seen, progress, chosen, now, known)
+    return replacement.check_replacement(seen, progress, chosen, now, known)
 
 
 def after(*instances: Instance, desired: int = 3) -> Fleet:
@@ -210,7 +211,7 @@ def test_nothing_pending_is_returned_unchanged() -> None:
 
 
 def test_a_long_list_of_unready_replacements_is_cut_to_the_first_ten() -> None:
-    from tasks.domain.release import listed
+    from tasks.domain.text import listed
 
     items = [f"i-{n:04d} HTTP 503" for n in range(2000)]
     text = listed(items, ", ")

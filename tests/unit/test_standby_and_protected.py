@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from tasks.domain.decide import decide
+from tasks.domain.dry_run import explain
 from tasks.domain.fleet import Instance, Progress
-from tasks.domain.release import decide, explain
 from tasks.errors import ReleaseStalledError
 from tests.unit.builders import OLD, TARGET, at, decision_of, fleet, instance, policy
 

@@ -1,0 +1,101 @@
+"""A terminated batch and its replacements: recorded when the batch goes, then checked until every
+newcomer serves the target (for ``healthy_for_seconds``), or the replacement times out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from tasks.domain import history_budget
+from tasks.domain.fleet import Pending, iso, parse_iso
+from tasks.domain.text import listed
+from tasks.errors import InvalidStepInputError, ReplacementTimeoutError
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+    from datetime import datetime
+
+    from tasks.domain.fleet import Fleet, Instance, Progress
+    from tasks.domain.release import Policy
+
+
+def elapsed(since: str, now: datetime) -> float:
+    """Seconds from a ledger's timestamp to the clock's reading."""
+    return (now - parse_iso(since)).total_seconds()
+
+
+def begin_replacement(progress: Progress, terminated: list[str], now: datetime, decremented: int = 0) -> Progress:
+    """Record a terminated batch; its replacements are checked by ``check_replacement``.
+    ``decremented``: those of the batch the surge paid for, for which Auto Scaling launches nothing."""
+    decision = progress.decision
+    if decision is None or decision.action != "terminate":
+        raise InvalidStepInputError("Terminate: progress.decision is not a terminate decision")
+    paid = f", {decremented} paid for by the surge" if decremented else ""
+    pending = Pending(
+        instance_ids=decision.batch,
+        fleet_key=decision.fleet_key,
+        since=iso(now),
+        status=f"terminated {len(terminated)} of {len(decision.batch)}{paid}; waiting for replacements",
+        decremented=decremented,
+    )
+    return progress.update(
+        pending=pending,
+        decision=None,
+        events_spent=progress.events_spent + history_budget.TERMINATE,
+        surge_paid=progress.surge_paid + decremented,
+    ).with_batch(tuple(terminated))
+
+
+def check_replacement(
+    fleet: Fleet, progress: Progress, policy: Policy, now: datetime, known: Collection[str]
+) -> Progress:
+    """Done when the batch has left, InService+Healthy >= desired and every newcomer serves the target,
+    and with ``healthy_for_seconds`` has been seen serving it at every check for at least that long.
+    ``known``: the instances of the read the batch was chosen from (``pending.fleet_key``); the others
+    are newcomers."""
+    progress = progress.spend(history_budget.POLL)
+    pending = progress.pending
+    target = progress.target_version
+    if pending is None or target is None:
+        return progress
+    known = set(known)
+    lingering = [i for i in fleet.instances if i.id in pending.instance_ids]
+    # The warm pool refilling itself is no replacement: only instances that joined the group are.
+    newcomers = [i for i in fleet.instances if i.id not in known and not i.warm]
+    since = serving_since(pending, [i for i in newcomers if i.serves(target)], policy, now)
+    steady = {i for i, t in since.items() if elapsed(t, now) >= policy.healthy_for_seconds}
+    not_ready = [i for i in newcomers if i.id not in steady]
+    healthy = sum(1 for i in fleet.instances if i.healthy)
+    if not lingering and not not_ready and healthy >= fleet.desired:
+        return progress.update(pending=None).with_launched(tuple(i.id for i in newcomers))
+
+    def why(instance: Instance) -> str:
+        if instance.id in since:
+            held = elapsed(since[instance.id], now)
+            return f"serving {target} for {held:.0f} s of healthy_for_seconds {policy.healthy_for_seconds}"
+        return instance.why_not_serving()
+
+    expected = max(pending.expected, len(newcomers))
+    named = [f"{i.id} {why(i)}" for i in not_ready] + [f"{i.id} still {i.lifecycle}" for i in lingering]
+    problems = [listed(named, ", ")] if named else []
+    missing = pending.expected - len(newcomers)
+    if missing > 0:
+        problems.append(f"{missing} not launched yet (InService+Healthy {healthy} of desired {fleet.desired})")
+    waited = elapsed(pending.since, now)
+    status = (
+        f"{fleet.asg_name}: {len(not_ready) + max(missing, 0)} of {expected} replacements "
+        f"not serving {target} after {waited:.0f} s: " + ", ".join(problems)
+    )
+    if waited > policy.replacement_timeout_seconds:
+        raise ReplacementTimeoutError(status)
+    kept = tuple(sorted(since.items())) if policy.healthy_for_seconds else ()
+    return progress.update(pending=replace(pending, status=status, serving_since=kept))
+
+
+def serving_since(pending: Pending, serving: list[Instance], policy: Policy, now: datetime) -> dict[str, str]:
+    """Since when each replacement serving now has been seen serving at every check; one that missed a
+    check starts again. Without a stability window, serving now is enough."""
+    if not policy.healthy_for_seconds:
+        return {i.id: iso(now) for i in serving}
+    seen = dict(pending.serving_since)
+    return {i.id: seen.get(i.id, iso(now)) for i in serving}
