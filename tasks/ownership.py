@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tasks import runtime
-from tasks.adapters.autoscaling import suspended_of
 from tasks.domain import capacity, events, lease
 from tasks.domain.lease import Lease, Record, Surge
 from tasks.errors import AsgLockedError, AsgNotFoundError, ContinuationTakenError, LeaseLostError
 
 if TYPE_CHECKING:
+    from tasks.adapters.autoscaling import Group
     from tasks.domain.fleet import Fleet
     from tasks.domain.lease import GiveBack
 
@@ -107,19 +107,19 @@ def _recorded_undone(asg_name: str, me: str, undone: Lease) -> Lease:
     )
 
 
-def suspend(asg_name: str, me: str, wanted: list[str], taken: Lease, group: dict[str, Any]) -> tuple[str, ...]:
+def suspend(asg_name: str, me: str, wanted: list[str], taken: Lease, group: Group) -> tuple[str, ...]:
     """Suspend the processes asked for that are not suspended already; returns every process this
     release has suspended (an operator's own suspensions are not among them, and stay)."""
-    new = lease.to_suspend(wanted, suspended_of(group))
+    new = lease.to_suspend(wanted, group.suspended)
     if new:
         fence(asg_name, me, f"suspending {' '.join(new)}", Record(suspended=new))
         runtime.autoscaling().suspend(asg_name, new)
     return tuple(sorted({*taken.suspended, *new}))
 
 
-def surge(asg_name: str, me: str, max_surge: int | str, taken: Lease, group: dict[str, Any]) -> str:
+def surge(asg_name: str, me: str, max_surge: int | str, taken: Lease, group: Group) -> str:
     """Raise desired capacity for ``max_surge`` (recorded first), or keep this release's own surge."""
-    plan = capacity.plan_surge(max_surge, int(group["DesiredCapacity"]), int(group["MaxSize"]), taken.surge)
+    plan = capacity.plan_surge(max_surge, group.desired, group.max_size, taken.surge)
     if plan.set_to is not None and plan.original is not None:
         record = Record(surge=Surge(plan.original, plan.set_to))
         fence(asg_name, me, f"surging desired capacity to {plan.set_to}", record)
@@ -173,14 +173,14 @@ def terminate(
     further termination and is raised once those under way have ended: a retried Terminate counts
     the instances already terminating."""
     autoscaling = runtime.autoscaling()
-    group = autoscaling.describe_group(asg_name)
-    states = {i["InstanceId"]: i["LifecycleState"] for i in group.get("Instances", [])}
+    group = autoscaling.group(asg_name)
+    states = group.lifecycle
     present = [i for i in batch if i in states]
     to_go = [i for i in present if not states[i].startswith("Terminating")]  # else an earlier attempt's
     wave = capacity.Wave()
     if to_go:
         held = fence(asg_name, me, f"terminating {to_go[0]}", Record(target_version=target))
-        desired, min_size = int(group["DesiredCapacity"]), int(group.get("MinSize", 0))
+        desired, min_size = group.desired, group.min_size
         wave = capacity.plan_wave(to_go, outdated_after, held.surge, desired, min_size)
         if wave.moving is not None:
             fence(asg_name, me, wave.note, Record(surge=wave.moving))

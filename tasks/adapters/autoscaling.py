@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,6 +26,33 @@ def suspended_of(group: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(str(p["ProcessName"]) for p in group.get("SuspendedProcesses", [])))
 
 
+@dataclass(frozen=True)
+class Group:
+    """What the release's steps read of a described group, typed (not DescribeAutoScalingGroups' dict)."""
+
+    name: str
+    desired: int
+    min_size: int
+    max_size: int
+    tags: dict[str, str]
+    suspended: tuple[str, ...]  # suspended process names, sorted
+    target_groups: tuple[str, ...]
+    lifecycle: dict[str, str]  # each member instance's LifecycleState, by id
+
+    @classmethod
+    def of(cls, group: dict[str, Any]) -> Group:
+        return cls(
+            name=str(group["AutoScalingGroupName"]),
+            desired=int(group["DesiredCapacity"]),
+            min_size=int(group.get("MinSize", 0)),
+            max_size=int(group["MaxSize"]),
+            tags=tags_of(group),
+            suspended=suspended_of(group),
+            target_groups=tuple(str(t) for t in group.get("TargetGroupARNs", [])),
+            lifecycle={str(i["InstanceId"]): str(i["LifecycleState"]) for i in group.get("Instances", [])},
+        )
+
+
 class AutoScaling:
     def __init__(self, client: AutoScalingClient) -> None:
         self._client = client
@@ -39,6 +67,10 @@ class AutoScaling:
         if not found:
             raise AsgNotFoundError(f"{name}: no Auto Scaling group of that name in this account and region")
         return dict(found[0])
+
+    def group(self, name: str) -> Group:
+        """The described group as a typed value."""
+        return Group.of(self.describe_group(name))
 
     def warm_pool(self, name: str) -> list[dict[str, Any]]:
         """The instances in the group's warm pool (DescribeWarmPool, every page)."""

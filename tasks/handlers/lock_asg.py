@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from tasks import contracts, ownership, runtime
-from tasks.adapters.autoscaling import tags_of
 from tasks.domain import events, guardrails, lease, notifications
 
 
@@ -17,11 +16,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = {**contracts.defaults("validate_input.input"), **event["settings"]}
     # An ASG that does not exist, has not opted in or has a malformed guardrail tag fails here,
     # before any lease is taken or anything else is touched.
-    guardrails.check(asg, tags_of(autoscaling.describe_group(asg)))
+    guardrails.check(asg, autoscaling.group(asg).tags)
     settings["target_version"] = events.asg_target(settings, asg)  # a sweep that found no build skips it here
     taken = ownership.take(asg, me, settings, settings["when_held"])
     autoscaling.set_tag(asg, lease.LOCK_TAG, me)  # the console's copy of the holder
-    group = autoscaling.describe_group(asg)
+    group = autoscaling.group(asg)
     suspended = ownership.suspend(asg, me, settings["suspend_processes"], taken, group)
     surge = ownership.surge(asg, me, settings["max_surge"], taken, group)
     said = f"suspended {' '.join(suspended)}" if suspended else "no process suspended"
