@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 SUCCEEDED, CAUGHT, FAILED, RUNNING = "SUCCEEDED", "CAUGHT", "FAILED", "RUNNING"
+# The statuses after which an execution runs no more (DescribeExecution's terminal values).
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
 @dataclass
@@ -208,16 +210,19 @@ def build_runs(events: list[dict[str, Any]], execution_failed: bool) -> list[Sta
     return sorted(builder.runs.values(), key=lambda r: r.entered_id)
 
 
-def events_of(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    """Every event of the execution's history, all pages."""
+def events_of(sfn: Any, execution_arn: str, max_pages: int | None = None) -> list[dict[str, Any]]:
+    """Every event of the execution's history, all pages (at most ``max_pages`` of them, if given)."""
     events: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
+    pages = 0
+    while max_pages is None or pages < max_pages:
         page = sfn.get_execution_history(**kwargs)
+        pages += 1
         events.extend(page["events"])
         if not page.get("nextToken"):
-            return events
+            break
         kwargs["nextToken"] = page["nextToken"]
+    return events
 
 
 # A callback task's token (``$$.Task.Token``, passed to AwaitApproval) answers it: whoever holds it may

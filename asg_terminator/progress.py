@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from rich.console import ConsoleOptions, RenderResult
 
-TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+TERMINAL = history.TERMINAL
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,11 @@ from typing import Any
 from _common import NEW, OLD, fake_aws_environment, loopback_only, note, table
 
 from asg_terminator.fleet import create_asg
+from asg_terminator.history import TERMINAL, events_of
 from asg_terminator.localstack import LocalStack
 from asg_terminator.simulator import FleetSimulator, asg_instance_lister
 from tasks.domain.capacity import surge_size
 
-TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 POLL_SECONDS = 1
 
 
@@ -101,15 +101,8 @@ def wait(sfn: Any, arn: str, timeout: float) -> dict[str, Any]:
 
 
 def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-    for _ in range(20):  # bounded: a release of 4 instances writes a few hundred events
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            break
-        kwargs["nextToken"] = page["nextToken"]
-    return events
+    # bounded: a release of 4 instances writes a few hundred events
+    return events_of(sfn, arn, max_pages=20)
 
 
 def released_in(events: list[dict[str, Any]]) -> float:

@@ -24,6 +24,8 @@ from typing import Any
 
 from _common import NEW, OLD, REGION, fake_aws_environment, loopback_only, note, table
 
+from asg_terminator.history import TERMINAL, events_of
+
 PRICE_PER_1000 = 0.025  # USD per 1,000 state transitions, Standard workflows
 TARGET_PER_BATCH = 12
 TARGET_PER_POLL = 3
@@ -34,7 +36,6 @@ POLL_SECONDS = 1
 # seconds under load, and a 2 s probe timeout then reads as "not serving yet" and adds polls that
 # measure this harness, not the workflow. A longer timeout keeps the count about the state machine.
 PROBE_TIMEOUT_SECONDS = 10
-TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 MAX_HISTORY_PAGES = 200
 CUT = ("RUNNING", "ABORTED", "KILLED")  # the release outran its budget
 # What each loop of the ASL costs: a batch enters Discover, ReadVersions, SelectBatch, BatchDecision,
@@ -65,15 +66,7 @@ class Row:
 
 def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
     """Every event of an execution, following nextToken (bounded)."""
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-    for _ in range(MAX_HISTORY_PAGES):
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            break
-        kwargs["nextToken"] = page["nextToken"]
-    return events
+    return events_of(sfn, arn, max_pages=MAX_HISTORY_PAGES)
 
 
 def release(world: dict[str, Any], instances: int, budget: float, batches: int = BATCHES) -> Row:

@@ -16,15 +16,13 @@ from click.testing import CliRunner
 
 from asg_terminator import approval
 from asg_terminator.cli import main
-from asg_terminator.history import events_of, scheduled
+from asg_terminator.history import TERMINAL, events_of, scheduled
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from asg_terminator.simulator import FleetSimulator
     from tests.workflow.conftest import World
-
-TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
 @dataclass
