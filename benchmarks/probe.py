@@ -92,6 +92,7 @@ class Row:
     walls: list[float]  # sorted, one per repetition
     peak_bytes: int
     correct: int
+    threads: int = 0  # the most probe threads alive at once, sampled during the timed runs
 
     @property
     def wall(self) -> float:
@@ -134,20 +135,66 @@ def correct(readings: dict[str, Reading]) -> int:
 LOOPBACK = ("127.0.0.1",)  # AllowedVersionHosts: the endpoints listen there
 
 
-def measure(label: str, port: int, count: int, concurrency: int, timeout: float, repeat: int) -> Row:
+class SessionGetProber(VersionProber):
+    """The old probe, for a side-by-side figure: every GET through ``Session.get``."""
+
+    def _get(self, url: str) -> Any:
+        return self._session.get(url, timeout=self._timeout, stream=True, allow_redirects=False)
+
+
+def measure(
+    label: str,
+    port: int,
+    count: int,
+    concurrency: int,
+    timeout: float,
+    repeat: int,
+    prober: type[VersionProber] = VersionProber,
+) -> Row:
     urls = urls_for(port, count)
+    for left in [t for t in threading.enumerate() if t.name.startswith("probe_")]:
+        left.join(timeout=timeout + 1.0)  # the last case's idle pool threads exit before this one counts
     walls, right = [], count
+    threads = [0]
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.wait(0.01):
+            alive = sum(t.name.startswith("probe_") for t in threading.enumerate())
+            threads[0] = max(threads[0], alive)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     for _ in range(max(1, repeat)):
         with Stopwatch() as clock:
-            readings = VersionProber(timeout, concurrency=concurrency, allowed_hosts=LOOPBACK).read_all(urls)
+            readings = prober(timeout, concurrency=concurrency, allowed_hosts=LOOPBACK).read_all(urls)
         walls.append(clock.seconds)
         right = min(right, correct(readings))
+        time.sleep(0.1)  # the abandoned threads of the hard stop, if any, let go
+    sampling.set()
+    sampler.join()
     tracemalloc.start()
     tracemalloc.reset_peak()
-    VersionProber(timeout, concurrency=concurrency, allowed_hosts=LOOPBACK).read_all(urls)
+    prober(timeout, concurrency=concurrency, allowed_hosts=LOOPBACK).read_all(urls)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return Row(label, count, sum(hangs(i) for i in range(count)), concurrency, sorted(walls), peak, right)
+    hanging = sum(hangs(i) for i in range(count))
+    return Row(label, count, hanging, concurrency, sorted(walls), peak, right, threads[0])
+
+
+def _merge(runs: list[Row]) -> Row:
+    """One row from single-run rows of one case: every wall, the worst count, the largest peaks."""
+    first = runs[0]
+    return Row(
+        first.label,
+        first.endpoints,
+        first.hanging,
+        first.concurrency,
+        sorted(w for r in runs for w in r.walls),
+        max(r.peak_bytes for r in runs),
+        min(r.correct for r in runs),
+        max(r.threads for r in runs),
+    )
 
 
 def main() -> None:
@@ -167,10 +214,19 @@ def main() -> None:
         port = int(port_out.get(timeout=30))
         # warm imports and the server
         VersionProber(args.timeout, concurrency=4, allowed_hosts=LOOPBACK).read_all(urls_for(port, 4))
-        rows = [
-            measure("concurrent", port, args.endpoints, concurrency, args.timeout, min(args.repeat, 10))
-            for concurrency in (DEFAULT_CONCURRENCY, 128, 256)
+        repeat = min(args.repeat, 10)
+        # Interleaved, so the old and the new probe meet the same load on a shared machine.
+        cases = [
+            ("old: Session.get", DEFAULT_CONCURRENCY, SessionGetProber),
+            ("adapter.send", DEFAULT_CONCURRENCY, VersionProber),
+            ("adapter.send", 256, VersionProber),
+            ("adapter.send", args.endpoints, VersionProber),
         ]
+        runs: dict[int, list[Row]] = {n: [] for n in range(len(cases))}
+        for _ in range(repeat):
+            for n, (label, concurrency, prober) in enumerate(cases):
+                runs[n].append(measure(label, port, args.endpoints, concurrency, args.timeout, 1, prober))
+        rows = [_merge(runs[n]) for n in range(len(cases))]
         baseline = measure("sequential", port, args.baseline_endpoints, 1, args.timeout, 1)
     finally:
         stop.set()
@@ -183,19 +239,24 @@ def main() -> None:
     scale = args.endpoints / args.baseline_endpoints
     extrapolated = baseline.wall * scale
 
+    limit = args.timeout + LATENCY_SECONDS  # every request sent at t=0: the hanging ones end at the timeout
+
     def verdict(wall: float) -> str:
         return f"{wall / budget:.2f}x " + ("ok" if wall <= budget else "OVER")
 
     shown = [
         [
+            row.label,
             f"{row.concurrency}" + (" (default)" if row.concurrency == DEFAULT_CONCURRENCY else ""),
             row.endpoints,
             row.hanging,
             f"{row.wall:.2f}",
             row.spread,
             f"{row.ideal(args.timeout):.2f}",
+            f"{row.wall / limit:.2f}x",
             verdict(row.wall),
             f"{row.peak_bytes / 2**20:.1f}",
+            row.threads,
             f"{row.correct}/{row.endpoints}",
             f"{extrapolated / row.wall:.1f}x",
         ]
@@ -203,27 +264,33 @@ def main() -> None:
     ]
     shown.append(
         [
+            "adapter.send",
             "1 (sequential)",
             baseline.endpoints,
             baseline.hanging,
             f"{baseline.wall:.2f}",
             "-",
             f"{baseline.ideal(args.timeout):.2f}",
+            "-",
             verdict(baseline.wall),
             f"{baseline.peak_bytes / 2**20:.1f}",
+            baseline.threads,
             f"{baseline.correct}/{baseline.endpoints}",
             "-",
         ]
     )
     shown.append(
         [
+            "adapter.send",
             f"1, extrapolated x{scale:g}",
             args.endpoints,
             sum(hangs(i) for i in range(args.endpoints)),
             f"{extrapolated:.1f}",
             "-",
             f"{baseline.ideal(args.timeout) * scale:.1f}",
+            "-",
             verdict(extrapolated),
+            "-",
             "-",
             "-",
             "1.0x",
@@ -231,22 +298,28 @@ def main() -> None:
     )
     table(
         f"probe.py - VersionProber.read_all: {LATENCY_SECONDS * 1000:.0f} ms per endpoint, 1 in {HANG_EVERY} "
-        f"never answers, probe timeout {args.timeout:g} s, budget = timeout + 1 s = {budget:g} s",
+        f"never answers, probe timeout {args.timeout:g} s, limit = timeout + 50 ms = {limit:g} s, "
+        f"budget = timeout + 1 s = {budget:g} s",
         [
+            "probe",
             "concurrency",
             "endpoints",
             "hanging",
             "wall s",
             "min-max s",
             "ideal s",
+            "wall/limit",
             "wall/budget",
             "peak MiB",
+            "threads",
             "correct",
             "speed-up",
         ],
         shown,
         caption=(
-            f"wall s: median of {args.repeat} timed runs (sequential: one run). "
+            f"wall s: median of {args.repeat} timed runs, the cases interleaved (sequential: one run). "
+            "old: the probe before, every GET through Session.get; adapter.send: the probe today. "
+            "threads: the most probe threads alive at once. "
             "ideal s: this design's schedule (a pool of `concurrency` threads taking probes in submission order) "
             "with zero overhead, simulated. speed-up: sequential wall extrapolated to "
             f"{args.endpoints} endpoints / this row's wall. peak MiB: tracemalloc peak of a separate traced run "
