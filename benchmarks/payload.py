@@ -64,7 +64,7 @@ def states(instances: int, port: int) -> tuple[dict[str, Any], dict[str, Any]]:
     from tasks import runtime
     from tasks.domain.decide import MAX_BATCH
     from tasks.domain.fleet import Fleet, Instance, Progress
-    from tasks.domain.release import Policy
+    from tasks.domain.policy import Policy
     from tasks.domain.replacement import begin_replacement, check_replacement
     from tasks.handlers import read_versions, select_batch, validate_input
 

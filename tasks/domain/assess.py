@@ -11,7 +11,7 @@ from tasks.domain import versions
 
 if TYPE_CHECKING:
     from tasks.domain.fleet import Fleet, Instance
-    from tasks.domain.release import Policy
+    from tasks.domain.policy import Policy
 
 REPLACE, IGNORE, WAIT = "replace", "ignore", "wait"
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from tasks.domain.fleet import Fleet, Progress
-    from tasks.domain.release import Policy
+    from tasks.domain.policy import Policy
 
 # A batch is at most this many instances, whatever max_batch says: its ids travel in the ledger (the
 # decision, the pending batch, the recent batches), and that keeps every state's payload under 64 KiB

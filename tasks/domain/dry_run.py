@@ -11,7 +11,7 @@ from tasks.domain.text import set_aside
 
 if TYPE_CHECKING:
     from tasks.domain.fleet import Fleet, Instance, Progress
-    from tasks.domain.release import Policy
+    from tasks.domain.policy import Policy
 
 PLAN_ENTRIES = 100  # a dry run's plan names the batch, then the others in the fleet's order, up to this many
 

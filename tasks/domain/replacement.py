@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from tasks.domain.fleet import Fleet, Instance, Progress
-    from tasks.domain.release import Policy
+    from tasks.domain.policy import Policy
 
 
 def elapsed(since: str, now: datetime) -> float:

@@ -9,7 +9,7 @@ from tasks.domain import versions
 
 if TYPE_CHECKING:
     from tasks.domain.fleet import Fleet, Instance
-    from tasks.domain.release import Policy
+    from tasks.domain.policy import Policy
 
 LISTED = 10  # instances named in one message; an error cause must stay readable (and under 32 KB)
 

@@ -8,7 +8,7 @@ from tasks import contracts, runtime
 from tasks.adapters.fleet_reader import read_versions
 from tasks.domain import alarms, notifications
 from tasks.domain.fleet import Progress
-from tasks.domain.release import Policy
+from tasks.domain.policy import Policy
 from tasks.domain.replacement import check_replacement
 
 

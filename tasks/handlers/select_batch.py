@@ -14,7 +14,7 @@ from tasks import contracts, ownership, runtime
 from tasks.domain.decide import decide
 from tasks.domain.events import asg_target
 from tasks.domain.fleet import Progress
-from tasks.domain.release import Policy
+from tasks.domain.policy import Policy
 
 CARRIED = ("asg_name", "release_id", "settings")
 

@@ -10,7 +10,7 @@ import boto3
 from tasks import runtime
 from tasks.domain.decide import decide
 from tasks.domain.fleet import Progress
-from tasks.domain.release import Policy
+from tasks.domain.policy import Policy
 from tasks.handlers.drain import handler as drain
 from tests.functional.support import OLD, REGION, leased, target_group
 from tests.functional.support import discover_fleet as discover

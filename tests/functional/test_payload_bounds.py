@@ -21,7 +21,7 @@ from tasks import runtime
 from tasks.domain.decide import MAX_BATCH
 from tasks.domain.dry_run import PLAN_ENTRIES
 from tasks.domain.fleet import Fleet, Instance, Progress
-from tasks.domain.release import Policy
+from tasks.domain.policy import Policy
 from tasks.domain.replacement import begin_replacement, check_replacement
 from tasks.handlers.read_versions import handler as read_versions
 from tasks.handlers.select_batch import handler as select_batch

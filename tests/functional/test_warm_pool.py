@@ -19,7 +19,7 @@ from tasks.adapters.fleet_reader import FleetReader, read_versions
 from tasks.adapters.version_probe import VersionProber
 from tasks.domain.decide import decide
 from tasks.domain.fleet import Progress
-from tasks.domain.release import Policy
+from tasks.domain.policy import Policy
 from tests.functional.support import NEW, OLD, REGION
 
 if TYPE_CHECKING:

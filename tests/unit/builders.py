@@ -8,7 +8,7 @@ from typing import Any
 
 from tasks import contracts
 from tasks.domain.fleet import Decision, Fleet, Instance, Progress, iso
-from tasks.domain.release import Policy
+from tasks.domain.policy import Policy
 
 ASG = "live_asg_web"
 TARGET = "1.0.274"

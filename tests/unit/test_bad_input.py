@@ -219,7 +219,7 @@ def _empty() -> Any:
 
 
 def _policy() -> Any:
-    from tasks.domain.release import Policy
+    from tasks.domain.policy import Policy
 
     return Policy.from_settings({**settings(), "target_version": TARGET})
 

@@ -14,7 +14,7 @@ from tasks.domain import canary_checkpoint, notifications
 from tasks.domain.canary import FAIL, MARGINAL, PASS, CanaryAnalysis, CanaryMetric
 from tasks.domain.decide import decide
 from tasks.domain.fleet import LAUNCHED_IDS, Decision, Pending, Progress
-from tasks.domain.release import Policy
+from tasks.domain.policy import Policy
 from tasks.domain.replacement import check_replacement
 from tasks.errors import CanaryAnalysisFailedError, InvalidStepInputError
 from tests.unit.builders import ASG, OLD, T0, TARGET, at, decision_of, fleet, instance, settings, stamp

@@ -15,7 +15,7 @@ from tasks.domain.checkpoints import Checkpoints, thresholds
 from tasks.domain.decide import decide
 from tasks.domain.execution_input import settings_from_input
 from tasks.domain.fleet import Instance, Progress
-from tasks.domain.release import Policy
+from tasks.domain.policy import Policy
 from tasks.errors import InvalidExecutionInputError
 from tests.unit.builders import OLD, T0, TARGET, decision_of, fleet, instance
 

@@ -7,7 +7,7 @@ from typing import Any
 from tasks import contracts
 from tasks.domain.decide import decide
 from tasks.domain.fleet import Fleet, Progress
-from tasks.domain.release import Policy
+from tasks.domain.policy import Policy
 from tasks.domain.replacement import begin_replacement, check_replacement
 from tests.unit.builders import (
     ASG,

@@ -13,7 +13,7 @@ from packaging.version import parse
 
 from tasks.domain.decide import decide
 from tasks.domain.fleet import Fleet, Instance, Progress
-from tasks.domain.release import Policy
+from tasks.domain.policy import Policy
 from tasks.errors import DowngradeRefusedError, FloorBlocksReleaseError, ReleaseStalledError
 from tests.unit.builders import OLD, T0, TARGET, at, decision_of, fleet, instance, policy, stamp
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tasks.domain import history_budget, release, replacement
+from tasks.domain import history_budget, replacement
 from tasks.domain.decide import decide
 from tasks.domain.fleet import Decision, Fleet, Instance, Pending, Progress
 from tasks.domain.replacement import begin_replacement
@@ -15,6 +15,8 @@ from tests.unit.builders import OLD, TARGET, at, decision_of, fleet, instance, p
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from tasks.domain.policy import Policy
 
 BEFORE = (instance("i-a", OLD), instance("i-b", TARGET), instance("i-c", TARGET))
 
@@ -30,7 +32,7 @@ KNOWN = tuple(i.id for i in BEFORE)  # the read the batch was chosen from: the o
 
 
 def check_replacement(
-    seen: Fleet, progress: Progress, chosen: release.Policy, now: datetime, known: tuple[str, ...] = KNOWN
+    seen: Fleet, progress: Progress, chosen: Policy, now: datetime, known: tuple[str, ...] = KNOWN
 ) -> Progress:
     return replacement.check_replacement(seen, progress, chosen, now, known)
 

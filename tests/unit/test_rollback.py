@@ -11,7 +11,7 @@ from tasks.domain import alarms, history_budget
 from tasks.domain.decide import decide
 from tasks.domain.execution_input import settings_from_input
 from tasks.domain.fleet import Decision, Pending, Progress
-from tasks.domain.release import Policy
+from tasks.domain.policy import Policy
 from tasks.domain.report import summarize
 from tasks.domain.rollback import begin, pin_name, previous_version
 from tasks.errors import InvalidExecutionInputError, NothingToRollBackError, ReleaseFailedError
