@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tasks import runtime
+from tasks.adapters.fleet_reader import read_versions
 from tasks.domain import capacity, events, lease
 from tasks.domain.lease import Lease, Record, Surge
 from tasks.errors import AsgLockedError, AsgNotFoundError, ContinuationTakenError, LeaseLostError
@@ -57,17 +58,25 @@ def take(asg_name: str, me: str, settings: dict[str, Any], when_held: str = leas
     """Take the ASG's lease with one conditional write, and undo what an ended holder left behind."""
     store, target = runtime.leases(), settings.get("target_version")
     term = lease.term_seconds(settings)
+    # Where this release reads versions, recorded so a give-back (even Cleanup's) keeps what serves.
+    url, timeout = settings.get("version_url"), settings.get("probe_timeout_seconds")
     current = store.get(asg_name)
     for _ in range(TAKE_ATTEMPTS):
         now = runtime.epoch()
         decided = lease.how_to_take(asg_name, me, current, _running(current, me, now), now, when_held, target)
         if decided.how == lease.OURS:  # a retry, or the chain's next execution after a handover
-            renewed = fence(asg_name, me, "taking the lease", Record(target_version=target, term_seconds=term))
+            renewed = fence(
+                asg_name,
+                me,
+                "taking the lease",
+                Record(target_version=target, term_seconds=term, version_url=url, probe_timeout_seconds=timeout),
+            )
             return _repaired(asg_name, me, renewed)
         if decided.previous is None:
             wanted = lease.fresh(asg_name, me, now, term, target)
         else:
             wanted = lease.swapped(decided.previous, me, now, term, target)
+        wanted = replace(wanted, version_url=url, probe_timeout_seconds=timeout)
         taken, current = store.put(wanted, decided.previous)
         if taken:
             return _repaired(asg_name, me, wanted)
@@ -83,7 +92,7 @@ def _repaired(asg_name: str, me: str, taken: Lease) -> Lease:
     """A lease taken from a release that ended with changes on the ASG: undo them first."""
     if not taken.repair:
         return taken
-    group = runtime.fleet_reader().discover(asg_name, None, guarded=False)
+    group = _with_versions(taken, runtime.fleet_reader().discover(asg_name, None, guarded=False))
     plan = lease.give_back(taken, group.desired, group.instances)
     _apply(asg_name, me, plan, taken.surge, group.desired)
     runtime.logger.warning(
@@ -254,6 +263,7 @@ def let_go(asg_name: str, me: str, tag_holder: str | None = None, ended_at: floa
         return LetGo(False, None, ())
     try:
         group, waited = _settled(asg_name, held.surge, ended_at)
+        group = _with_versions(held, group)
     except AsgNotFoundError:  # deleted during the release: nothing to give back
         return LetGo(store.release(asg_name, me), None, ("the ASG no longer exists",))
     plan = lease.give_back(held, group.desired, group.instances)
@@ -280,6 +290,26 @@ def _settled(asg_name: str, surge: Surge | None, ended_at: float | None) -> tupl
         waited += pause
         group = reader.discover(asg_name, None, guarded=False)
     return group, waited
+
+
+def _with_versions(held: Lease, group: Fleet) -> Fleet:
+    """``group`` with its instances' versions read where the holder reads them, when a surge of
+    its is to go back: the give-back then keeps the instances that serve, and terminates one that
+    is InService and Healthy but serves nothing (a broken boot) first. Unread without a surge, or
+    when the lease does not say where (an item written before it did)."""
+    if held.surge is None or not held.surge.holds(group.desired):
+        return group
+    if held.version_url is None or held.probe_timeout_seconds is None:
+        return group
+    located = runtime.fleet_reader().discover(group.asg_name, held.version_url, guarded=False)
+    read = {i.id: i for i in read_versions(located, runtime.prober(held.probe_timeout_seconds)).instances}
+    return replace(
+        group,
+        instances=tuple(
+            replace(i, version=read[i.id].version, reason=read[i.id].reason) if i.id in read else i
+            for i in group.instances
+        ),
+    )
 
 
 def clean_up(execution_arn: str, stopped_at: float) -> dict[str, LetGo]:

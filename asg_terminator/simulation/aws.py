@@ -534,6 +534,10 @@ def _renewed(held: Lease, now: float, record: Record) -> Lease:
         drained=tuple(sorted(drained)),
         drained_from=tuple(sorted(set(held.drained_from) | set(record.drained_from))),
         repair=held.repair and not record.repaired,
+        version_url=record.version_url if record.version_url is not None else held.version_url,
+        probe_timeout_seconds=(
+            record.probe_timeout_seconds if record.probe_timeout_seconds is not None else held.probe_timeout_seconds
+        ),
     )
 
 

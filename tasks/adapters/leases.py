@@ -45,6 +45,10 @@ def to_item(lease: Lease) -> dict[str, Any]:
         item["handed_over_by"] = lease.handed_over_by
     if lease.repair:
         item["repair"] = True
+    if lease.version_url is not None:
+        item["version_url"] = lease.version_url
+    if lease.probe_timeout_seconds is not None:
+        item["probe_timeout_seconds"] = Decimal(str(lease.probe_timeout_seconds))
     return {k: _serializer.serialize(v) for k, v in item.items()}
 
 
@@ -76,6 +80,10 @@ def from_item(raw: dict[str, Any]) -> Lease:
         drained_from=tuple(sorted(item.get("drained_from", ()))),
         handed_over_by=item.get("handed_over_by"),
         repair=bool(item.get("repair", False)),
+        version_url=item.get("version_url"),
+        probe_timeout_seconds=None
+        if item.get("probe_timeout_seconds") is None
+        else float(item["probe_timeout_seconds"]),
     )
 
 
@@ -89,6 +97,12 @@ def _update(record: Record, now: float) -> tuple[str, dict[str, Any]]:
     if record.target_version is not None:
         sets.append("target_version = :target")
         values[":target"] = record.target_version
+    if record.version_url is not None:
+        sets.append("version_url = :version_url")
+        values[":version_url"] = record.version_url
+    if record.probe_timeout_seconds is not None:
+        sets.append("probe_timeout_seconds = :probe_timeout")
+        values[":probe_timeout"] = Decimal(str(record.probe_timeout_seconds))
     if record.surge is not None:
         sets.append("surge = :surge")
         values[":surge"] = _surge_map(record.surge)

@@ -96,12 +96,15 @@ def plan_surge(max_surge: int | str, desired: int, max_size: int, ours: Surge | 
 def to_give_back(instances: Sequence[Instance], count: int) -> list[str]:
     """Which instances go when a surge is given back, each with a decrement: only instances desired
     capacity counts (Pending or InService, never Standby); those that serve nothing first (Pending,
-    or unhealthy), then the newest, which the release itself launched; so a release that failed on a
-    broken build removes the broken instances rather than the old ones still serving."""
+    unhealthy, or healthy with no version read: a boot that never served), then the newest, which
+    the release itself launched; so a release that failed on a broken build removes the broken
+    instances rather than the old ones still serving. Versions unread (None), the ASG's health alone
+    tells which serve."""
     # A fleet lists the oldest first. Only what desired capacity counts goes (Instance.in_capacity):
     # a Standby instance terminated with a decrement would make Auto Scaling scale in a serving one.
     newest_first = [i for i in reversed(instances) if i.in_capacity]
-    serving_last = sorted(newest_first, key=lambda i: i.healthy)  # stable: the newest first within each
+    read = any(i.version is not None or i.reason is not None for i in instances)
+    serving_last = sorted(newest_first, key=lambda i: (i.healthy, i.serving or not read))  # stable: newest first
     return [i.id for i in serving_last][: max(count, 0)]
 
 

@@ -61,6 +61,9 @@ class Lease:
     drained_from: tuple[str, ...] = ()  # target group ARNs
     handed_over_by: str | None = None  # the execution that handed the lease to this one (continue-as-new)
     repair: bool = False  # taken from a release that ended: the changes recorded are still to undo
+    # Where the holder reads versions, so a give-back keeps the instances that serve (to_give_back).
+    version_url: str | None = None
+    probe_timeout_seconds: float | None = None
 
     def expired(self, now: float) -> bool:
         return now >= self.expires_at
@@ -84,6 +87,8 @@ class Record:
     undrained: tuple[str, ...] = ()  # removed: terminated, or registered again
     repaired: bool = False  # clears ``repair``
     term_seconds: int | None = None  # a new term, from now (else the item's term, from now)
+    version_url: str | None = None
+    probe_timeout_seconds: float | None = None
 
 
 NEW, OURS, SWAP = "new", "ours", "swap"
@@ -168,6 +173,8 @@ def swapped(previous: Lease, me: str, now: float, term: int, target_version: str
         drained=previous.drained,
         drained_from=previous.drained_from,
         repair=previous.repair or previous.changed_anything,
+        version_url=previous.version_url,
+        probe_timeout_seconds=previous.probe_timeout_seconds,
     )
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from asg_terminator.simulator import DEAD, FleetSimulator
 from tasks import ownership, runtime
 from tasks.adapters.stepfunctions import ExecutionState
 from tasks.domain.fleet import Decision, Progress
@@ -136,7 +137,29 @@ def test_letting_go_reads_again_when_desired_capacity_lags_the_surge(
     done = unlock_asg({"asg_name": "web", "release_id": A}, None)
 
     assert (done["unlocked"], done["restored_capacity"], done["notes"]) == (True, 3, [])
-    assert desired(autoscaling) == 3 and reads["n"] == 2
+    assert desired(autoscaling) == 3 and reads["n"] == 3  # capacity twice, then once with the versions
+
+
+# Property test finding (seed 1969): a surge instance InService and Healthy that never served was
+# kept while one that served went; the give-back reads the versions and keeps the serving ones.
+def test_a_give_back_keeps_the_instances_that_serve(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    broken, serving = make_asg("web", 2, max_size=4)
+    simulator.adopt([serving], OLD)
+    simulator.adopt([broken], OLD)
+    simulator.set_fault(broken, DEAD)  # InService and Healthy to Auto Scaling; its version never reads
+    time.sleep(1.1)  # EC2 launch times have one-second resolution: the surge's instances are the newest
+    leased("web", A, max_surge=2, version_url=simulator.url_template, probe_timeout_seconds=0.5)
+    surged = group_ids(autoscaling, "web") - {broken, serving}
+    simulator.adopt(surged, NEW)  # both boot and serve
+
+    done = unlock_asg({"asg_name": "web", "release_id": A}, None)
+
+    assert (done["unlocked"], done["restored_capacity"]) == (True, 2)
+    left = group_ids(autoscaling, "web")
+    assert broken not in left and serving in left and len(left & surged) == 1
+    assert all(simulator.reads(i) for i in left)  # before: the two surge instances went, the broken one stayed
 
 
 def test_a_change_by_someone_else_is_left_once_the_reads_agree_for_the_lag(

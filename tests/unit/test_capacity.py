@@ -60,6 +60,17 @@ def test_the_surplus_given_back_is_what_serves_nothing_then_the_newest() -> None
     assert "i-warm" not in to_give_back(fleet, 10)  # the warm pool is not the group's capacity
 
 
+def test_with_versions_read_a_healthy_instance_that_serves_nothing_goes_before_a_serving_one() -> None:
+    from tests.unit.builders import instance
+
+    broken = instance("i-broken", None)  # InService, Healthy, HTTP 503: a boot that never served
+    old, new = instance("i-old", "1.0.1"), instance("i-new", "1.0.2")
+    assert to_give_back([broken, old, new], 1) == ["i-broken"]
+    assert to_give_back([broken, old, new], 2) == ["i-broken", "i-new"]
+    unread = [instance(i, None, reason=None) for i in ("i-a", "i-b")]  # versions not read: newest first
+    assert to_give_back(unread, 1) == ["i-b"]
+
+
 # Issue 14 item 1: the surge replaces, it does not add.
 def test_a_terminating_instance_is_never_given_back_again() -> None:
     from tests.unit.builders import instance

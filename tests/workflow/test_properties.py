@@ -42,7 +42,7 @@ from tasks import runtime
 from tests.workflow.harness import FloorWatch, run_execution, throttle
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Collection, Iterator
 
     from tests.workflow.conftest import World
 
@@ -121,12 +121,18 @@ def test_random_fleets_and_faults_keep_every_safety_rule(world: World, case: dic
             for instance_id in terminate["progress"]["pending"]["instance_ids"]:  # the batch, whole
                 assert watch.gone.get(instance_id) != target, f"{instance_id} served the target {target}"
                 assert starts.get(instance_id) not in UNREADABLE_AT_START, f"{instance_id} was unreadable"
+        runs_of = _runs(world, execution.arn)
         for name in names:
-            runs = [r.name for r in _runs(world, execution.arn) if r.asg_name == name]
+            runs = [r.name for r in runs_of if r.asg_name == name]
             if "AsgFailed" in runs:
                 assert "Terminate" not in runs[runs.index("AsgFailed") :], f"{name} terminated after failing"
             if execution.status == "SUCCEEDED":
-                assert set(_in_service_reads(world, simulator, name)) <= {outcomes[name]["target_version"]}
+                # An instance the chaos launched after the ASG's last Discover is not the release's
+                # to judge: the release had seen its fleet converged, and ended it there.
+                discovers = [r.entered.timestamp() for r in runs_of if r.asg_name == name and r.name == "Discover"]
+                after = chaos.launched_after(name, max(discovers, default=math.inf))
+                reads = _in_service_reads(world, simulator, name, besides=after)
+                assert set(reads) <= {outcomes[name]["target_version"]}, f"{name}: {reads}"
         _count(case, execution, chaos)
 
 
@@ -180,6 +186,7 @@ class Chaos:
         self.autoscaling, self.simulator, self.names, self.events = autoscaling, simulator, names, events
         self.removed: Counter[str] = Counter()
         self.done: list[str] = []
+        self.launched: dict[str, list[tuple[float, set[str]]]] = {}  # per ASG: (when, ids) of each scale-out
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -201,6 +208,10 @@ class Chaos:
                 self._apply(kind, name, pick)
                 self.done.append(kind)
 
+    def launched_after(self, name: str, since: float) -> set[str]:
+        """The instances a scale-out launched into ``name`` whose launch ended after ``since``."""
+        return {i for ended, ids in self.launched.get(name, []) for i in ids if ended > since}
+
     def _apply(self, kind: str, name: str, pick: int) -> None:
         group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
         members = [i for i in group["Instances"] if i["LifecycleState"] == "InService"]
@@ -209,7 +220,11 @@ class Chaos:
             return
         if kind == "scale-out":
             desired = min(group["DesiredCapacity"] + 1, group["MaxSize"])
+            before = {i["InstanceId"] for i in group["Instances"]}
             self.autoscaling.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=desired)
+            now = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+            launched = {i["InstanceId"] for i in now["Instances"]} - before
+            self.launched.setdefault(name, []).append((time.time(), launched))
             return
         if not members:
             return
@@ -234,9 +249,15 @@ class Chaos:
             self.removed[name] += 1 if serving else 0
 
 
-def _in_service_reads(world: World, simulator: FleetSimulator, name: str) -> list[str | None]:
+def _in_service_reads(
+    world: World, simulator: FleetSimulator, name: str, besides: Collection[str] = ()
+) -> list[str | None]:
     group = world.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
-    return [simulator.reads(i["InstanceId"]) for i in group["Instances"] if i["LifecycleState"] == "InService"]
+    return [
+        simulator.reads(i["InstanceId"])
+        for i in group["Instances"]
+        if i["LifecycleState"] == "InService" and i["InstanceId"] not in besides
+    ]
 
 
 def _runs(world: World, arn: str) -> list[Any]:
