@@ -18,7 +18,7 @@ read to decide anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from tasks.domain import capacity
@@ -211,7 +211,10 @@ def give_back(lease: Lease, desired: int, instances: Sequence[Instance]) -> Give
         # Between a recorded change and its answer (``was``) desired may be anywhere in the range, and
         # the read may lag: only what is surely surge goes by a decrement, SetDesiredCapacity the rest
         # (it never goes below the original, whatever desired stands at).
-        terminate = tuple(capacity.to_give_back(instances, surge.low - surge.original))
+        # An instance the release drained is out of its target groups because the release took it
+        # out, and goes back in below: its load balancer state says nothing of whether it serves.
+        judged = [replace(i, lb=None) if i.id in lease.drained else i for i in instances]
+        terminate = tuple(capacity.to_give_back(judged, surge.low - surge.original))
         set_desired = surge.original
     elif surge is not None and desired != surge.original:
         notes.append(
@@ -219,5 +222,5 @@ def give_back(lease: Lease, desired: int, instances: Sequence[Instance]) -> Give
             f"(changed by someone else since); it was {surge.original} before the surge"
         )
     present = {i.id for i in instances if i.in_service}
-    register = tuple(i for i in lease.drained if i in present)
+    register = tuple(i for i in lease.drained if i in present and i not in terminate)
     return GiveBack(terminate, set_desired, lease.suspended, register, lease.drained_from, tuple(notes))

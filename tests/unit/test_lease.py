@@ -3,6 +3,8 @@ it lasts, and what letting an ASG go gives back."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tasks.domain import lease
@@ -106,6 +108,24 @@ def test_drained_instances_still_in_the_group_are_registered_again_and_suspended
     plan = lease.give_back(left, 2, fleet)
     assert plan.register == ("i-1",) and plan.target_groups == ("tg",)  # i-2 is gone, i-3 is going
     assert plan.resume == ("AZRebalance", "ScheduledActions") and plan.set_desired is None
+
+
+def test_a_give_back_keeps_an_instance_the_release_drained_and_registers_it_again() -> None:
+    """The drained instance is out of its target group because the release took it out: read with
+    its versions, the give-back still counts it as serving and terminates the surge's own instance
+    (stop 22's CI: the drained one went, and registering it again failed on a terminated target)."""
+    fleet = [
+        replace(instance("i-old", "1.0.273"), lb="healthy"),
+        replace(instance("i-drained", "1.0.273"), lb="unused"),
+        replace(instance("i-surge"), lb="healthy"),
+    ]
+    left = held_by(ME, surge=Surge(2, 3), drained=("i-drained",), drained_from=("tg",))
+    plan = lease.give_back(left, 3, fleet)
+    assert plan.terminate == ("i-surge",) and plan.register == ("i-drained",)
+
+    sick = [fleet[0], replace(fleet[1], health="Unhealthy"), fleet[2]]
+    plan = lease.give_back(left, 3, sick)
+    assert plan.terminate == ("i-drained",) and plan.register == ()  # what goes is not registered again
 
 
 def test_only_processes_nobody_suspended_already_are_suspended() -> None:
