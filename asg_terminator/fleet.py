@@ -23,11 +23,10 @@ def create_asg(
     """An ASG of ``instances`` InService instances; returns their ids.
 
     ``opted_in``: unless ``tags`` say otherwise, the group opts in (``asg-terminator:app`` = its name),
-    as a release requires; False creates a group that has not. ``image_id`` skips looking an image up (moto's
-    DescribeImages takes about a second).
+    as a release requires; False creates a group that has not. ``image_id`` skips looking an image up.
     """
     template = f"{name}-lt"
-    image = image_id or ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = image_id or an_image(ec2)
     existing = ec2.describe_launch_templates(Filters=[{"Name": "launch-template-name", "Values": [template]}])[
         "LaunchTemplates"
     ]
@@ -49,6 +48,18 @@ def create_asg(
         ],
     )
     return instance_ids(autoscaling, name)
+
+
+# An image each endpoint has, looked up once per process: moto's DescribeImages lists its 1,300
+# images in 2 to 4 s, and moto's images are the same in every account and every reset.
+_IMAGES: dict[tuple[str, str], str] = {}
+
+
+def an_image(ec2: Any) -> str:
+    where = (str(ec2.meta.endpoint_url), str(ec2.meta.region_name))
+    if where not in _IMAGES:
+        _IMAGES[where] = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    return _IMAGES[where]
 
 
 def _tags(name: str, tags: dict[str, str], opted_in: bool) -> dict[str, str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -70,5 +70,25 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     iam_recorder.reported(report)
 
 
-def pytest_sessionfinish() -> None:
-    iam_recorder.finished()
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object | None) -> None:
+    """pytest-xdist's controller: a worker ended, with its records (tests/iam_recorder.py)."""
+    iam_recorder.worker_finished(getattr(node, "workeroutput", {}))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    problems = iam_recorder.finished(session.config)
+    if problems:
+        session.config.stash[_IAM_PROBLEMS] = problems
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    problems = config.stash.get(_IAM_PROBLEMS, [])
+    if problems:
+        terminalreporter.write_sep("=", "IAM: granted actions no test made (tests/iam_recorder.py)", red=True)
+        for problem in problems:
+            terminalreporter.write_line(f"FAILED {problem}")
+
+
+_IAM_PROBLEMS = pytest.StashKey[list[str]]()

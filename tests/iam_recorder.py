@@ -13,7 +13,9 @@ Two checks:
   teardown otherwise, naming function and action): a missing permission fails CI, not a first deploy;
 - at the end of a run that ran every functional and workflow test, every action a role grants was
   made by some test (``tests/infra/test_iam_is_what_the_tests_use.py``, moved to run last; on a
-  partial run it is skipped, saying why).
+  partial run it is skipped, saying why). Under pytest-xdist each worker records only its own tests:
+  each hands its records to the controller when it finishes, and the controller makes the check
+  once every worker is done (``whole_run``), failing the run with what it found.
 
 The roles are read at the action level (an Allow statement naming the action), and at the resource
 level where a role names its resource (the bus of ``events:PutEvents``, the pin's ``ssm`` parameter),
@@ -265,6 +267,29 @@ def never_made() -> list[str]:
     )
 
 
+# Granted, needed, and made through the function by no test, each with why. Keep it short: an entry
+# that a test comes to make fails the check, so the list cannot outlive its reason.
+NOT_MADE_IN_TESTS = {
+    "LockAsgFunction is granted autoscaling:DescribeWarmPool, which no test made": (
+        "read only to give back what an ended release left on a group with a warm pool (tasks/ownership.py), "
+        "through the FleetReader.discover that tests/functional/test_warm_pool_through_the_functions.py shows "
+        "UnlockAsg making"
+    ),
+    "CleanupFunction is granted autoscaling:DescribeWarmPool, which no test made": (
+        "the same give-back read as UnlockAsg's, after an execution ended, on a group with a warm pool"
+    ),
+}
+
+
+def unused_grants() -> list[str]:
+    """After a whole run: the granted actions no test made, and the exemptions a test made after all."""
+    unused = never_made()
+    return [
+        *(u for u in unused if u not in NOT_MADE_IN_TESTS),
+        *(f"{e}: made after all, remove it from NOT_MADE_IN_TESTS" for e in NOT_MADE_IN_TESTS if e not in unused),
+    ]
+
+
 def dump(path: str) -> None:
     """What was made, per function (``ASG_TERMINATOR_IAM_RECORD=path``): to write a role from."""
     with RECORDING.lock:
@@ -284,6 +309,7 @@ class Run:
     finished: set[str] = field(default_factory=set)
     deselected: int = 0
     files: set[str] = field(default_factory=set)
+    workers: int = 0  # xdist workers whose records the controller took in
 
     def partial(self) -> str | None:
         """Why this run cannot tell that a granted action is unused, or None when it can."""
@@ -322,9 +348,53 @@ def deselected(items: list[pytest.Item]) -> None:
     RUN.deselected += sum(1 for i in items if _in_suites(i.nodeid))
 
 
-def finished() -> None:
+def finished(config: pytest.Config) -> list[str]:
+    """At the end of the session. An xdist worker hands its records to the controller; the controller
+    of workers returns what the whole run found wrong (``whole_run``); a run in one process returns
+    nothing here (its check is a test)."""
+    output = getattr(config, "workeroutput", None)
+    if output is not None:
+        with RECORDING.lock:
+            output["iam"] = {
+                "made": [[*k, v] for k, v in RECORDING.made.items()],
+                "on": [[*k, v] for k, v in RECORDING.on.items()],
+                "expected": sorted(RUN.expected),
+                "files": sorted(RUN.files),
+                "deselected": RUN.deselected,
+            }
+        return []
+    problems = whole_run() if RUN.workers else []
     if os.environ.get("ASG_TERMINATOR_IAM_RECORD"):
         dump(os.environ["ASG_TERMINATOR_IAM_RECORD"])
+    return problems
+
+
+def worker_finished(output: dict[str, Any]) -> None:
+    """The controller takes in one worker's records (every worker collects the whole run's items)."""
+    handed = output.get("iam")
+    if handed is None:
+        return  # a worker that died before its end: its tests did not all finish, and partial() says so
+    with RECORDING.lock:
+        for *key, test in handed["made"]:
+            RECORDING.made.setdefault((key[0], key[1]), test)
+        for *key, test in handed["on"]:
+            RECORDING.on.setdefault((key[0], key[1], key[2]), test)
+    RUN.workers += 1
+    RUN.expected |= set(handed["expected"])
+    RUN.files |= set(handed["files"])
+    RUN.deselected = max(RUN.deselected, handed["deselected"])
+
+
+def whole_run() -> list[str]:
+    """The controller's check of a run across workers: what the test makes in a run in one process."""
+    why = RUN.partial()
+    if why is not None:
+        return []  # as the test skips: only a run of every test shows an action is unused
+    return [f"{CHECK_LAST}: {problem}" for problem in unused_grants()]
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workeroutput")
 
 
 def reported(report: pytest.TestReport) -> None:

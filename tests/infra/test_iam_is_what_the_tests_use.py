@@ -19,27 +19,13 @@ from tests.iam_recorder import RECORDING, RUN, Run
 REGION = "us-east-1"
 
 
-# Granted, needed, and made through the function by no test, each with why. Keep it short: an entry
-# that a test comes to make fails below, so the list cannot outlive its reason.
-NOT_MADE_IN_TESTS = {
-    "LockAsgFunction is granted autoscaling:DescribeWarmPool, which no test made": (
-        "read only to give back what an ended release left on a group with a warm pool (tasks/ownership.py), "
-        "through the FleetReader.discover that tests/functional/test_warm_pool_through_the_functions.py shows "
-        "UnlockAsg making"
-    ),
-    "CleanupFunction is granted autoscaling:DescribeWarmPool, which no test made": (
-        "the same give-back read as UnlockAsg's, after an execution ended, on a group with a warm pool"
-    ),
-}
-
-
-def test_every_granted_action_was_made_by_some_test() -> None:
+def test_every_granted_action_was_made_by_some_test(request: pytest.FixtureRequest) -> None:
+    if iam_recorder.is_worker(request.config):
+        pytest.skip("an xdist worker sees its own tests only: the controller checks the whole run (whole_run)")
     why = RUN.partial()
     if why is not None:
         pytest.skip(f"a partial run ({why}): only a run of every test shows an action is unused")
-    unused = iam_recorder.never_made()
-    assert [u for u in unused if u not in NOT_MADE_IN_TESTS] == []
-    assert [e for e in NOT_MADE_IN_TESTS if e not in unused] == [], "made after all: remove from NOT_MADE_IN_TESTS"
+    assert iam_recorder.unused_grants() == []
 
 
 @pytest.fixture
@@ -99,6 +85,27 @@ def test_a_partial_run_is_told_from_a_whole_one() -> None:
     assert "deselected" in str(Run(files=whole.files, deselected=2).partial())
     assert "did not run" in str(Run(files=whole.files, expected={"a", "b"}, finished={"a"}).partial())
     assert "not every functional and workflow test file" in str(Run(files=set()).partial())
+
+
+def test_the_controller_checks_the_whole_run_from_every_workers_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under pytest-xdist: two workers' records together make the whole run, and what neither made is named."""
+    monkeypatch.setattr(iam_recorder, "RECORDING", iam_recorder.Recording())
+    monkeypatch.setattr(iam_recorder, "RUN", Run(finished={"tests/functional/a", "tests/workflow/b"}))
+    everything = sorted((f, a) for f, actions in iam_recorder.granted().items() for a in actions)
+    everything.remove(("Drain", "elasticloadbalancing:DeregisterTargets"))
+    files = sorted(_all_suite_files())
+    for half, expected in ((everything[::2], "tests/functional/a"), (everything[1::2], "tests/workflow/b")):
+        made = [[f, a, "a test"] for f, a in half]
+        handed = {"made": made, "on": [], "expected": [expected], "files": files, "deselected": 0}
+        iam_recorder.worker_finished({"iam": handed})
+    last = iam_recorder.CHECK_LAST
+    assert iam_recorder.whole_run() == [
+        f"{last}: DrainFunction is granted elasticloadbalancing:DeregisterTargets, which no test made",
+        *(f"{last}: {e}: made after all, remove it from NOT_MADE_IN_TESTS" for e in iam_recorder.NOT_MADE_IN_TESTS),
+    ]
+
+    iam_recorder.RUN.expected.add("tests/workflow/c")  # a test that never finished (its worker died)
+    assert iam_recorder.whole_run() == []  # a partial run tells nothing
 
 
 def _all_suite_files() -> set[str]:
