@@ -29,9 +29,10 @@ types: setup
 	$(VENV)/bin/mypy
 
 # In parallel (pytest-xdist), a worker per core, each test file in one worker: most of the suite's
-# time is moto working or the workflow's real waits, and a file's tests may share module fixtures.
+# time is moto working or the workflow's real waits, and a file's tests may share module fixtures;
+# the 25 slowest are listed at the end.
 test: setup
-	$(PY) -m pytest -q -n auto --dist loadfile --cov --cov-report=term
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=25 --cov --cov-report=term
 
 # The Lambda package's lock (requirements.txt): pyproject.toml's dependencies that tasks/ imports,
 # resolved with pip-tools (in build/, ignored by git) and every file's hash. Asks the package index.
