@@ -91,8 +91,9 @@ def task(
     """A Task that runs the step's own function, ``${NameFunctionArn}`` (SAM substitutes it).
 
     ``result_path`` "$" (the output replaces the input) is Step Functions' default and is left out;
-    ``timeout`` is how long the state waits for one try of its function. A callback task invokes the function with its ``parameters`` as the payload and holds until the
-    task token it carries is answered.
+    ``timeout`` is how long the state waits for one try of its function. A callback task invokes the
+    function with its ``parameters`` as the payload and holds until the task token it carries is
+    answered (or its timeout passes).
     """
     function = f"${{{name}FunctionArn}}"
     state = _state("Task", comment)
