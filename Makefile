@@ -1,7 +1,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo check lint types test lock
+.PHONY: setup demo check lint types test lock asl
 
 # A virtual environment with the project and its dev tools, rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -33,6 +33,12 @@ types: setup
 # the 25 slowest are listed at the end.
 test: setup
 	$(PY) -m pytest -q -n auto --dist loadfile --durations=25 --cov --cov-report=term
+
+# The state machine is written in state_machines/build.py: this renders state_machines/release.asl.json
+# (committed: SAM deploys it, reviews read its diffs) and tasks/domain/asl_paths.py (the stretches the
+# history budget charges). tests/infra/test_asl_builder.py fails when either differs from the rendering.
+asl: setup
+	$(PY) -m state_machines.build
 
 # The Lambda package's lock (requirements.txt): pyproject.toml's dependencies that tasks/ imports,
 # resolved with pip-tools (in build/, ignored by git) and every file's hash. Asks the package index.

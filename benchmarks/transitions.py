@@ -25,6 +25,7 @@ from typing import Any
 from _common import NEW, OLD, REGION, fake_aws_environment, loopback_only, note, table
 
 from asg_terminator.history import TERMINAL, events_of
+from state_machines import build
 
 PRICE_PER_1000 = 0.025  # USD per 1,000 state transitions, Standard workflows
 TARGET_PER_BATCH = 12
@@ -38,12 +39,13 @@ POLL_SECONDS = 1
 PROBE_TIMEOUT_SECONDS = 10
 MAX_HISTORY_PAGES = 200
 CUT = ("RUNNING", "ABORTED", "KILLED")  # the release outran its budget
-# What each loop of the ASL costs: a batch enters Discover, ReadVersions, SelectBatch, BatchDecision,
-# Drain, WaitForDraining and Terminate; a poll WaitForReplacement, CheckReplacement and ReplacementDone;
-# a re-read WaitBeforeReread and the four reading states again. The rest of an execution is fixed.
-PER_BATCH = 7
-PER_POLL = 3
-PER_REREAD = 5
+# What each loop of the ASL costs, from its builder: a batch enters the reading states and the
+# terminating ones; a poll the replacement check's; a re-read WaitBeforeReread and the reading states
+# again. The rest of an execution is fixed.
+PER_BATCH = len(build.READ + build.TERMINATE)
+PER_POLL = len(build.POLL)
+REREAD_STATES = [name for name, _ in (build.WAIT_BEFORE_REREAD, *build.READ)]
+PER_REREAD = len(REREAD_STATES)
 
 
 @dataclass
@@ -249,7 +251,7 @@ def main() -> None:
         caption=(
             "transitions: *StateEntered events in the execution history (Task, Choice, Wait, Pass and Map states "
             "alike); polls: CheckReplacement runs; re-reads: WaitBeforeReread (SelectBatch chose to wait; each costs "
-            f"WaitBeforeReread + Discover + ReadVersions + SelectBatch + BatchDecision = {PER_REREAD}); "
+            f"{' + '.join(REREAD_STATES)} = {PER_REREAD}); "
             f"USD at ${PRICE_PER_1000} per 1,000 transitions; "
             f"target: {TARGET_PER_BATCH} x batches + {TARGET_PER_POLL} x polls for the whole execution, "
             "fixed per-release states included."

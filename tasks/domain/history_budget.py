@@ -10,29 +10,38 @@ tests/workflow/test_continue_as_new.py compares these counts with real histories
 
 from __future__ import annotations
 
+from tasks.domain import asl_paths
 from tasks.errors import InvalidExecutionInputError
 
 TASK = 5
 CHOICE = PASS = WAIT = 2
+MAP = 4  # MapStateEntered, MapStateStarted, MapStateSucceeded, MapStateExited
 MAP_ITERATION = 2  # MapIterationStarted, MapIterationSucceeded
+_EVENTS = {"Task": TASK, "Choice": CHOICE, "Pass": PASS, "Wait": WAIT, "Map": MAP}
 
-# ExecutionStarted, RouteInput, ResolveEvent, AnythingToRelease, ValidateInput, the Map's 4 events,
-# Summarize, ContinueOrEnd, ContinueAsNewExecution (its own 6: Submitted too) and ExecutionSucceeded.
-EXECUTION = 1 + CHOICE + TASK + CHOICE + TASK + 4 + TASK + CHOICE + (TASK + 1) + 1
-# Per ASG, once: the Map iteration, LockUnlessDryRun, LockAsg, the outcome Pass and UnlockAsg.
-ASG_ONCE = MAP_ITERATION + CHOICE + TASK + PASS + TASK
-# One read of the fleet: Discover, ReadVersions, SelectBatch, BatchDecision (and WaitBeforeReread
-# after a ``wait`` decision).
-READ = 3 * TASK + CHOICE
-# A batch going: Drain, WaitForDraining, Terminate.
-TERMINATE = TASK + WAIT + TASK
-# One check of a batch's replacements: WaitForReplacement, CheckReplacement, ReplacementDone.
-POLL = WAIT + TASK + CHOICE
-# A checkpoint: Bake, PassCheckpoint, ApprovalRequired and (at most) AwaitApproval, whose callback
-# writes one more event (TaskSubmitted).
-CHECKPOINT = WAIT + TASK + CHOICE + TASK + 1
-# Rolling back (rollback_on_failure, at most once per ASG): RollBackOnFailure and RollBack.
-ROLLBACK = CHOICE + TASK
+
+def _written(states: tuple[tuple[str, str], ...]) -> int:
+    """The events a run through ``states`` (name, type) writes, retries aside."""
+    return sum(_EVENTS[kind] for _, kind in states)
+
+
+# Which states each stretch runs is the state machine's (asl_paths, generated from its builder); what
+# the states write beyond them is written here. ExecutionStarted, the execution's own states
+# (ContinueAsNewExecution writes TaskSubmitted too) and ExecutionSucceeded.
+EXECUTION = 1 + _written(asl_paths.EXECUTION) + 1 + 1
+# Per ASG, once: the Map iteration, taking the ASG, its outcome and giving it back.
+ASG_ONCE = MAP_ITERATION + _written(asl_paths.ASG_ONCE)
+# One read of the fleet and the decision on it (and WaitBeforeReread after a ``wait`` decision).
+READ = _written(asl_paths.READ)
+# A batch going: drained, then terminated.
+TERMINATE = _written(asl_paths.TERMINATE)
+# One check of a batch's replacements.
+POLL = _written(asl_paths.POLL)
+# A checkpoint: the bake, its judgement and (at most) the approval, whose callback writes one more
+# event (TaskSubmitted).
+CHECKPOINT = _written(asl_paths.CHECKPOINT) + 1
+# Rolling back (rollback_on_failure, at most once per ASG).
+ROLLBACK = _written(asl_paths.ROLLBACK)
 
 
 def per_asg(max_events: int, asg_count: int) -> int:
