@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 ExecutionT = TypeVar("ExecutionT")
 
 SUCCEEDED, CAUGHT, FAILED, RUNNING = "SUCCEEDED", "CAUGHT", "FAILED", "RUNNING"
-# The statuses after which an execution runs no more (DescribeExecution's terminal values).
-TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+# The statuses after which an execution runs no more (DescribeExecution's terminal values): it
+# succeeded, or it ended unsuccessfully (what the Cleanup rule matches, infra/template.yaml).
+UNSUCCESSFUL = ("ABORTED", "FAILED", "TIMED_OUT")
+TERMINAL = ("SUCCEEDED", *UNSUCCESSFUL)
 
 
 @dataclass
@@ -295,7 +297,7 @@ def load(sfn: Any, execution_arn: str, reveal_tokens: bool = False) -> Execution
         definition=json.loads(definition),
         events=events,
     )
-    view.runs = build_runs(events, execution_failed=view.status in ("FAILED", "TIMED_OUT", "ABORTED"))
+    view.runs = build_runs(events, execution_failed=view.status in UNSUCCESSFUL)
     return view
 
 

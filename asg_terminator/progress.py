@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
     from rich.console import ConsoleOptions, RenderResult
 
-TERMINAL = history.TERMINAL
-
 
 @dataclass(frozen=True)
 class FleetCounts:
@@ -131,7 +129,7 @@ def follow(
 
     view, group = refresh()
     with Live(group, console=console, refresh_per_second=4, transient=False, auto_refresh=live) as display:
-        while view.status not in TERMINAL or history.continued_as(view):
+        while view.status not in history.TERMINAL or history.continued_as(view):
             following = history.continued_as(view)
             if following is not None:  # the release goes on in the chain's next execution
                 execution_arn = following
@@ -248,7 +246,7 @@ def wait_for(sfn: Any, execution_arn: str, interval: float = 0.5) -> history.Exe
     """Wait quietly until the release ends (the last execution of its chain); returns its history."""
 
     def ended(arn: str) -> history.ExecutionView:
-        while sfn.describe_execution(executionArn=arn)["status"] not in TERMINAL:
+        while sfn.describe_execution(executionArn=arn)["status"] not in history.TERMINAL:
             time.sleep(interval)
         return history.load(sfn, arn)
 
