@@ -17,13 +17,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from asg_terminator.history import UNSUCCESSFUL
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
-CLEANED_UP = ("ABORTED", "FAILED", "TIMED_OUT")  # the rule's pattern (infra/template.yaml)
+CLEANED_UP = UNSUCCESSFUL  # the rule's pattern (infra/template.yaml): every end but success
 RUNNING = "RUNNING"
-ENDED = ("SUCCEEDED", *CLEANED_UP)
 _STILL_RUNNING = {"status": RUNNING, "stopDate": None, "output": None, "error": None, "cause": None}
 
 

@@ -7,17 +7,22 @@ iterations that run the same state at the same time are told apart.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from datetime import datetime
 
+ExecutionT = TypeVar("ExecutionT")
+
 SUCCEEDED, CAUGHT, FAILED, RUNNING = "SUCCEEDED", "CAUGHT", "FAILED", "RUNNING"
-# The statuses after which an execution runs no more (DescribeExecution's terminal values).
-TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+# The statuses after which an execution runs no more (DescribeExecution's terminal values): it
+# succeeded, or it ended unsuccessfully (what the Cleanup rule matches, infra/template.yaml).
+UNSUCCESSFUL = ("ABORTED", "FAILED", "TIMED_OUT")
+TERMINAL = ("SUCCEEDED", *UNSUCCESSFUL)
 
 
 @dataclass
@@ -292,7 +297,7 @@ def load(sfn: Any, execution_arn: str, reveal_tokens: bool = False) -> Execution
         definition=json.loads(definition),
         events=events,
     )
-    view.runs = build_runs(events, execution_failed=view.status in ("FAILED", "TIMED_OUT", "ABORTED"))
+    view.runs = build_runs(events, execution_failed=view.status in UNSUCCESSFUL)
     return view
 
 
@@ -308,10 +313,26 @@ def json_object(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def next_execution(status: str, output: object) -> str | None:
+    """The next execution of the chain, once one that ended with ``status`` and ``output`` (parsed)
+    has started it."""
+    arn = output.get("continued_as") if status == "SUCCEEDED" and isinstance(output, dict) else None
+    return arn if isinstance(arn, str) else None
+
+
 def continued_as(view: ExecutionView) -> str | None:
     """The next execution of the chain, once this one has started it."""
-    arn = json_object(view.output).get("continued_as") if view.status == "SUCCEEDED" else None
-    return arn if isinstance(arn, str) else None
+    return next_execution(view.status, json_object(view.output))
+
+
+def continuations(
+    execution: ExecutionT, read: Callable[[str], ExecutionT], next_arn: Callable[[ExecutionT], str | None]
+) -> Iterator[ExecutionT]:
+    """The executions that continue a release after ``execution``, in order, each as ``read`` reads
+    its ARN (loads it, or waits for it to end): the ARN ``next_arn`` finds in the one before."""
+    while following := next_arn(execution):
+        execution = read(following)
+        yield execution
 
 
 def continues(view: ExecutionView) -> str | None:
@@ -326,6 +347,5 @@ def chain(sfn: Any, execution_arn: str, limit: int = 1000, reveal_tokens: bool =
     views = [load(sfn, execution_arn, reveal_tokens)]
     while (previous := continues(views[0])) is not None and len(views) < limit:
         views.insert(0, load(sfn, previous, reveal_tokens))
-    while (following := continued_as(views[-1])) is not None and len(views) < limit:
-        views.append(load(sfn, following, reveal_tokens))
-    return views
+    later = continuations(views[-1], lambda arn: load(sfn, arn, reveal_tokens), continued_as)
+    return views + list(itertools.islice(later, limit - len(views)))

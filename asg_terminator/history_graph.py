@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from grandalf.graphs import Edge, Vertex, graph_core  # type: ignore[import-untyped]
 from grandalf.layouts import SugiyamaLayout  # type: ignore[import-untyped]
 
+from asg_terminator.asl_walk import processor
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
@@ -103,12 +105,6 @@ def transitions(state: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         yield state["Default"], "default"
     for catch in state.get("Catch", []):
         yield catch["Next"], "catch " + ",".join(catch["ErrorEquals"])
-
-
-def processor(state: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """A Map state's own machine (``ItemProcessor``, or the older ``Iterator``)."""
-    inner = state.get("ItemProcessor") or state.get("Iterator")
-    return inner if isinstance(inner, dict) else None
 
 
 def layout(definition: Mapping[str, Any]) -> Layout:

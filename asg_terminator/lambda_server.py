@@ -17,10 +17,11 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
+from asg_terminator.loopback import LoopbackServer
 from tasks.handlers import FUNCTIONS, STEPS, handler_for
 
 FUNCTION_PREFIX = "asg-terminator-"
@@ -67,33 +68,16 @@ def _bare_name(raw: str) -> str:
     return name.split(":", 1)[0]  # drop a version or alias qualifier
 
 
-class LambdaInvokeServer:
+class LambdaInvokeServer(LoopbackServer):
     def __init__(self, handlers: Mapping[str, Handler] | None = None, port: int = 0) -> None:
         self.handlers = dict(handlers if handlers is not None else default_handlers())
         self.invocations: list[str] = []
         self._lock = threading.Lock()
-        self._httpd = _Server(("127.0.0.1", port), self._request_handler())
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        super().__init__(self._request_handler(), port, name="lambda-invoke")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self) -> LambdaInvokeServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="lambda-invoke", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> LambdaInvokeServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.base_url
 
     def invoke(self, name: str, payload: bytes) -> tuple[dict[str, str], bytes]:
         """Run the function; returns (extra headers, body) as Lambda's Invoke would."""
@@ -143,9 +127,3 @@ class LambdaInvokeServer:
                 log.debug(format, *args)
 
         return Handler
-
-
-class _Server(ThreadingHTTPServer):
-    # A whole fleet is probed at once (128 connections): with the default listen backlog of 5
-    # the kernel drops SYNs, and the retransmit after 1 s turns into probe timeouts.
-    request_queue_size = 1024

@@ -27,7 +27,8 @@ from moto.server import ThreadedMotoServer
 
 from asg_terminator import stack
 from asg_terminator.deploy import code_zip
-from asg_terminator.eventbridge import CLEANED_UP, ENDED, RUNNING, StatusChangeDelivery, UploadDelivery
+from asg_terminator.eventbridge import CLEANED_UP, RUNNING, StatusChangeDelivery, UploadDelivery
+from asg_terminator.history import TERMINAL
 from asg_terminator.lambda_server import ACCOUNT, LambdaInvokeServer, function_name, substitutions
 from tasks import contracts, runtime
 from tasks.domain import urls
@@ -182,7 +183,7 @@ class LocalStack:
                 self._status_changed,
                 self.region,
                 ACCOUNT,
-                statuses=(RUNNING, *ENDED) if self._say_executions else CLEANED_UP,
+                statuses=(RUNNING, *TERMINAL) if self._say_executions else CLEANED_UP,
             ),
         ]
         for delivery in self._deliveries:

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
     from rich.console import ConsoleOptions, RenderResult
 
-TERMINAL = history.TERMINAL
-
 
 @dataclass(frozen=True)
 class FleetCounts:
@@ -131,7 +129,7 @@ def follow(
 
     view, group = refresh()
     with Live(group, console=console, refresh_per_second=4, transient=False, auto_refresh=live) as display:
-        while view.status not in TERMINAL or history.continued_as(view):
+        while view.status not in history.TERMINAL or history.continued_as(view):
             following = history.continued_as(view)
             if following is not None:  # the release goes on in the chain's next execution
                 execution_arn = following
@@ -246,14 +244,16 @@ def states_table(view: history.ExecutionView) -> Table:
 
 def wait_for(sfn: Any, execution_arn: str, interval: float = 0.5) -> history.ExecutionView:
     """Wait quietly until the release ends (the last execution of its chain); returns its history."""
-    while True:
-        while sfn.describe_execution(executionArn=execution_arn)["status"] not in TERMINAL:
+
+    def ended(arn: str) -> history.ExecutionView:
+        while sfn.describe_execution(executionArn=arn)["status"] not in history.TERMINAL:
             time.sleep(interval)
-        view = history.load(sfn, execution_arn)
-        following = history.continued_as(view)
-        if following is None:
-            return view
-        execution_arn = following
+        return history.load(sfn, arn)
+
+    last = ended(execution_arn)
+    for later in history.continuations(last, ended, history.continued_as):
+        last = later
+    return last
 
 
 def plan_tables(view: history.ExecutionView) -> list[Table]:

@@ -16,11 +16,13 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
+
+from asg_terminator.loopback import LoopbackServer, QuietHandler
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+    from http.server import BaseHTTPRequestHandler
 
 HEALTHY = "healthy"
 NEVER_BOOTS = "never-boots"  # HTTP 503 forever
@@ -107,7 +109,7 @@ class MetricsPlan:
         return [(LATENCY, latency, "Milliseconds"), (ERRORS, errors, "Count")]
 
 
-class FleetSimulator:
+class FleetSimulator(LoopbackServer):
     def __init__(
         self,
         list_instances: Callable[[], Iterable[str]],
@@ -142,18 +144,13 @@ class FleetSimulator:
         self._instances: dict[str, SimInstance] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._httpd = _Server(("127.0.0.1", port), self._request_handler())
-        self._httpd.daemon_threads = True
+        super().__init__(self._request_handler(), port, name="fleet-sim")
         self._threads: list[threading.Thread] = []
 
     # -- the operator's view ---------------------------------------------------------------
     @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
-
-    @property
     def url_template(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{{InstanceId}}/version"
+        return f"{self.base_url}/{{InstanceId}}/version"
 
     def adopt(self, instance_ids: Iterable[str], version: str) -> None:
         """Instances already running ``version`` (booted long ago)."""
@@ -204,10 +201,9 @@ class FleetSimulator:
         return sim.version
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> FleetSimulator:
-        serve = threading.Thread(target=self._httpd.serve_forever, name="fleet-sim", daemon=True)
-        watch = threading.Thread(target=self._watch, name="fleet-sim-watch", daemon=True)
-        self._threads = [serve, watch]
+    def start(self) -> Self:
+        super().start()
+        self._threads = [threading.Thread(target=self._watch, name="fleet-sim-watch", daemon=True)]
         if self.metrics is not None:
             self._threads.append(threading.Thread(target=self._publish_metrics, name="fleet-sim-metrics", daemon=True))
         for thread in self._threads:
@@ -216,16 +212,9 @@ class FleetSimulator:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().stop()
         for thread in self._threads:
             thread.join(timeout=5)
-
-    def __enter__(self) -> FleetSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- internals -------------------------------------------------------------------------
     def _new_instance(self, build: str | None = None) -> SimInstance:
@@ -304,8 +293,8 @@ class FleetSimulator:
     def _request_handler(self) -> type[BaseHTTPRequestHandler]:
         simulator = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
+        class Handler(QuietHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
                 parts = self.path.strip("/").split("/")
                 if len(parts) != 2 or parts[1] != "version":
                     self.send_error(404)
@@ -323,9 +312,6 @@ class FleetSimulator:
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     return
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
 
         return Handler
 
@@ -345,9 +331,3 @@ def asg_instance_lister(autoscaling: Any, asg_names: Iterable[str] | None = None
         ]
 
     return list_ids
-
-
-class _Server(ThreadingHTTPServer):
-    # A whole fleet is probed at once (128 connections): with the default listen backlog of 5
-    # the kernel drops SYNs, and the retransmit after 1 s turns into probe timeouts.
-    request_queue_size = 1024

@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import threading
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from _common import NEW, OLD, REGION, fake_aws_environment, loopback_only, note, table
 
+from asg_terminator.loopback import LoopbackServer, QuietHandler
 from asg_terminator.paths import RELEASE_ASL
 
 TARGET_BYTES = 64 * 1024
@@ -38,21 +37,13 @@ def size(document: Any) -> int:
     return len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
-class _Old(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
+class _Old(QuietHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
         body = OLD.encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512
 
 
 def ids(count: int, start: int = 0) -> list[str]:
@@ -153,15 +144,12 @@ def main() -> None:
     from tasks import runtime
 
     logging.getLogger("asg_terminator").setLevel(logging.WARNING)
-    server = _Server(("127.0.0.1", 0), _Old)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    with mock_aws():
+    with LoopbackServer(_Old) as server, mock_aws():
         os.environ["LEASE_TABLE"] = stack.create_lease_table(boto3.client("dynamodb", region_name=REGION))
         os.environ["FLEET_BUCKET"] = stack.create_fleet_bucket(boto3.client("s3", region_name=REGION))
         os.environ["ALLOWED_VERSION_HOSTS"] = "127.0.0.1"
         runtime.cold_start()
-        measured, stored = states(args.instances, server.server_address[1])
-    server.shutdown()
+        measured, stored = states(args.instances, server.port)
 
     rows = []
     for label, document in measured.items():

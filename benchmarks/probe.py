@@ -18,11 +18,11 @@ import threading
 import time
 import tracemalloc
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from _common import NEW, Stopwatch, loopback_only, note, table
 
+from asg_terminator.loopback import LoopbackServer, QuietHandler
 from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, Reading, VersionProber
 
 LATENCY_SECONDS = 0.05
@@ -39,17 +39,12 @@ def instance_id(index: int) -> str:
     return f"i-{index:017x}"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024  # 256 probes connect at once; the kernel backlog must hold them all
-
-
 def _serve(port_out: Any, stop: Any) -> None:
     """The endpoint process: one thread per connection, bound to 127.0.0.1 only."""
     hanging = {instance_id(i) for i in range(100_000) if hangs(i)}
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
             parts = self.path.strip("/").split("/")
             if len(parts) != 2 or parts[1] != "version":
                 self.send_error(404)
@@ -70,15 +65,9 @@ def _serve(port_out: Any, stop: Any) -> None:
             except (BrokenPipeError, ConnectionResetError):
                 return
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
-            return
-
-    httpd = _Server(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    port_out.put(httpd.server_address[1])
-    stop.wait(SERVER_LIFETIME_SECONDS)
-    httpd.shutdown()
-    httpd.server_close()
+    with LoopbackServer(Handler, name="probe-endpoints") as server:
+        port_out.put(server.port)
+        stop.wait(SERVER_LIFETIME_SECONDS)
 
 
 @dataclass

@@ -9,7 +9,6 @@ from tasks.domain.fleet import Progress, parse_iso
 from tasks.errors import ReleaseFailedError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from datetime import datetime
 
 
@@ -91,14 +90,6 @@ def _line(report: dict[str, Any]) -> str:
     if report["status"] == SKIPPED:
         return f"{report['asg_name']} SKIPPED: {report['cause']}"
     return f"{report['asg_name']} CONVERGED on {report['target_version']} ({done})"
-
-
-def summarize(outcomes: list[dict[str, Any]], now: datetime, finished: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    """The release's output; raises ReleaseFailedError naming every ASG when any failed.
-
-    ``finished``: the reports of ASGs that earlier executions of a chain finished.
-    """
-    return release_output([*finished, *(asg_report(o, now) for o in outcomes)])
 
 
 def release_output(reports: list[dict[str, Any]]) -> dict[str, Any]:

@@ -11,12 +11,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import boto3
 
 from asg_terminator.fleet import create_asg
+from asg_terminator.loopback import LoopbackServer, QuietHandler
 from tasks.domain import notifications
 from tasks.domain.fleet import Instance, Progress, iso
 
@@ -232,12 +233,7 @@ def stall_after_headers(seconds: float) -> Behaviour:
     return behave
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512  # many probes connect at once; never let the backlog drop a SYN
-
-
-class Loopback:
+class Loopback(LoopbackServer):
     """An HTTP server on 127.0.0.1:0 that answers each path with a behaviour and records every request."""
 
     def __init__(self, routes: dict[str, Behaviour] | None = None, default: Behaviour | None = None) -> None:
@@ -246,32 +242,19 @@ class Loopback:
         self.requests: list[str] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._httpd = _Server(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="loopback", daemon=True
-        )
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        super().__init__(self._handler())
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return self.base_url + path
 
-    def __enter__(self) -> Loopback:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+    def stop(self) -> None:
+        self._stop.set()  # a delayed or dripping behaviour lets go of its connection
+        super().stop()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 with server._lock:
                     server.requests.append(self.path)
@@ -280,9 +263,6 @@ class Loopback:
                     behaviour(self, server._stop)
                 except (BrokenPipeError, ConnectionResetError):
                     return
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
 
         return Handler
 

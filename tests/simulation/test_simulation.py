@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from asg_terminator import asl_walk
 from asg_terminator.paths import ROOT
 from asg_terminator.simulation import asl, engine, shrink
 from asg_terminator.simulation.__main__ import cases_wanted, main
@@ -80,9 +81,9 @@ def test_the_driver_walks_the_definition_itself() -> None:
     """Every Task state of the ASL is reached through its own Resource, and a state the interpreter
     does not know is refused rather than skipped."""
     definition = asl.load()
-    inner = definition["States"]["ReleaseEachAsg"]["ItemProcessor"]["States"]
-    tasks = {name for name, state in {**definition["States"], **inner}.items() if state["Type"] == "Task"}
-    assert {asl.function_of(s)[0] for s in {**definition["States"], **inner}.values() if s["Type"] == "Task"} == tasks
+    every = dict(asl_walk.states(definition))
+    tasks = {name for name, state in every.items() if state["Type"] == "Task"}
+    assert {asl.function_of(s)[0] for s in every.values() if s["Type"] == "Task"} == tasks
     reached: set[str] = set()
     for seed in range(60):
         trace = engine.run(seed, trace=True, contracts=False).trace

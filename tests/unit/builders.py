@@ -9,6 +9,7 @@ from typing import Any
 from tasks import contracts
 from tasks.domain.fleet import Decision, Fleet, Instance, Progress, iso
 from tasks.domain.policy import Policy
+from tasks.domain.report import asg_report, release_output
 
 ASG = "live_asg_web"
 TARGET = "1.0.274"
@@ -71,6 +72,12 @@ def settings(**changes: Any) -> dict[str, Any]:
 def decision_of(progress: Progress) -> Decision:
     assert progress.decision is not None, "decide() returned no decision"
     return progress.decision
+
+
+def summarized(outcomes: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """What Summarize (tasks/handlers/summarize.py) returns for the outcomes of an execution that is
+    not part of a chain: the release's output from every ASG's report, or ReleaseFailedError."""
+    return release_output([asg_report(o, now) for o in outcomes])
 
 
 def summarize_event(outcomes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,9 +7,8 @@ import pytest
 
 from tasks.domain.decide import decide
 from tasks.domain.fleet import Progress
-from tasks.domain.report import summarize
 from tasks.errors import ReleaseFailedError
-from tests.unit.builders import OLD, TARGET, at, fleet, instance, outcome_progress, policy
+from tests.unit.builders import OLD, TARGET, at, fleet, instance, outcome_progress, policy, summarized
 
 
 def verdicts(progress: Progress) -> dict[str, str]:
@@ -64,7 +63,7 @@ def test_a_planned_asg_reports_its_plan_and_the_release_succeeds() -> None:
         "release_id": "arn:x",
     }
 
-    report = summarize([outcome], at(1))
+    report = summarized([outcome], at(1))
 
     assert report["status"] == "SUCCEEDED"
     assert report["asgs"][0]["status"] == "PLANNED" and report["asgs"][0]["terminated_count"] == 0
@@ -94,7 +93,7 @@ def test_a_failure_next_to_a_plan_names_both() -> None:
         },
     ]
     with pytest.raises(ReleaseFailedError, match=r"web PLANNED \(dry run\) for 1.0.274; api FAILED AsgNotFoundError"):
-        summarize(outcomes, at(1))
+        summarized(outcomes, at(1))
 
 
 def test_a_large_asg_reports_the_plan_entries_it_lists_and_counts_the_rest() -> None:
@@ -109,7 +108,7 @@ def test_a_large_asg_reports_the_plan_entries_it_lists_and_counts_the_rest() -> 
         "release_id": "arn:x",
     }
 
-    report = summarize([outcome], at(1))["asgs"][0]
+    report = summarized([outcome], at(1))["asgs"][0]
 
     assert len(report["plan"]) == PLAN_ENTRIES and report["plan_omitted"] == 7
     assert [e["verdict"] for e in report["plan"][:3]] == ["terminate: in the next batch"] * 2 + [

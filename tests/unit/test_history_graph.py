@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from asg_terminator import history, history_graph, history_html
+from asg_terminator import asl_walk, history, history_graph, history_html
 from asg_terminator.history_graph import START, Layout
 from asg_terminator.paths import RELEASE_ASL
 
@@ -26,20 +26,10 @@ DEFINITION = json.loads(RELEASE_ASL.read_text(encoding="utf-8"))
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def _machines(machine: dict[str, Any], inside: str = "") -> list[tuple[str, dict[str, Any]]]:
-    """Each machine of a definition with the Map it is inside ("" for the top level)."""
-    found = [(inside, machine)]
-    for name, state in machine["States"].items():
-        sub = state.get("ItemProcessor") or state.get("Iterator")
-        if sub:
-            found.extend(_machines(sub, name))
-    return found
-
-
 def _expected_edges(definition: dict[str, Any]) -> set[tuple[str, str]]:
     """From the ASL's fields, written out here rather than taken from the module under test."""
     edges = {(START, definition["StartAt"])}
-    for inside, machine in _machines(definition):
+    for inside, machine in asl_walk.machines(definition):
         if inside:
             edges.add((inside, machine["StartAt"]))
         for name, state in machine["States"].items():
@@ -64,7 +54,7 @@ def _reaches(edges: set[tuple[str, str]], source: str, target: str) -> bool:
 
 
 def _check_geometry(definition: dict[str, Any], drawn: Layout) -> None:
-    names = {n for _, m in _machines(definition) for n in m["States"]}
+    names = {n for n, _ in asl_walk.states(definition)}
     assert set(drawn.nodes) == names | {START}
     edges = _expected_edges(definition)
     assert {(a.source, a.target) for a in drawn.arrows} == edges
@@ -95,7 +85,7 @@ def _check_layers(definition: dict[str, Any], drawn: Layout) -> int:
     arrows go up."""
     edges = _expected_edges(definition)
     up = 0
-    for inside, _ in _machines(definition):
+    for inside, _ in asl_walk.machines(definition):
         members = [n for n in drawn.nodes.values() if n.machine == inside]
         for a, b in itertools.permutations(members, 2):
             if a.rank < b.rank:
@@ -136,8 +126,7 @@ def test_catches_and_defaults_are_labelled_on_their_arrows() -> None:
     labels = {(a.source, a.target): a.labels for a in drawn.arrows}
     catches = {
         (name, catch["Next"]): "catch " + ",".join(catch["ErrorEquals"])
-        for _, machine in _machines(DEFINITION)
-        for name, state in machine["States"].items()
+        for name, state in asl_walk.states(DEFINITION)
         for catch in state.get("Catch", [])
     }
     assert catches
@@ -161,7 +150,7 @@ def test_the_svg_is_well_formed_and_coloured_by_outcome() -> None:
     root = _page_view({"SelectBatch": history.CAUGHT, "Discover": history.SUCCEEDED}, {("Discover", "ReadVersions"): 3})
     _, _, width, height = (float(v) for v in root.attrib["viewBox"].split())
     nodes = _groups(root, "node")
-    names = {n for _, m in _machines(DEFINITION) for n in m["States"]}
+    names = {n for n, _ in asl_walk.states(DEFINITION)}
     assert len(nodes) == len(names) + 1
     assert {g.get("id") for g in nodes} == {f"state-{n}" for n in names} | {"start"}
     for g in nodes:

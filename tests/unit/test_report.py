@@ -9,9 +9,8 @@ import pytest
 
 from tasks import contracts
 from tasks.domain.fleet import Progress
-from tasks.domain.report import summarize
 from tasks.errors import ReleaseFailedError
-from tests.unit.builders import OLD, TARGET, at, outcome_progress, stamp, summarize_event
+from tests.unit.builders import OLD, TARGET, at, outcome_progress, stamp, summarize_event, summarized
 
 
 def converged(asg_name: str, batches: tuple[tuple[str, ...], ...], seconds: float) -> dict[str, Any]:
@@ -60,7 +59,7 @@ def test_success_lists_every_asg_with_its_counts_and_duration() -> None:
         converged("live_asg_web", (("i-a", "i-b"), ("i-c",)), 600.5),
         converged("live_asg_api", (), 2),
     ]
-    output = summarize(outcomes, at(10_000))
+    output = summarized(outcomes, at(10_000))
     assert output == {
         "status": "SUCCEEDED",
         "asgs": [
@@ -103,7 +102,7 @@ def test_one_failure_fails_the_release_and_the_message_lists_every_asg() -> None
     ]
     assert contracts.problems("summarize.input", summarize_event(outcomes)) == []
     with pytest.raises(ReleaseFailedError) as raised:
-        summarize(outcomes, at(1000))
+        summarized(outcomes, at(1000))
     assert str(raised.value) == (
         "2 of 3 ASGs failed: "
         "live_asg_api CONVERGED on 1.0.274 (1 terminated in 1 batches); "
@@ -115,7 +114,7 @@ def test_one_failure_fails_the_release_and_the_message_lists_every_asg() -> None
 def test_the_lambda_cause_json_is_reduced_to_its_error_message() -> None:
     cause = lambda_cause("FloorBlocksReleaseError", "live_asg_web: healthy floor 1 leaves no headroom")
     with pytest.raises(ReleaseFailedError) as raised:
-        summarize([failed("live_asg_web", "FloorBlocksReleaseError", cause)], at(0))
+        summarized([failed("live_asg_web", "FloorBlocksReleaseError", cause)], at(0))
     text = str(raised.value)
     assert text.endswith(": live_asg_web: healthy floor 1 leaves no headroom")
     assert "stackTrace" not in text and "requestId" not in text and "{" not in text
@@ -132,7 +131,7 @@ def test_the_lambda_cause_json_is_reduced_to_its_error_message() -> None:
 )
 def test_a_cause_that_is_not_a_lambda_payload_is_kept_whole(cause: str) -> None:
     with pytest.raises(ReleaseFailedError) as raised:
-        summarize([failed("live_asg_web", "States.Timeout", cause)], at(0))
+        summarized([failed("live_asg_web", "States.Timeout", cause)], at(0))
     assert str(raised.value) == (
         "1 of 1 ASGs failed: live_asg_web FAILED States.Timeout after 0 terminated in 0 batches: " + cause
     )
@@ -148,7 +147,7 @@ def test_an_asg_that_failed_before_its_first_decision_has_no_duration() -> None:
         "cause": lambda_cause("AsgNotFoundError", "live_asg_gone: no Auto Scaling group of that name"),
     }
     with pytest.raises(ReleaseFailedError) as failure:
-        summarize([never_started], at(5))
+        summarized([never_started], at(5))
     assert str(failure.value) == (
         "1 of 1 ASGs failed: live_asg_gone FAILED AsgNotFoundError after 0 terminated in 0 batches: "
         "live_asg_gone: no Auto Scaling group of that name"
@@ -173,7 +172,7 @@ def test_an_execution_whose_asgs_were_skipped_or_converged_succeeds_naming_the_h
     outcomes = [skipped("live_asg_web", holder), converged("live_asg_api", (("i-x",),), 30)]
     assert contracts.problems("summarize.input", summarize_event(outcomes)) == []
 
-    output = summarize(outcomes, at(40))
+    output = summarized(outcomes, at(40))
 
     assert contracts.problems("summarize.output", output) == []
     web = output["asgs"][0]
@@ -190,7 +189,7 @@ def test_a_skipped_asg_is_listed_when_another_fails() -> None:
     holder = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:console"
     outcomes = [skipped("live_asg_web", holder), failed("live_asg_api", "AlarmTriggeredError", "web-5xx in ALARM")]
     with pytest.raises(ReleaseFailedError, match="1 of 2 ASGs failed: live_asg_web SKIPPED: live_asg_web: skipped"):
-        summarize(outcomes, at(0))
+        summarized(outcomes, at(0))
 
 
 def test_what_letting_go_left_as_it_was_reaches_the_report() -> None:
@@ -204,6 +203,6 @@ def test_what_letting_go_left_as_it_was_reaches_the_report() -> None:
         "notes": [note],
     }
     assert contracts.problems("summarize.input", summarize_event([outcome])) == []
-    (report,) = summarize([outcome], at(61))["asgs"]
+    (report,) = summarized([outcome], at(61))["asgs"]
     assert report["notes"] == [note]
-    assert "notes" not in summarize([converged("live_asg_web", (), 1)], at(2))["asgs"][0]
+    assert "notes" not in summarized([converged("live_asg_web", (), 1)], at(2))["asgs"][0]

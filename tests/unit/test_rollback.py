@@ -12,9 +12,9 @@ from tasks.domain.decide import decide
 from tasks.domain.execution_input import settings_from_input
 from tasks.domain.fleet import Decision, Pending, Progress
 from tasks.domain.policy import Policy
-from tasks.domain.report import summarize
 from tasks.domain.rollback import begin, pin_name, previous_version
 from tasks.errors import InvalidExecutionInputError, NothingToRollBackError, ReleaseFailedError
+from tests.unit import builders
 from tests.unit.builders import OLD, T0, TARGET, at, decision_of, fleet, instance, outcome_progress, stamp
 
 PIN = "/asg-terminator/{asg_name}/build"
@@ -94,7 +94,7 @@ def _outcome(status: str, progress: Progress, **failure: Any) -> dict[str, Any]:
 def test_a_rolled_back_asg_fails_the_release_and_says_where_it_went() -> None:
     rolling = begin(failed_ledger(), "web", "AlarmTriggeredError", "web-5xx in ALARM").update(finished_at=stamp(60))
     with pytest.raises(ReleaseFailedError) as raised:
-        summarize([_outcome("CONVERGED", rolling)], at(60))
+        builders.summarized([_outcome("CONVERGED", rolling)], at(60))
     assert str(raised.value) == (
         "1 of 1 ASGs failed: web ROLLED_BACK to 1.0.273 after AlarmTriggeredError (1 terminated in 1 batches): "
         "web-5xx in ALARM"
@@ -107,14 +107,14 @@ def test_a_rollback_that_failed_says_so() -> None:
     with pytest.raises(
         ReleaseFailedError, match=r"web FAILED ReplacementTimeoutError .*: i-9 HTTP 503 \(while rolling"
     ):
-        summarize([outcome], at(60))
+        builders.summarized([outcome], at(60))
 
 
 def test_a_cleanup_that_failed_after_a_rollback_says_the_rollback_was_done() -> None:
     rolled = begin(failed_ledger(), "web", "AlarmTriggeredError", "web-5xx").update(finished_at=stamp(60))
     outcome = _outcome("FAILED", rolled, error="AwsRequestError", cause="DeleteTags denied")
     with pytest.raises(ReleaseFailedError, match=r"DeleteTags denied \(after rolling back to 1\.0\.273 after Alarm"):
-        summarize([outcome], at(60))
+        builders.summarized([outcome], at(60))
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from asg_terminator import approval
 from asg_terminator.cli import main
-from asg_terminator.history import TERMINAL, events_of, scheduled
+from asg_terminator.history import TERMINAL, continuations, events_of, next_execution, scheduled
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -157,15 +157,11 @@ def run_execution(sfn: Any, machine_arn: str, execution_input: Any, timeout: flo
         "executionArn"
     ]
     deadline = time.monotonic() + timeout
-    chain: list[Execution] = []
-    while True:
-        execution = _wait(sfn, arn, deadline)
-        chain.append(execution)
-        following = execution.output.get("continued_as") if isinstance(execution.output, dict) else None
-        if execution.status != "SUCCEEDED" or not following:
-            execution.chain = chain
-            return execution
-        arn = following
+    first = _wait(sfn, arn, deadline)
+    later = continuations(first, lambda a: _wait(sfn, a, deadline), lambda e: next_execution(e.status, e.output))
+    chain = [first, *later]
+    chain[-1].chain = chain
+    return chain[-1]
 
 
 def wait_for_execution(sfn: Any, arn: str, timeout: float = 90) -> Execution:

@@ -6,16 +6,14 @@ import inspect
 import json
 import re
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
+from asg_terminator import asl_walk
 from asg_terminator.paths import RELEASE_ASL
 from tasks import errors
 from tasks.handlers import STEPS, module_name
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 LAMBDA_SERVICE_ERRORS = {
     "Lambda.ServiceException",
@@ -25,16 +23,6 @@ LAMBDA_SERVICE_ERRORS = {
 }
 
 
-def _states(machine: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name, state in machine["States"].items():
-        yield name, state
-        processor = state.get("ItemProcessor") or state.get("Iterator")
-        if processor:
-            yield from _states(processor)
-        for branch in state.get("Branches", []):
-            yield from _states(branch)
-
-
 @pytest.fixture(scope="module")
 def asl() -> dict[str, Any]:
     return json.loads(RELEASE_ASL.read_text())
@@ -42,7 +30,7 @@ def asl() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def tasks_(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: state for name, state in _states(asl) if state["Type"] == "Task"}
+    return {name: state for name, state in asl_walk.states(asl) if state["Type"] == "Task"}
 
 
 CALLBACK = "arn:aws:states:::lambda:invoke.waitForTaskToken"
@@ -84,7 +72,7 @@ def test_retries_name_only_retryable_errors_with_backoff(tasks_: dict[str, dict[
 
 def test_every_custom_error_name_is_a_leaf_class_in_errors_py(asl: dict[str, Any]) -> None:
     classes = {c.__name__: c for c in vars(errors).values() if inspect.isclass(c) and issubclass(c, Exception)}
-    for name, state in _states(asl):
+    for name, state in asl_walk.states(asl):
         for clause in state.get("Retry", []) + state.get("Catch", []):
             for error in clause["ErrorEquals"]:
                 if error.startswith(("States.", "Lambda.")):
@@ -106,7 +94,7 @@ def test_portable_asl(asl: dict[str, Any], tasks_: dict[str, dict[str, Any]]) ->
     assert list(callbacks) == ["AwaitApproval"]
     assert callbacks["AwaitApproval"]["Resource"] == CALLBACK
     assert callbacks["AwaitApproval"]["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
-    for name, state in _states(asl):
+    for name, state in asl_walk.states(asl):
         assert state.get("ResultPath") != "$", name
         for choice in state.get("Choices", []):
             assert choice.get("IsPresent") is not False, name

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 from rich.console import Console
 
-from asg_terminator import history, history_html
+from asg_terminator import asl_walk, history, history_html
 from asg_terminator.paths import ROOT
 from asg_terminator.progress import history_counts, states_table
 
@@ -133,7 +133,7 @@ def test_history_page_renders_graph_path_and_events_in_chromium(
         page.goto(page_file.resolve().as_uri())
         page.screenshot(path=str(ARTIFACTS / "history-test.png"), full_page=False)
 
-        states = _all_state_names(mixed_release.definition)
+        states = [name for name, _ in asl_walk.states(mixed_release.definition)]
         nodes = page.locator("#graph svg g.node")
         assert nodes.count() == len(states) + 1  # and the Start node
         for name in ("start", "state-RouteInput", "state-ReleaseEachAsg", "state-SelectBatch", "state-Released"):
@@ -179,13 +179,3 @@ def _box(locator: Locator) -> tuple[float, float, float, float]:
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-def _all_state_names(machine: dict) -> list[str]:
-    names = []
-    for name, state in machine["States"].items():
-        names.append(name)
-        processor = state.get("ItemProcessor") or state.get("Iterator")
-        if processor:
-            names.extend(_all_state_names(processor))
-    return names
