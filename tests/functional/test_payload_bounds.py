@@ -59,6 +59,7 @@ def map_outcome(state: dict[str, Any], progress: dict[str, Any], status: str) ->
     return {"asg_name": state["asg_name"], "status": status, "progress": carried, "release_id": RELEASE_ID}
 
 
+@pytest.mark.timeout(900)  # moto describing thousands of instances: minutes, past the suite's 300 s per test
 @pytest.mark.usefixtures("aws")
 def test_every_state_of_a_ten_thousand_instance_release_is_under_64_kib() -> None:
     states: dict[str, Any] = {}

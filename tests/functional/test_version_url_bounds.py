@@ -115,6 +115,7 @@ def test_validate_input_takes_a_literal_host_only_when_listed(monkeypatch: pytes
     assert "version_url: host '169.254.169.254' is a link-local or metadata address" in str(refused.value)
 
 
+@pytest.mark.timeout(900)  # moto describing thousands of instances: minutes, past the suite's 300 s per test
 def test_two_thousand_instances_answering_an_html_page_keep_every_state_under_64_kib(
     make_asg: Callable[..., list[str]],
 ) -> None:

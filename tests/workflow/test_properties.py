@@ -96,6 +96,7 @@ def floor(desired: int, case: dict[str, Any]) -> int:
     return max(case["min_healthy"], math.ceil(case["min_healthy_percent"] * desired / 100))
 
 
+@pytest.mark.timeout(900)  # every example in one test: minutes, past the suite's 300 s per test
 @settings(
     max_examples=EXAMPLES,
     derandomize=not RANDOM,
