@@ -45,6 +45,12 @@ def defaults(name: str) -> dict[str, Any]:
     return {key: spec["default"] for key, spec in properties.items() if "default" in spec}
 
 
+def settings(record: dict[str, Any]) -> dict[str, Any]:
+    """A settings record (common.json ``$defs/settings``) with every field at its value: those an
+    execution started before an update lacks (added since) at the execution input's default."""
+    return {**defaults("validate_input.input"), **record}
+
+
 @functools.cache
 def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema(name), registry=_registry())

@@ -14,25 +14,27 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Policy:
-    """The release settings that shape decisions (a subset of the execution input)."""
+    """The release settings that shape decisions (a subset of the execution input). No field has a
+    default here: a policy is built from settings ValidateInput completed with the input schema's
+    defaults (tasks/schemas/validate_input.input.json, the one place they are written)."""
 
-    target_version: str | None = None
-    min_healthy: int = 1
-    min_healthy_percent: int = 0
-    max_batch: int | None = None
-    replace_unreadable: bool = False
-    replacement_timeout_seconds: int = 900
-    healthy_for_seconds: int = 0  # a replacement serves once every check this long saw it serving
-    poll_seconds: int = 15
-    dry_run: bool = False
-    standby_instances: str = "ignore"  # replace | ignore | wait
-    protected_instances: str = "replace"  # replace | ignore | wait (scale-in protected instances)
-    checkpoints: tuple[int | str, ...] = ()  # counts or percentages of the instances to replace
-    bake_seconds: int = 300
-    approve_checkpoints: bool = False
-    allow_downgrade: bool = False  # a target older than what most serving instances run
-    canary_analysis: bool = False  # a checkpoint names the canary and the baseline to compare
-    rolling_back: bool = False  # set by during(), never by the input
+    target_version: str | None
+    min_healthy: int
+    min_healthy_percent: int
+    max_batch: int | None
+    replace_unreadable: bool
+    replacement_timeout_seconds: int
+    healthy_for_seconds: int  # a replacement serves once every check this long saw it serving
+    poll_seconds: int
+    dry_run: bool
+    standby_instances: str  # replace | ignore | wait
+    protected_instances: str  # replace | ignore | wait (scale-in protected instances)
+    checkpoints: tuple[int | str, ...]  # counts or percentages of the instances to replace
+    bake_seconds: int
+    approve_checkpoints: bool
+    allow_downgrade: bool  # a target older than what most serving instances run
+    canary_analysis: bool  # a checkpoint names the canary and the baseline to compare
+    rolling_back: bool  # set by during(), never by the input
 
     def during(self, progress: Progress) -> Policy:
         """The policy for this ledger: a rollback has no checkpoints and replaces instances whose
@@ -50,11 +52,10 @@ class Policy:
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Policy:
-        chosen = {k: settings[k] for k in cls.__dataclass_fields__ if k in settings}
-        return cls(
-            **{
-                **chosen,
-                "checkpoints": tuple(settings.get("checkpoints", ())),
-                "canary_analysis": settings.get("canary_analysis") is not None,
-            }
-        )
+        """``settings``: the whole settings record (see tasks/contracts.py ``settings``)."""
+        derived: dict[str, Any] = {
+            "checkpoints": tuple(settings["checkpoints"]),
+            "canary_analysis": settings["canary_analysis"] is not None,
+            "rolling_back": False,
+        }
+        return cls(**{k: derived[k] if k in derived else settings[k] for k in cls.__dataclass_fields__})

@@ -23,7 +23,7 @@ def known_ids(asg_name: str, ledger: Progress) -> frozenset[str]:
 
 @contracts.step("check_replacement")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings, ledger = event["settings"], Progress.from_record(event["progress"])
+    settings, ledger = contracts.settings(event["settings"]), Progress.from_record(event["progress"])
     watched = alarms.watched(settings["alarm_names"], ledger)
     runtime.check_alarms(event["asg_name"], watched, "no further batch will be terminated")
     fleet = runtime.fleet_reader().discover(event["asg_name"], settings["version_url"])

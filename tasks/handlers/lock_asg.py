@@ -13,7 +13,7 @@ from tasks.domain import events, guardrails, lease, notifications
 @contracts.step("lock_asg")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     asg, me, autoscaling = event["asg_name"], event["release_id"], runtime.autoscaling()
-    settings = {**contracts.defaults("validate_input.input"), **event["settings"]}
+    settings = contracts.settings(event["settings"])
     # An ASG that does not exist, has not opted in or has a malformed guardrail tag fails here,
     # before any lease is taken or anything else is touched.
     guardrails.check(asg, autoscaling.group(asg).tags)

@@ -24,7 +24,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     fleet = runtime.fleet_records().read(event["fleet"]).fleet
     ledger = Progress.from_record(event["progress"])
     ledger = ledger.update(release_id=ledger.release_id or event["release_id"])
-    settings = {**event["settings"], "target_version": asg_target(event["settings"], fleet.asg_name)}
+    settings = contracts.settings(event["settings"])
+    settings["target_version"] = asg_target(settings, fleet.asg_name)
     progress = decide(fleet, ledger, Policy.from_settings(settings), runtime.now(), event["fleet"]["key"])
     decision = progress.decision
     if decision is not None and decision.action == "continue":  # AsgContinues: the lease waits for the handover

@@ -10,11 +10,10 @@ import boto3
 from tasks import runtime
 from tasks.domain.decide import decide
 from tasks.domain.fleet import Progress
-from tasks.domain.policy import Policy
 from tasks.handlers.drain import handler as drain
 from tests.functional.support import OLD, REGION, leased, target_group
 from tests.functional.support import discover_fleet as discover
-from tests.unit.builders import ASG, TARGET, fleet, instance
+from tests.unit.builders import ASG, TARGET, fleet, instance, policy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,7 +45,7 @@ def test_drain_deregisters_the_batch_and_gives_the_delay_to_wait(
     ids = make_asg(ASG, 3, zones=("us-east-1a",))
     arn = target_group(autoscaling, ASG, delay_seconds=7)
     seen = fleet(*(instance(i, OLD) for i in ids))
-    chosen = decide(seen, Progress(), Policy(target_version=TARGET, min_healthy=2), runtime.now())
+    chosen = decide(seen, Progress(), policy(target_version=TARGET, min_healthy=2), runtime.now())
 
     drained = drain(
         {"asg_name": ASG, "release_id": leased(ASG), "progress": chosen.to_record(), "alarm_names": []}, None
@@ -60,7 +59,7 @@ def test_drain_deregisters_the_batch_and_gives_the_delay_to_wait(
 def test_drain_without_target_groups_waits_nothing(make_asg: Callable[..., list[str]]) -> None:
     ids = make_asg(ASG, 2, zones=("us-east-1a",))
     seen = fleet(*(instance(i, OLD) for i in ids))
-    chosen = decide(seen, Progress(), Policy(target_version=TARGET, min_healthy=1), runtime.now())
+    chosen = decide(seen, Progress(), policy(target_version=TARGET, min_healthy=1), runtime.now())
     assert (
         drain({"asg_name": ASG, "release_id": leased(ASG), "progress": chosen.to_record(), "alarm_names": []}, None)[
             "seconds"

@@ -19,8 +19,8 @@ from tasks.adapters.fleet_reader import FleetReader, read_versions
 from tasks.adapters.version_probe import VersionProber
 from tasks.domain.decide import decide
 from tasks.domain.fleet import Progress
-from tasks.domain.policy import Policy
 from tests.functional.support import NEW, OLD, REGION
+from tests.unit.builders import policy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -64,7 +64,7 @@ def test_warm_pool_instances_are_listed_and_never_read_counted_or_terminated(
     assert {i.lifecycle for i in warm.values()} == {"Warmed:Stopped", "Warmed:Running"}
     assert all(i.url is None and i.version is None and i.reason == "in the warm pool" for i in warm.values())
     key = "fleets/t/live_asg_web/" + "0" * 32 + ".json"
-    chosen = decide(fleet, Progress(), Policy(target_version=NEW, min_healthy=1), runtime.now(), key)
+    chosen = decide(fleet, Progress(), policy(target_version=NEW, min_healthy=1), runtime.now(), key)
     decision = chosen.decision
     assert decision is not None and decision.action == "terminate"
     assert set(decision.batch) <= set(ids)  # never a warm one

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,7 +61,9 @@ def fleet(*instances: Instance, desired: int | None = None, name: str = ASG) -> 
 
 
 def policy(**changes: Any) -> Policy:
-    return Policy(**changes)
+    """A policy from the input schema's defaults (Policy has none of its own), with ``changes``
+    given as Policy's fields (checkpoints a tuple, canary_analysis a bool)."""
+    return replace(Policy.from_settings(settings()), **changes)
 
 
 def settings(**changes: Any) -> dict[str, Any]:

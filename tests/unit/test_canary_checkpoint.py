@@ -17,12 +17,12 @@ from tasks.domain.fleet import LAUNCHED_IDS, Decision, Pending, Progress
 from tasks.domain.policy import Policy
 from tasks.domain.replacement import check_replacement
 from tasks.errors import CanaryAnalysisFailedError, InvalidStepInputError
-from tests.unit.builders import ASG, OLD, T0, TARGET, at, decision_of, fleet, instance, settings, stamp
+from tests.unit.builders import ASG, OLD, T0, TARGET, at, decision_of, fleet, instance, policy, settings, stamp
 
 LATENCY = CanaryMetric("App", "Latency", "increase", tolerance_percent=10, critical=True)
 ERRORS = CanaryMetric("App", "Errors", "increase", "Sum")
 ANALYSIS = CanaryAnalysis((LATENCY, ERRORS), period_seconds=1, min_samples=5, pass_score=95, marginal_score=50)
-POLICY = Policy(target_version=TARGET, checkpoints=(1, "100%"), bake_seconds=10, canary_analysis=True)
+POLICY = policy(target_version=TARGET, checkpoints=(1, "100%"), bake_seconds=10, canary_analysis=True)
 
 
 def _replaced(progress: Progress, known: tuple[str, ...], *instances: Any) -> Progress:
@@ -131,7 +131,7 @@ def test_a_checkpoint_with_no_baseline_left_is_not_judged() -> None:
 
 def test_without_canary_analysis_a_checkpoint_names_nobody() -> None:
     progress = _at_checkpoint(
-        instance("i-o2", OLD), instance("i-n1"), policy=Policy(target_version=TARGET, checkpoints=(1,))
+        instance("i-o2", OLD), instance("i-n1"), policy=policy(target_version=TARGET, checkpoints=(1,))
     )
     assert decision_of(progress).canary is None
     assert "canary" not in progress.to_record()["decision"]

@@ -38,7 +38,9 @@ def test_schema_defaults_are_the_dataclass_defaults(cls: type, definition: str) 
 
 def test_the_settings_and_the_input_accept_the_same_analysis() -> None:
     settings = _defs()["settings"]["properties"]["canary_analysis"]
-    assert {"$ref": "#/$defs/canary_analysis"} in settings["oneOf"]
+    assert settings == {"$ref": "urn:asg-terminator:schemas:validate_input.input#/properties/canary_analysis"}
+    given = contracts.schema("validate_input.input")["properties"]["canary_analysis"]
+    assert {"$ref": "urn:asg-terminator:schemas:common#/$defs/canary_analysis"} in given["oneOf"]
     assert "canary_analysis" not in _defs()["settings"]["required"]  # executions started before stay valid
     assert contracts.defaults("validate_input.input")["canary_analysis"] is None
 

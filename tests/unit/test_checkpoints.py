@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -15,9 +15,11 @@ from tasks.domain.checkpoints import Checkpoints, thresholds
 from tasks.domain.decide import decide
 from tasks.domain.execution_input import settings_from_input
 from tasks.domain.fleet import Instance, Progress
-from tasks.domain.policy import Policy
 from tasks.errors import InvalidExecutionInputError
-from tests.unit.builders import OLD, T0, TARGET, decision_of, fleet, instance
+from tests.unit.builders import OLD, T0, TARGET, decision_of, fleet, instance, policy
+
+if TYPE_CHECKING:
+    from tasks.domain.policy import Policy
 
 
 @pytest.mark.parametrize(
@@ -52,7 +54,7 @@ def _old(count: int) -> list[Instance]:
 
 
 def _canary_policy() -> Policy:
-    return Policy(target_version=TARGET, min_healthy=1, checkpoints=(1, "50%"), bake_seconds=60)
+    return policy(target_version=TARGET, min_healthy=1, checkpoints=(1, "50%"), bake_seconds=60)
 
 
 def test_the_first_batch_is_the_canary_and_no_batch_crosses_a_checkpoint() -> None:
@@ -76,35 +78,35 @@ def test_the_first_batch_is_the_canary_and_no_batch_crosses_a_checkpoint() -> No
 
 
 def test_a_checkpoint_at_100_percent_bakes_before_the_release_converges() -> None:
-    policy = Policy(target_version=TARGET, checkpoints=("100%",))
-    started = decide(fleet(*_old(2)), Progress(), policy, T0)
+    chosen = policy(target_version=TARGET, checkpoints=("100%",))
+    started = decide(fleet(*_old(2)), Progress(), chosen, T0)
     done = started.with_batch(("i-o0", "i-o1")).update(decision=None)
     replaced = fleet(instance("i-n0", TARGET), instance("i-n1", TARGET))
-    assert decision_of(decide(replaced, done, policy, T0)).action == "checkpoint"
-    assert decision_of(decide(replaced, done.update(checkpoints_passed=1), policy, T0)).action == "converged"
+    assert decision_of(decide(replaced, done, chosen, T0)).action == "checkpoint"
+    assert decision_of(decide(replaced, done.update(checkpoints_passed=1), chosen, T0)).action == "converged"
 
 
 def test_percentages_count_only_what_the_release_replaces() -> None:
     # 8 outdated instances to replace and 2 protected ones the policy leaves alone: 100% is the 8.
-    policy = Policy(target_version=TARGET, checkpoints=("50%", "100%"), protected_instances="ignore")
+    chosen = policy(target_version=TARGET, checkpoints=("50%", "100%"), protected_instances="ignore")
     protected = [replace(instance(f"i-p{n}", OLD), protected=True) for n in range(2)]
-    first = decide(fleet(*_old(8), *protected), Progress(), policy, T0)
+    first = decide(fleet(*_old(8), *protected), Progress(), chosen, T0)
     assert len(decision_of(first).batch) == 4  # 50% of 8
     replaced = [instance(f"i-n{n}", TARGET) for n in range(8)]
     done = first.update(batches=(tuple(f"i-o{n}" for n in range(8)),), checkpoints_passed=1, decision=None)
-    assert decision_of(decide(fleet(*replaced, *protected), done, policy, T0)).action == "checkpoint"
+    assert decision_of(decide(fleet(*replaced, *protected), done, chosen, T0)).action == "checkpoint"
 
 
 def test_when_the_fleet_shrinks_percentages_follow_what_is_left_to_replace() -> None:
     # 6 outdated at the start, 1 replaced, then the group scaled in: 50% is now of 1, and is reached.
-    policy = Policy(target_version=TARGET, checkpoints=("50%",))
+    chosen = policy(target_version=TARGET, checkpoints=("50%",))
     ledger = Progress(target_version=TARGET, versions_before={OLD: 6}, batches=(("i-o0",),))
     shrunk = fleet(instance("i-n0", TARGET), instance("i-n1", TARGET))
-    assert decision_of(decide(shrunk, ledger, policy, T0)).action == "checkpoint"
-    assert decision_of(decide(shrunk, ledger.update(checkpoints_passed=1), policy, T0)).action == "converged"
+    assert decision_of(decide(shrunk, ledger, chosen, T0)).action == "checkpoint"
+    assert decision_of(decide(shrunk, ledger.update(checkpoints_passed=1), chosen, T0)).action == "converged"
     # Nothing replaced at all: there is no checkpoint to reach.
     untouched = Progress(target_version=TARGET, versions_before={TARGET: 2})
-    assert decision_of(decide(shrunk, untouched, policy, T0)).action == "converged"
+    assert decision_of(decide(shrunk, untouched, chosen, T0)).action == "converged"
 
 
 def test_a_chain_carries_the_checkpoints_passed() -> None:

@@ -12,7 +12,7 @@ from referencing import Registry, Resource
 
 import tasks
 from tasks import contracts
-from tasks.domain.execution_input import settings_from_input
+from tasks.domain.execution_input import NOT_SETTINGS, settings_from_input
 from tasks.domain.fleet import Pending, Progress
 from tasks.errors import InvalidExecutionInputError, InvalidStepInputError, InvalidStepOutputError
 from tests.unit.builders import fleet, instance, settings, stamp
@@ -91,6 +91,22 @@ def test_defaults_are_the_execution_input_defaults() -> None:
 def test_defaults_satisfy_the_settings_every_later_step_requires() -> None:
     document = settings_from_input({"asg_names": ["live_asg_web"]}, contracts.defaults("validate_input.input"))
     assert contracts.problems("validate_input.output", document) == []
+
+
+def test_the_settings_restate_no_rule_of_the_execution_input() -> None:
+    """Every later step's settings are the input's fields, each by reference to the input's own."""
+    carried = contracts.schema("common")["$defs"]["settings"]["properties"]
+    given = contracts.schema("validate_input.input")["properties"]
+    assert set(carried) == set(given) - set(NOT_SETTINGS)
+    for name, spec in carried.items():
+        assert spec == {"$ref": f"{contracts.SCHEMA_URN}validate_input.input#/properties/{name}"}, name
+
+
+def test_the_settings_apply_the_input_rules() -> None:
+    document = settings_from_input({"asg_names": ["live_asg_web"]}, contracts.defaults("validate_input.input"))
+    broken = {**document, "settings": {**document["settings"], "min_healthy": -1, "max_surge": "1000%"}}
+    found = contracts.problems("validate_input.output", broken)
+    assert [p.split(":")[0] for p in found] == ["settings.max_surge", "settings.min_healthy"]
 
 
 def test_a_schema_without_defaults_has_none() -> None:

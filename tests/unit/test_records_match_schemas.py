@@ -18,6 +18,7 @@ from tests.unit.builders import (
     fleet,
     instance,
     outcome_progress,
+    policy,
     settings,
     summarize_event,
 )
@@ -50,7 +51,7 @@ def test_a_fleet_record_round_trips_and_satisfies_the_claim_check_schema() -> No
 def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
     chosen_settings = settings()
     chosen_policy = Policy.from_settings(chosen_settings)
-    assert chosen_policy == Policy()
+    assert chosen_policy == policy()
 
     before = fleet(instance("i-0a01", OLD), instance("i-0a02", OLD), instance("i-0a03", TARGET))
     carried = {"asg_name": ASG, "release_id": RELEASE_ID, "settings": chosen_settings}
@@ -97,12 +98,12 @@ def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
 
 
 def test_a_wait_and_a_converged_ledger_satisfy_select_batch_output() -> None:
-    waiting = decide(fleet(instance("i-0a01", None)), Progress(), Policy(), at(0))
+    waiting = decide(fleet(instance("i-0a01", None)), Progress(), policy(), at(0))
     assert decision_of(waiting).action == "wait"
     carried = {"asg_name": ASG, "release_id": RELEASE_ID, "settings": settings()}
     assert_valid("select_batch.output", {**carried, "progress": waiting.to_record()})
 
-    done = decide(fleet(instance("i-0a01", TARGET)), Progress(), Policy(), at(0))
+    done = decide(fleet(instance("i-0a01", TARGET)), Progress(), policy(), at(0))
     assert decision_of(done).action == "converged"
     assert_valid("select_batch.output", {**carried, "progress": done.to_record()})
     outcome = {
@@ -118,7 +119,7 @@ def test_policy_from_settings_takes_only_the_policy_fields() -> None:
     chosen = Policy.from_settings(
         settings(target_version="1.0.270", min_healthy=2, min_healthy_percent=50, max_batch=3, replace_unreadable=True)
     )
-    assert chosen == Policy(
+    assert chosen == policy(
         target_version="1.0.270",
         min_healthy=2,
         min_healthy_percent=50,
@@ -130,7 +131,7 @@ def test_policy_from_settings_takes_only_the_policy_fields() -> None:
 
 def test_a_batch_the_surge_paid_for_round_trips_through_the_schemas() -> None:
     before = fleet(instance("i-0a01", OLD), instance("i-0a02", TARGET), desired=3)
-    selected = decide(before, Progress(), Policy(), at(0))
+    selected = decide(before, Progress(), policy(), at(0))
     assert decision_of(selected).outdated_after == 0
     terminated = begin_replacement(selected, ["i-0a01"], at(5), decremented=1)
     record = terminated.to_record()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
@@ -13,9 +14,11 @@ from packaging.version import parse
 
 from tasks.domain.decide import decide
 from tasks.domain.fleet import Fleet, Instance, Progress
-from tasks.domain.policy import Policy
 from tasks.errors import DowngradeRefusedError, FloorBlocksReleaseError, ReleaseStalledError
 from tests.unit.builders import OLD, T0, TARGET, at, decision_of, fleet, instance, policy, stamp
+
+if TYPE_CHECKING:
+    from tasks.domain.policy import Policy
 
 
 def test_without_a_target_the_highest_version_read_becomes_the_target() -> None:
@@ -256,7 +259,7 @@ def situations(draw: st.DrawFn) -> tuple[Fleet, Policy]:
         )
         for n in range(count)
     ]
-    chosen = Policy(
+    chosen = policy(
         target_version=draw(st.sampled_from([None, "1.0.1", "1.0.2", "1.0.3"])),
         min_healthy=draw(st.integers(min_value=0, max_value=4)),
         min_healthy_percent=draw(st.integers(min_value=0, max_value=100)),

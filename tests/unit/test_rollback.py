@@ -11,11 +11,10 @@ from tasks.domain import alarms, history_budget
 from tasks.domain.decide import decide
 from tasks.domain.execution_input import settings_from_input
 from tasks.domain.fleet import Decision, Pending, Progress
-from tasks.domain.policy import Policy
 from tasks.domain.rollback import begin, pin_name, previous_version
 from tasks.errors import InvalidExecutionInputError, NothingToRollBackError, ReleaseFailedError
 from tests.unit import builders
-from tests.unit.builders import OLD, T0, TARGET, at, decision_of, fleet, instance, outcome_progress, stamp
+from tests.unit.builders import OLD, T0, TARGET, at, decision_of, fleet, instance, outcome_progress, policy, stamp
 
 PIN = "/asg-terminator/{asg_name}/build"
 
@@ -65,12 +64,12 @@ def test_there_is_nothing_to_roll_back_to_when_only_the_target_ran() -> None:
 
 def test_a_rollback_has_no_checkpoints_replaces_what_it_cannot_read_and_ignores_alarms() -> None:
     rolling = begin(failed_ledger(), "web", "AlarmTriggeredError", None).update(checkpoints_passed=0)
-    policy = Policy(min_healthy=1, checkpoints=(1,), approve_checkpoints=True)
+    chosen = policy(min_healthy=1, checkpoints=(1,), approve_checkpoints=True)
     seen = fleet(instance("i-2", OLD), instance("i-3", OLD), instance("i-9", None, reason="HTTP 503"))
-    batch = decision_of(decide(seen, rolling, policy, T0)).batch
+    batch = decision_of(decide(seen, rolling, chosen, T0)).batch
     assert batch == ("i-9",)  # unreadable, so outdated; no checkpoint holds it back
     assert alarms.watched(["web-5xx"], rolling) == [] and alarms.watched(["web-5xx"], Progress()) == ["web-5xx"]
-    assert policy.during(Progress()) is policy
+    assert chosen.during(Progress()) is chosen
 
 
 def test_a_rollback_takes_what_the_failed_release_launched_first_and_keeps_the_floor() -> None:
@@ -79,7 +78,7 @@ def test_a_rollback_takes_what_the_failed_release_launched_first_and_keeps_the_f
     broken = [instance(f"i-new{n}", None, reason="HTTP 503") for n in range(3)]
     seen = fleet(*[instance(f"i-old{n}", OLD) for n in range(4)], *slow, *broken)
     rolling = begin(failed_ledger(), "web", "ReplacementTimeoutError", None)
-    batch = decision_of(decide(seen, rolling, Policy(min_healthy_percent=50), T0)).batch
+    batch = decision_of(decide(seen, rolling, policy(min_healthy_percent=50), T0)).batch
     # The floor (5 of 10) counts the unreadable as serving; taking the broken ones first keeps the
     # instances that really serve (4 readable + the slow ones left) at 5 or more.
     assert batch[:3] == ("i-new2", "i-new1", "i-new0") and len(batch) == 5
