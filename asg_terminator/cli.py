@@ -17,6 +17,7 @@ from rich.console import Console
 from asg_terminator import history
 from asg_terminator.deploy import DEPLOY_SERVICES
 from asg_terminator.progress import states_table
+from tasks import contracts
 
 console = Console()
 
@@ -270,78 +271,113 @@ def demo(
     sys.exit(run(options, Console(stderr=as_json), as_json=as_json))
 
 
+RELEASE_INPUT = "validate_input.input"  # the execution input's schema: every field's default and rule
+
+
+def _input_option(field: str, *names: str, none_means: str | None = None, **attrs: Any) -> Any:
+    """An option for the execution-input field ``field``, named ``--field-name`` unless ``names``
+    are given. It sends nothing unless given, so ValidateInput applies the schema's default; the help
+    shows that default as the schema writes it (``none_means``: what a null default means), and a
+    field the schema enumerates offers its choices."""
+    spec = contracts.schema(RELEASE_INPUT)["properties"][field]
+    kinds = {spec.get("type"), *(branch.get("type") for branch in spec.get("oneOf", []))} - {None, "null"}
+    if "enum" in spec:
+        attrs.setdefault("type", click.Choice(spec["enum"]))
+    elif kinds == {"integer"}:
+        attrs.setdefault("type", int)
+    default = spec.get("default")
+    shown = none_means if default is None else None if isinstance(default, bool | list) else default
+    if shown is not None:
+        attrs["help"] = f"{attrs.get('help', '')} Default: {shown}.".lstrip()
+    if not attrs.get("multiple"):
+        attrs["default"] = None
+    return click.option(*(names or ("--" + field.replace("_", "-"),)), field, **attrs)
+
+
+def _count_or_percent(_ctx: Any, _param: Any, value: Any) -> Any:
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+def _checkpoints(_ctx: Any, _param: Any, value: tuple[str, ...]) -> list[int | str]:
+    return [int(c) if c.isdigit() else c for c in value]
+
+
+def _analysis(_ctx: Any, _param: Any, value: str | None) -> Any:
+    return None if value is None else _json_option(value, "--canary-analysis")
+
+
+INPUT_OPTIONS = [
+    _input_option("target_version", none_means="the highest version read in each ASG"),
+    _input_option("version_url"),
+    _input_option("min_healthy"),
+    _input_option("min_healthy_percent"),
+    _input_option("max_batch", none_means="no cap beyond the floor"),
+    _input_option(
+        "max_surge",
+        callback=_count_or_percent,
+        help="Extra instances while releasing: a count or a percentage like 25%.",
+    ),
+    _input_option("poll_seconds"),
+    _input_option("replace_unreadable", is_flag=True),
+    _input_option(
+        "allow_downgrade",
+        is_flag=True,
+        help="Release a --target-version older than what most instances serve (refused otherwise).",
+    ),
+    _input_option("standby_instances", help="Instances in Standby."),
+    _input_option("protected_instances", help="Outdated instances protected from scale-in."),
+    _input_option("event_bus_name", help="Send notifications to this EventBridge bus."),
+    _input_option(
+        "alarm_names",
+        "--alarm-name",
+        multiple=True,
+        help="Stop the release when this CloudWatch alarm is in ALARM (repeatable).",
+    ),
+    _input_option(
+        "checkpoints",
+        "--checkpoint",
+        multiple=True,
+        callback=_checkpoints,
+        help="Pause after this many instances (1) or this share ('50%') are replaced (repeatable).",
+    ),
+    _input_option("bake_seconds", help="How long each checkpoint waits."),
+    _input_option(
+        "approve_checkpoints", is_flag=True, help="At each checkpoint, wait for `asg-terminator approve` (or `reject`)."
+    ),
+    _input_option(
+        "canary_analysis",
+        callback=_analysis,
+        help='Judge the canary at each checkpoint: canary_analysis as JSON, e.g. \'{"metrics": [{"namespace": '
+        '"App", "metric_name": "Latency", "fails_when": "increase", "tolerance_percent": 10}]}\', or @FILE.',
+    ),
+    _input_option(
+        "pin_parameter",
+        help="SSM parameter your instances read their build from, e.g. /asg-terminator/{asg_name}/build.",
+    ),
+    _input_option(
+        "rollback_on_failure",
+        is_flag=True,
+        help="A failed ASG converges back onto its previous version (needs --pin-parameter).",
+    ),
+]
+
+
+def _fields(options: list[Any]) -> tuple[str, ...]:
+    """The execution-input fields these options set: each option's parameter is named after its field."""
+    probe = click.Command("probe")
+    for option in options:
+        option(probe)
+    return tuple(str(param.name) for param in probe.params)
+
+
+INPUT_FIELDS = _fields(INPUT_OPTIONS)
+
+
 def _release_options(command: Any) -> Any:
     """The options `release` and `plan` share: the execution input and where to start it."""
     options = [
         click.option("--asg", "asgs", multiple=True, required=True, help="An ASG to release (repeatable)."),
-        click.option("--target-version", default=None, help="Default: the highest version read in each ASG."),
-        click.option("--version-url", default=None, help="Default: http://{PrivateIpAddress}:80/version"),
-        click.option("--min-healthy", type=int, default=None),
-        click.option("--min-healthy-percent", type=int, default=None),
-        click.option("--max-batch", type=int, default=None),
-        click.option(
-            "--max-surge",
-            default=None,
-            callback=lambda _ctx, _param, value: int(value) if value is not None and value.isdigit() else value,
-            help="Extra instances while releasing: a count or a percentage like 25%. Default: 0.",
-        ),
-        click.option("--poll-seconds", type=int, default=None, help="Default: 15."),
-        click.option("--replace-unreadable", is_flag=True, default=None),
-        click.option(
-            "--allow-downgrade",
-            is_flag=True,
-            default=None,
-            help="Release a --target-version older than what most instances serve (refused otherwise).",
-        ),
-        click.option(
-            "--standby-instances",
-            type=click.Choice(["replace", "ignore", "wait"]),
-            default=None,
-            help="Instances in Standby. Default: ignore.",
-        ),
-        click.option(
-            "--protected-instances",
-            type=click.Choice(["replace", "ignore", "wait"]),
-            default=None,
-            help="Outdated instances protected from scale-in. Default: replace.",
-        ),
-        click.option("--event-bus-name", default=None, help="Send notifications to this EventBridge bus."),
-        click.option(
-            "--alarm-name",
-            "alarm_names",
-            multiple=True,
-            help="Stop the release when this CloudWatch alarm is in ALARM (repeatable).",
-        ),
-        click.option(
-            "--checkpoint",
-            "checkpoints",
-            multiple=True,
-            help="Pause after this many instances (1) or this share ('50%') are replaced (repeatable).",
-        ),
-        click.option("--bake-seconds", type=int, default=None, help="How long each checkpoint waits. Default: 300."),
-        click.option(
-            "--approve-checkpoints",
-            is_flag=True,
-            default=None,
-            help="At each checkpoint, wait for `asg-terminator approve` (or `reject`).",
-        ),
-        click.option(
-            "--canary-analysis",
-            default=None,
-            help='Judge the canary at each checkpoint: canary_analysis as JSON, e.g. \'{"metrics": [{"namespace": '
-            '"App", "metric_name": "Latency", "fails_when": "increase", "tolerance_percent": 10}]}\', or @FILE.',
-        ),
-        click.option(
-            "--pin-parameter",
-            default=None,
-            help="SSM parameter your instances read their build from, e.g. /asg-terminator/{asg_name}/build.",
-        ),
-        click.option(
-            "--rollback-on-failure",
-            is_flag=True,
-            default=None,
-            help="A failed ASG converges back onto its previous version (needs --pin-parameter).",
-        ),
+        *INPUT_OPTIONS,
         click.option("--stack", default=None, help="Find the state machine in this deployed stack."),
         click.option("--state-machine-arn", default=None),
         click.option("--endpoint-url", default=None, help="Any Step Functions endpoint (default: AWS)."),
@@ -355,40 +391,16 @@ def _release_options(command: Any) -> Any:
 
 def _start(given: dict[str, Any], dry_run: bool) -> tuple[Any, str]:
     """Validate the execution input here, then start it; returns (sfn client, execution ARN)."""
-    from tasks import contracts
     from tasks.domain.execution_input import settings_from_input
     from tasks.errors import InvalidExecutionInputError
 
-    fields = (
-        "target_version",
-        "version_url",
-        "min_healthy",
-        "min_healthy_percent",
-        "max_batch",
-        "max_surge",
-        "poll_seconds",
-        "replace_unreadable",
-        "allow_downgrade",
-        "standby_instances",
-        "protected_instances",
-        "event_bus_name",
-        "bake_seconds",
-        "approve_checkpoints",
-        "pin_parameter",
-        "rollback_on_failure",
-    )
-    execution_input = {"asg_names": list(given["asgs"]), **{k: given[k] for k in fields if given[k] is not None}}
-    if given["alarm_names"]:
-        execution_input["alarm_names"] = list(given["alarm_names"])
-    if given["checkpoints"]:
-        execution_input["checkpoints"] = [int(c) if c.isdigit() else c for c in given["checkpoints"]]
-    if given["canary_analysis"] is not None:
-        execution_input["canary_analysis"] = _json_option(given["canary_analysis"], "--canary-analysis")
+    chosen = {k: list(v) if isinstance(v, tuple) else v for k in INPUT_FIELDS if (v := given[k]) not in (None, (), [])}
+    execution_input = {"asg_names": list(given["asgs"]), **chosen}
     if dry_run:
         execution_input["dry_run"] = True
     try:
-        contracts.check("validate_input.input", execution_input, InvalidExecutionInputError, "execution input")
-        settings_from_input(execution_input, contracts.defaults("validate_input.input"))
+        contracts.check(RELEASE_INPUT, execution_input, InvalidExecutionInputError, "execution input")
+        settings_from_input(execution_input, contracts.defaults(RELEASE_INPUT))
     except InvalidExecutionInputError as e:
         raise click.UsageError(str(e)) from e
     machine = given["state_machine_arn"]

@@ -140,3 +140,12 @@ def test_a_batch_the_surge_paid_for_round_trips_through_the_schemas() -> None:
     assert_valid("check_replacement.input", {"asg_name": ASG, "progress": record, "settings": settings()})
     assert Progress.from_record(record) == terminated
     assert Progress.from_record(record).carried().surge_paid == 1  # a chain's next execution keeps the count
+
+
+def test_the_settings_of_an_execution_started_before_an_update_still_make_a_policy() -> None:
+    """Fields added since 2026-11 are optional in the settings record; the steps that build a policy
+    complete it with the input schema's defaults (Policy has none of its own)."""
+    required = contracts.schema("common")["$defs"]["settings"]["required"]
+    earlier = {key: value for key, value in settings().items() if key in required}
+    assert "checkpoints" not in earlier and "healthy_for_seconds" not in earlier
+    assert Policy.from_settings(contracts.settings(earlier)) == policy()
