@@ -78,3 +78,15 @@ def test_the_whole_input_at_its_defaults_is_the_schema_defaults() -> None:
     assert {k: v for k, v in shown.items() if k not in example} == {
         k: v for k, v in DEFAULTS.items() if k not in example
     }
+
+
+def test_a_default_the_prose_mentions_is_the_schema_default() -> None:
+    """Sentences such as "`bake_seconds` (300 by default)" anywhere in docs/."""
+    said = [
+        (page.name, field, number)
+        for page in sorted(DOC.parent.glob("*.md"))
+        for field, number in re.findall(r"`(\w+)` \(([\d,]+) by default", " ".join(page.read_text("utf-8").split()))
+    ]
+    assert len(said) >= 2, "the sentences moved; point this test at them again"
+    for page, field, number in said:
+        assert int(number.replace(",", "")) == DEFAULTS[field], f"{page}: {field}"
