@@ -332,6 +332,7 @@ TERMINATE: Final = (
             progress="$.progress",
             alarm_names="$.settings.alarm_names",
             pin_parameter="$.settings.pin_parameter",
+            poll_seconds="$.settings.poll_seconds",
         ),
         result_path="$.progress",
         catches=(FAIL_THE_ASG,),
@@ -340,7 +341,13 @@ TERMINATE: Final = (
 )
 # ... check its replacements until they serve, then read again.
 POLL: Final = (
-    wait("WaitForReplacement", None, seconds_path="$.settings.poll_seconds", then="CheckReplacement"),
+    wait(
+        "WaitForReplacement",
+        "The first check comes after the shortest replacement the release has measured (at once when nothing "
+        "launches, after poll_seconds before any was measured), the later ones every poll_seconds.",
+        seconds_path="$.progress.pending.wait_seconds",
+        then="CheckReplacement",
+    ),
     task(
         "CheckReplacement",
         "Done when the batch has left, InService+Healthy >= desired and every newcomer serves the target.",

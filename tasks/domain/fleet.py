@@ -188,6 +188,8 @@ class Pending:
     status: str
     serving_since: tuple[tuple[str, str], ...] = ()
     decremented: int = 0  # terminated with ShouldDecrementDesiredCapacity: the surge replaced them, nothing launches
+    # How long WaitForReplacement waits before the next check (tasks/domain/replacement.py first_check_after).
+    wait_seconds: int = 0
 
     @property
     def expected(self) -> int:
@@ -220,6 +222,9 @@ class Progress:
     launched: tuple[str, ...] = ()
     # Terminations the surge paid for (ShouldDecrementDesiredCapacity): each one lowered the surge by one.
     surge_paid: int = 0
+    # The shortest time a batch of this release took to be replaced (its termination to the check that
+    # saw it done): the next batch's first check comes after it (replacement.first_check_after).
+    boot_seconds: float | None = None
 
     @property
     def batch_count(self) -> int:
@@ -266,6 +271,7 @@ class Progress:
             rollback_of=self.rollback_of,
             launched=self.launched,
             surge_paid=self.surge_paid,
+            boot_seconds=self.boot_seconds,
         )
 
     def with_launched(self, instance_ids: tuple[str, ...]) -> Progress:
@@ -295,6 +301,7 @@ class Progress:
                 status=pending["status"],
                 serving_since=tuple(sorted(pending.get("serving_since", {}).items())),
                 decremented=pending.get("decremented", 0),
+                wait_seconds=pending.get("wait_seconds", 0),
             ),
             decision=None
             if decision is None
@@ -317,6 +324,7 @@ class Progress:
             rollback_of=record.get("rollback_of"),
             launched=tuple(record.get("launched", ())),
             surge_paid=record.get("surge_paid", 0),
+            boot_seconds=record.get("boot_seconds"),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -349,6 +357,7 @@ _USUAL_DECISION: dict[str, Any] = {
 _USUAL_PROGRESS: dict[str, Any] = {
     "launched": [],  # only a release that launched instances keeps their ids
     "surge_paid": 0,  # only a release whose surge paid for terminations
+    "boot_seconds": None,  # only a release that has seen a batch replaced
 }
 
 

@@ -24,9 +24,24 @@ def elapsed(since: str, now: datetime) -> float:
     return (now - parse_iso(since)).total_seconds()
 
 
-def begin_replacement(progress: Progress, terminated: list[str], now: datetime, decremented: int = 0) -> Progress:
-    """Record a terminated batch; its replacements are checked by ``check_replacement``.
-    ``decremented``: those of the batch the surge paid for, for which Auto Scaling launches nothing."""
+def first_check_after(progress: Progress, expected: int, poll_seconds: int) -> int:
+    """Seconds from a batch's termination to the first check of its replacements: at once when Auto
+    Scaling launches none (the surge paid for the whole batch); after the shortest replacement this
+    release has measured (rounded down), when it has measured one; otherwise after ``poll_seconds``.
+    Later checks come every ``poll_seconds``."""
+    if expected <= 0:
+        return 0
+    if progress.boot_seconds is None:
+        return poll_seconds
+    return int(progress.boot_seconds)
+
+
+def begin_replacement(
+    progress: Progress, terminated: list[str], now: datetime, *, poll_seconds: int, decremented: int = 0
+) -> Progress:
+    """Record a terminated batch; its replacements are checked by ``check_replacement``, first after
+    ``first_check_after``. ``decremented``: those of the batch the surge paid for, for which Auto
+    Scaling launches nothing."""
     decision = progress.decision
     if decision is None or decision.action != "terminate":
         raise InvalidStepInputError("Terminate: progress.decision is not a terminate decision")
@@ -38,6 +53,7 @@ def begin_replacement(progress: Progress, terminated: list[str], now: datetime, 
         status=f"terminated {len(terminated)} of {len(decision.batch)}{paid}; waiting for replacements",
         decremented=decremented,
     )
+    pending = replace(pending, wait_seconds=first_check_after(progress, pending.expected, poll_seconds))
     return progress.update(
         pending=pending,
         decision=None,
@@ -67,7 +83,9 @@ def check_replacement(
     not_ready = [i for i in newcomers if i.id not in steady]
     healthy = sum(1 for i in fleet.instances if i.healthy)
     if not lingering and not not_ready and healthy >= fleet.desired:
-        return progress.update(pending=None).with_launched(tuple(i.id for i in newcomers))
+        return progress.update(pending=None, boot_seconds=shortest_boot(progress, now)).with_launched(
+            tuple(i.id for i in newcomers)
+        )
 
     def why(instance: Instance) -> str:
         if instance.id in since:
@@ -89,7 +107,18 @@ def check_replacement(
     if waited > policy.replacement_timeout_seconds:
         raise ReplacementTimeoutError(status)
     kept = tuple(sorted(since.items())) if policy.healthy_for_seconds else ()
-    return progress.update(pending=replace(pending, status=status, serving_since=kept))
+    waiting = replace(pending, status=status, serving_since=kept, wait_seconds=policy.poll_seconds)
+    return progress.update(pending=waiting)
+
+
+def shortest_boot(progress: Progress, now: datetime) -> float | None:
+    """The shortest replacement this release has measured, with the pending batch's (its termination
+    to ``now``, when it is seen done) among them; a batch for which nothing launched measures none."""
+    pending = progress.pending
+    if pending is None or pending.expected <= 0:
+        return progress.boot_seconds
+    took = round(elapsed(pending.since, now), 1)
+    return took if progress.boot_seconds is None else min(progress.boot_seconds, took)
 
 
 def serving_since(pending: Pending, serving: list[Instance], policy: Policy, now: datetime) -> dict[str, str]:

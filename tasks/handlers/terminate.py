@@ -28,4 +28,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         f"{asg} => terminating instance ids [{' '.join(done.instance_ids)}]; {done.note}",
         extra={"step": "Terminate", "asg_name": asg, "terminated": done.instance_ids},
     )
-    return begin_replacement(progress, done.instance_ids, runtime.now(), len(done.decremented)).to_record()
+    # An execution started before poll_seconds was passed here polls at the input's default.
+    poll = event.get("poll_seconds", contracts.defaults("validate_input.input")["poll_seconds"])
+    decremented = len(done.decremented)
+    return begin_replacement(
+        progress, done.instance_ids, runtime.now(), poll_seconds=poll, decremented=decremented
+    ).to_record()

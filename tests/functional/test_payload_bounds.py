@@ -93,7 +93,7 @@ def test_every_state_of_a_ten_thousand_instance_release_is_under_64_kib() -> Non
     states["Terminate input"] = {k: chosen[k] for k in ("asg_name", "release_id", "progress")}
 
     now = runtime.now()
-    terminated = begin_replacement(Progress.from_record(chosen["progress"]), batch, now)
+    terminated = begin_replacement(Progress.from_record(chosen["progress"]), batch, now, poll_seconds=5)
     states["state after Terminate"] = {**chosen, "progress": terminated.to_record()}
     # Replacements launched, and with a stability window each is tracked while it boots and serves.
     gone = set(batch)

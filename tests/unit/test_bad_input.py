@@ -153,7 +153,7 @@ def valid_events() -> dict[str, dict[str, Any]]:
     # The states pass a fleet by the key of its stored record (never fetched here: bad input fails first).
     seen_ref = {"asg_name": seen.asg_name, "key": f"fleets/t/{seen.asg_name}/{'0' * 32}.json", "instances": 3}
     chosen = decide(seen, decide(seen, _empty(), _policy(), at(0)), _policy(), at(0))
-    pending = begin_replacement(chosen, ["i-0a01"], at(1))
+    pending = begin_replacement(chosen, ["i-0a01"], at(1), poll_seconds=5)
     at_checkpoint = chosen.update(decision=Decision("checkpoint", "checkpoint 1 of 2"))
     upload: dict[str, Any] = json.loads((EVENTS / "s3_object_created.json").read_text())
     outcome = {

@@ -89,7 +89,7 @@ def test_a_branch_hands_over_only_when_the_next_batch_might_not_fit(
 def test_each_step_of_the_loop_counts_what_it_writes() -> None:
     chosen = decide(SEEN, ledger(16), policy(max_batch=1), at(0))
     assert chosen.events_spent == 16 + history_budget.READ
-    pending = begin_replacement(chosen, ["i-0a01"], at(1))
+    pending = begin_replacement(chosen, ["i-0a01"], at(1), poll_seconds=5)
     assert pending.events_spent == chosen.events_spent + history_budget.TERMINATE
     checked = check_replacement(SEEN, pending, policy(), at(2), [i.id for i in SEEN.instances])
     assert checked.events_spent == pending.events_spent + history_budget.POLL

@@ -245,7 +245,7 @@ def test_problems_are_capped_and_sorted_by_field() -> None:
 
 def _pending_with_bad_since() -> dict[str, Any]:
     record = Progress(target_version="1.0.274").to_record()
-    record["pending"] = {"instance_ids": ["i-0a01"], "since": "yesterday", "status": "s"}
+    record["pending"] = {"instance_ids": ["i-0a01"], "since": "yesterday", "status": "s", "wait_seconds": 5}
     return record
 
 

@@ -51,7 +51,7 @@ def test_terminate_and_convergence_keep_the_bounds() -> None:
     seen = fleet(*(instance(f"i-0a{n:03d}", "1.0.1") for n in range(300)))
     chosen = decide(seen, Progress(), policy(min_healthy=0, target_version=TARGET), at(0))
     assert len(decision_of(chosen).batch) == 300
-    replaced = begin_replacement(chosen, list(decision_of(chosen).batch), at(1))
+    replaced = begin_replacement(chosen, list(decision_of(chosen).batch), at(1), poll_seconds=5)
     assert replaced.pending is not None and len(replaced.pending.instance_ids) == 300  # named whole there
     assert len(replaced.batches[-1]) == RECENT_IDS
     done = decide(fleet(instance("i-0b001", TARGET)), replaced.update(pending=None), policy(), at(2))

@@ -65,7 +65,9 @@ def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
     assert_valid("terminate.input", {"asg_name": ASG, "release_id": RELEASE_ID, "progress": record})
     assert Progress.from_record(record) == selected
 
-    terminated = begin_replacement(Progress.from_record(record), list(decision_of(selected).batch), at(5))
+    terminated = begin_replacement(
+        Progress.from_record(record), list(decision_of(selected).batch), at(5), poll_seconds=5
+    )
     record = terminated.to_record()
     assert_valid("terminate.output", record)
     assert_valid("check_replacement.input", {"asg_name": ASG, "progress": record, "settings": chosen_settings})
@@ -133,7 +135,7 @@ def test_a_batch_the_surge_paid_for_round_trips_through_the_schemas() -> None:
     before = fleet(instance("i-0a01", OLD), instance("i-0a02", TARGET), desired=3)
     selected = decide(before, Progress(), policy(), at(0))
     assert decision_of(selected).outdated_after == 0
-    terminated = begin_replacement(selected, ["i-0a01"], at(5), decremented=1)
+    terminated = begin_replacement(selected, ["i-0a01"], at(5), poll_seconds=5, decremented=1)
     record = terminated.to_record()
     assert record["pending"]["decremented"] == 1 and record["surge_paid"] == 1
     assert_valid("terminate.output", record)

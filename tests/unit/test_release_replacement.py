@@ -25,7 +25,7 @@ def terminated_a() -> Progress:
     """The ledger right after Terminate took i-a out of a 3-instance fleet at t=0."""
     chosen = decide(fleet(*BEFORE), Progress(target_version=TARGET), policy(), at(-5))
     assert decision_of(chosen).batch == ("i-a",)
-    return begin_replacement(chosen, ["i-a"], at(0))
+    return begin_replacement(chosen, ["i-a"], at(0), poll_seconds=5)
 
 
 KNOWN = tuple(i.id for i in BEFORE)  # the read the batch was chosen from: the others are newcomers
@@ -55,6 +55,7 @@ def test_begin_replacement_records_the_batch_and_clears_the_decision() -> None:
         fleet_key=None,  # the decision named no stored read (SelectBatch passes its key)
         since=stamp(0),
         status="terminated 1 of 1; waiting for replacements",
+        wait_seconds=5,  # no replacement measured yet: the first check after poll_seconds
     )
 
 
@@ -64,7 +65,7 @@ def test_begin_replacement_appends_to_earlier_batches() -> None:
         batches=(("i-x",),),
         decision=Decision("terminate", "m", ("i-a", "i-b"), "fleets/t/web/" + "0" * 32 + ".json"),
     )
-    progress = begin_replacement(earlier, ["i-a"], at(0))  # i-b was already gone
+    progress = begin_replacement(earlier, ["i-a"], at(0), poll_seconds=5)  # i-b was already gone
     assert progress.batches == (("i-x",), ("i-a",))
     assert progress.pending is not None
     assert progress.pending.instance_ids == ("i-a", "i-b")
@@ -74,7 +75,7 @@ def test_begin_replacement_appends_to_earlier_batches() -> None:
 @pytest.mark.parametrize("decision", [None, Decision("wait", "waiting"), Decision("converged", "done")])
 def test_begin_replacement_refuses_anything_but_a_terminate_decision(decision: Decision | None) -> None:
     with pytest.raises(InvalidStepInputError, match="not a terminate decision"):
-        begin_replacement(Progress(target_version=TARGET, decision=decision), [], at(0))
+        begin_replacement(Progress(target_version=TARGET, decision=decision), [], at(0), poll_seconds=5)
 
 
 def test_done_when_the_batch_left_and_the_newcomer_serves_the_target() -> None:
@@ -157,7 +158,7 @@ def test_only_newcomers_must_serve_the_target() -> None:
     booting = instance("i-k", None, lifecycle="Pending", reason=None)
     chosen = decide(fleet(*BEFORE, booting, desired=3), Progress(target_version=TARGET), policy(), at(-5))
     assert decision_of(chosen).batch == ("i-a",)
-    pending = begin_replacement(chosen, ["i-a"], at(0))
+    pending = begin_replacement(chosen, ["i-a"], at(0), poll_seconds=5)
     seen = after(BEFORE[1], BEFORE[2], booting, instance("i-n", TARGET))
     progress = check_replacement(seen, pending, policy(), at(60), known=(*KNOWN, "i-k"))
     assert progress.pending is None
@@ -167,7 +168,7 @@ def test_every_instance_not_serving_is_listed() -> None:
     before = [instance(f"i-o{n}", OLD) for n in range(2)] + [instance(f"i-t{n}", TARGET) for n in range(2)]
     chosen = decide(fleet(*before), Progress(target_version=TARGET), policy(min_healthy=2), at(-5))
     assert decision_of(chosen).batch == ("i-o0", "i-o1")
-    pending = begin_replacement(chosen, ["i-o0", "i-o1"], at(0))
+    pending = begin_replacement(chosen, ["i-o0", "i-o1"], at(0), poll_seconds=5)
     seen = fleet(
         before[2],
         before[3],
@@ -263,7 +264,7 @@ def test_without_a_window_one_passing_check_is_enough_and_nothing_more_is_kept()
 def test_a_batch_the_surge_paid_for_expects_no_replacement() -> None:
     chosen = decide(fleet(*BEFORE), Progress(target_version=TARGET), policy(), at(-5))
     assert decision_of(chosen).outdated_after == 0  # i-a was the only outdated instance
-    progress = begin_replacement(chosen, ["i-a"], at(0), decremented=1)
+    progress = begin_replacement(chosen, ["i-a"], at(0), poll_seconds=5, decremented=1)
     assert progress.pending is not None and progress.pending.expected == 0
     assert progress.pending.status == "terminated 1 of 1, 1 paid for by the surge; waiting for replacements"
     assert progress.surge_paid == 1
@@ -274,6 +275,52 @@ def test_a_batch_the_surge_paid_for_expects_no_replacement() -> None:
 
 def test_a_partly_paid_batch_waits_for_the_rest_of_its_replacements() -> None:
     two = Decision("terminate", "m", ("i-a", "i-b"), outdated_after=0)
-    progress = begin_replacement(Progress(target_version=TARGET, decision=two), ["i-a", "i-b"], at(0), 1)
+    progress = begin_replacement(
+        Progress(target_version=TARGET, decision=two), ["i-a", "i-b"], at(0), poll_seconds=5, decremented=1
+    )
     waiting = check_replacement(after(BEFORE[2], desired=2), progress, policy(), at(3))
     assert status(waiting).startswith("live_asg_web: 1 of 1 replacements not serving 1.0.274 after 3 s: 1 not launched")
+
+
+# The first check of a batch's replacements comes after the shortest replacement the release has measured.
+
+
+def test_the_first_batch_is_first_checked_after_poll_seconds_and_a_waiting_check_after_poll_seconds() -> None:
+    progress = terminated_a()
+    assert progress.boot_seconds is None
+    assert progress.pending is not None and progress.pending.wait_seconds == 5  # Terminate's poll_seconds
+    booting = after(instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", None))
+    waiting = check_replacement(booting, progress, policy(poll_seconds=7), at(5))
+    assert waiting.pending is not None and waiting.pending.wait_seconds == 7
+    assert waiting.boot_seconds is None  # nothing measured until the batch is seen done
+
+
+def test_a_batch_seen_done_measures_its_replacement_and_the_next_batch_is_first_checked_after_it() -> None:
+    replaced = after(instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", TARGET))
+    done = check_replacement(replaced, terminated_a(), policy(), at(42.37))
+    assert done.pending is None and done.boot_seconds == 42.4  # from the termination at t=0
+    assert done.to_record()["boot_seconds"] == 42.4
+    assert Progress.from_record(done.to_record()).boot_seconds == 42.4
+    again = done.update(decision=Decision("terminate", "m", ("i-b",)))
+    nxt = begin_replacement(again, ["i-b"], at(50), poll_seconds=5)
+    assert nxt.pending is not None and nxt.pending.wait_seconds == 42  # rounded down
+    assert nxt.boot_seconds == 42.4
+    assert nxt.carried().boot_seconds == 42.4  # a chain's next execution keeps it
+
+
+def test_the_shortest_replacement_is_kept_so_one_slow_boot_does_not_delay_the_next_checks() -> None:
+    replaced = after(instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", TARGET))
+    fast = check_replacement(replaced, terminated_a().update(boot_seconds=30.0), policy(), at(90))
+    assert fast.boot_seconds == 30.0
+    slow = check_replacement(replaced, terminated_a().update(boot_seconds=95.0), policy(), at(20))
+    assert slow.boot_seconds == 20.0
+
+
+def test_a_batch_the_surge_paid_for_is_checked_at_once_and_measures_no_boot() -> None:
+    chosen = decide(fleet(*BEFORE), Progress(target_version=TARGET, boot_seconds=40.0), policy(), at(-5))
+    progress = begin_replacement(chosen, ["i-a"], at(0), poll_seconds=5, decremented=1)
+    assert progress.pending is not None and progress.pending.wait_seconds == 0  # nothing launches
+    done = check_replacement(after(BEFORE[1], BEFORE[2], desired=2), progress, policy(), at(3))
+    assert done.pending is None and done.boot_seconds == 40.0  # three seconds measured no boot
+    assert replacement.first_check_after(Progress(), 0, 5) == 0
+    assert replacement.first_check_after(Progress(boot_seconds=0.4), 2, 5) == 0
