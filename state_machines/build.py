@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
+from tasks.domain.fleet import Action
 from tasks.errors import AsgSkippedError, AwsThrottledError, AwsUnavailableError
 
 State = dict[str, Any]
@@ -153,9 +154,9 @@ def not_(condition: State) -> State:
     return {"Not": condition}
 
 
-def decided(action: str) -> State:
+def decided(action: Action) -> State:
     """SelectBatch's (or PassCheckpoint's) decision was ``action``."""
-    return equals("$.progress.decision.action", action)
+    return equals("$.progress.decision.action", action.value)
 
 
 def wait(name: str, comment: str | None, *, seconds_path: str, then: str) -> Named:
@@ -291,11 +292,11 @@ READ: Final = (
         "BatchDecision",
         None,
         [
-            when(all_of(true("$.settings.dry_run"), not_(decided("converged"))), "AsgPlanned"),
-            when(decided("terminate"), "Drain"),
-            when(decided("converged"), "AsgConverged"),
-            when(decided("checkpoint"), "Bake"),
-            when(decided("continue"), "AsgContinues"),
+            when(all_of(true("$.settings.dry_run"), not_(decided(Action.CONVERGED))), "AsgPlanned"),
+            when(decided(Action.TERMINATE), "Drain"),
+            when(decided(Action.CONVERGED), "AsgConverged"),
+            when(decided(Action.CHECKPOINT), "Bake"),
+            when(decided(Action.CONTINUE), "AsgContinues"),
         ],
         default="WaitBeforeReread",
     ),
@@ -385,7 +386,7 @@ CHECKPOINT: Final = (
         "approval).",
         [
             when(true("$.settings.approve_checkpoints"), "AwaitApproval"),
-            when(decided("approval"), "AwaitApproval"),
+            when(decided(Action.APPROVAL), "AwaitApproval"),
         ],
         default="Discover",
     ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from tasks.domain import versions
@@ -158,11 +159,22 @@ class Fleet:
         return {**asdict(self), "instances": [i.to_record() for i in self.instances]}
 
 
+class Action(StrEnum):
+    """What a decision says the ASG does next: the one list of them, which the state machine's Choice
+    states route on (state_machines/build.py ``decided``) and common.json's decision.action allows
+    (tests/unit/test_ledger_definition.py compares them)."""
+
+    TERMINATE = "terminate"
+    WAIT = "wait"  # read again after a poll
+    CONVERGED = "converged"
+    CHECKPOINT = "checkpoint"  # bake
+    CONTINUE = "continue"  # as a new execution of the chain
+    APPROVAL = "approval"  # a checkpoint that, once baked, waits for a human: a MARGINAL canary
+
+
 @dataclass(frozen=True)
 class Decision:
-    # terminate | wait | converged | checkpoint (bake) | continue (as a new execution) | approval (a
-    # checkpoint that, once baked, waits for a human: a MARGINAL canary)
-    action: str
+    action: Action
     message: str
     batch: tuple[str, ...] = ()
     # terminate: the stored read the decision saw (a fleet_key); its instances are the known ones and
@@ -299,7 +311,7 @@ class Progress:
             decision=None
             if decision is None
             else Decision(
-                action=decision["action"],
+                action=Action(decision["action"]),
                 message=decision["message"],
                 batch=tuple(decision["batch"]),
                 fleet_key=decision.get("fleet_key"),
