@@ -12,10 +12,11 @@ that the history budget charges are named here too (``PATHS``): ``make asl`` wri
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Final
 
-from tasks.domain.fleet import Action
+from tasks.domain.fleet import Action, Progress
 from tasks.errors import AsgSkippedError, AwsThrottledError, AwsUnavailableError
 
 State = dict[str, Any]
@@ -171,24 +172,14 @@ def succeed(name: str, comment: str) -> Named:
     return name, _state("Succeed", comment)
 
 
-# What an ASG's outcome carries of its ledger into the Map's output: not the pending batch, nor the
-# decision (but a dry run's: its decision, with every instance's verdict, is what it planned).
-LEDGER: Final = (
-    "target_version",
-    "versions_before",
-    "versions_after",
-    "batches",
-    "started_at",
-    "finished_at",
-    "waiting_since",
-    "earlier_batches",
-    "earlier_terminated",
-    "events_spent",
-    "decision",
-    "release_id",
-    "checkpoints_passed",
-    "rollback_of",
-)
+# What an ASG's outcome leaves out of its ledger (Progress) in the Map's output, which Summarize reads:
+# the pending batch and this execution's history share (the loop's own), and what a record may leave
+# out (a Parameters path to it would fail): the launched ids (up to 100 per ASG) and the surge's count.
+# The outcome carries the rest, the decision only in a dry run (with every instance's verdict, it is
+# what the run planned). common.json's outcome_progress is checked against it
+# (tests/unit/test_ledger_definition.py).
+NOT_IN_OUTCOME: Final = ("pending", "events_budget", "launched", "surge_paid")
+LEDGER: Final = tuple(field.name for field in fields(Progress) if field.name not in NOT_IN_OUTCOME)
 SMALL_OUTCOME: Final = (
     "The outcome carries the ledger without its pending batch and decision, so the Map's output stays small."
 )
