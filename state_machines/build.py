@@ -12,9 +12,11 @@ that the history budget charges are named here too (``PATHS``): ``make asl`` wri
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Final
 
+from tasks.domain.fleet import Action, Progress
 from tasks.errors import AsgSkippedError, AwsThrottledError, AwsUnavailableError
 
 State = dict[str, Any]
@@ -153,9 +155,9 @@ def not_(condition: State) -> State:
     return {"Not": condition}
 
 
-def decided(action: str) -> State:
+def decided(action: Action) -> State:
     """SelectBatch's (or PassCheckpoint's) decision was ``action``."""
-    return equals("$.progress.decision.action", action)
+    return equals("$.progress.decision.action", action.value)
 
 
 def wait(name: str, comment: str | None, *, seconds_path: str, then: str) -> Named:
@@ -170,24 +172,15 @@ def succeed(name: str, comment: str) -> Named:
     return name, _state("Succeed", comment)
 
 
-# What an ASG's outcome carries of its ledger into the Map's output: not the pending batch, nor the
-# decision (but a dry run's: its decision, with every instance's verdict, is what it planned).
-LEDGER: Final = (
-    "target_version",
-    "versions_before",
-    "versions_after",
-    "batches",
-    "started_at",
-    "finished_at",
-    "waiting_since",
-    "earlier_batches",
-    "earlier_terminated",
-    "events_spent",
-    "decision",
-    "release_id",
-    "checkpoints_passed",
-    "rollback_of",
-)
+# What an ASG's outcome leaves out of its ledger (Progress) in the Map's output, which Summarize reads:
+# the pending batch and this execution's history share (the loop's own), and what a record may leave
+# out (a Parameters path to it would fail): the launched ids (up to 100 per ASG), the surge's count and
+# the shortest replacement measured.
+# The outcome carries the rest, the decision only in a dry run (with every instance's verdict, it is
+# what the run planned). common.json's outcome_progress is checked against it
+# (tests/unit/test_ledger_definition.py).
+NOT_IN_OUTCOME: Final = ("pending", "events_budget", "launched", "surge_paid", "boot_seconds")
+LEDGER: Final = tuple(field.name for field in fields(Progress) if field.name not in NOT_IN_OUTCOME)
 SMALL_OUTCOME: Final = (
     "The outcome carries the ledger without its pending batch and decision, so the Map's output stays small."
 )
@@ -291,11 +284,11 @@ READ: Final = (
         "BatchDecision",
         None,
         [
-            when(all_of(true("$.settings.dry_run"), not_(decided("converged"))), "AsgPlanned"),
-            when(decided("terminate"), "Drain"),
-            when(decided("converged"), "AsgConverged"),
-            when(decided("checkpoint"), "Bake"),
-            when(decided("continue"), "AsgContinues"),
+            when(all_of(true("$.settings.dry_run"), not_(decided(Action.CONVERGED))), "AsgPlanned"),
+            when(decided(Action.TERMINATE), "Drain"),
+            when(decided(Action.CONVERGED), "AsgConverged"),
+            when(decided(Action.CHECKPOINT), "Bake"),
+            when(decided(Action.CONTINUE), "AsgContinues"),
         ],
         default="WaitBeforeReread",
     ),
@@ -392,7 +385,7 @@ CHECKPOINT: Final = (
         "approval).",
         [
             when(true("$.settings.approve_checkpoints"), "AwaitApproval"),
-            when(decided("approval"), "AwaitApproval"),
+            when(decided(Action.APPROVAL), "AwaitApproval"),
         ],
         default="Discover",
     ),

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasks.domain import canary, rollback
 from tasks.domain.checkpoints import APPROVAL_PROMPT
+from tasks.domain.fleet import Action
 from tasks.errors import CanaryAnalysisFailedError, InvalidStepInputError
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 # and 50 instances' datapoints are more than a pooled test needs; beyond that, the newest canaries
 # and the oldest baseline instances (the fleet's order) are read.
 MAX_PER_SIDE = 50
-APPROVAL = "approval"
 
 
 def cohorts(fleet: Fleet, progress: Progress) -> dict[str, Any]:
@@ -93,6 +93,6 @@ def apply(
     record = {**cohort, "window": window, "judgement": judgement.to_record()}
     if judgement.verdict == canary.MARGINAL:
         message = f"{judgement.summary(asg_name)}; {APPROVAL_PROMPT}"
-        return progress.update(decision=replace(decision, action=APPROVAL, message=message, canary=record))
+        return progress.update(decision=replace(decision, action=Action.APPROVAL, message=message, canary=record))
     message = f"{judgement.summary(asg_name)}; {APPROVAL_PROMPT}" if approval else judgement.summary(asg_name)
     return progress.update(decision=replace(decision, message=message, canary=record))

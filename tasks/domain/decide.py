@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from tasks.domain import canary_checkpoint, guardrails, history_budget, versions
 from tasks.domain.assess import Assessment, assess, spread_over_zones
 from tasks.domain.dry_run import with_plan
-from tasks.domain.fleet import Decision, iso
+from tasks.domain.fleet import Action, Decision, iso
 from tasks.domain.replacement import elapsed
 from tasks.domain.text import decision_line, listed, set_aside
 from tasks.errors import FloorBlocksReleaseError, ReleaseStalledError
@@ -26,12 +26,12 @@ MAX_BATCH = 500
 
 # What one read and its decision write to the history: the read itself, plus WaitBeforeReread after a
 # wait, plus Bake, PassCheckpoint and the approval after a checkpoint.
-_AFTER = {"wait": history_budget.WAIT, "checkpoint": history_budget.CHECKPOINT}
+_AFTER = {Action.WAIT: history_budget.WAIT, Action.CHECKPOINT: history_budget.CHECKPOINT}
 
 
-def cost(action: str | None) -> int:
+def cost(action: Action | None) -> int:
     """The history events one read spends, given the action it decided."""
-    return history_budget.READ + _AFTER.get(action or "", 0)
+    return history_budget.READ + (0 if action is None else _AFTER.get(action, 0))
 
 
 def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, fleet_key: str | None = None) -> Progress:
@@ -49,14 +49,14 @@ def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, flee
     if policy.dry_run:
         return with_plan(fleet, decided, policy)
     next_batch = history_budget.batch_cost(policy.poll_seconds, policy.replacement_timeout_seconds)
-    ended = decided.decision is not None and decided.decision.action in ("converged", "checkpoint")
+    ended = decided.decision is not None and decided.decision.action in (Action.CONVERGED, Action.CHECKPOINT)
     if ended or not history_budget.must_continue(decided.events_spent, decided.events_budget, next_batch):
         return decided
     message = (
         f"{fleet.asg_name} => continuing as a new execution: {decided.events_spent} of "
         f"{decided.events_budget} history events spent, the next batch may need {next_batch}"
     )
-    return decided.update(decision=Decision("continue", message))
+    return decided.update(decision=Decision(Action.CONTINUE, message))
 
 
 def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, fleet_key: str | None) -> Progress:
@@ -79,19 +79,19 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, fle
     if stage.reached:
         message = stage.describe(fleet.asg_name, policy.bake_seconds, policy.approve_checkpoints)
         if not policy.canary_analysis:
-            return progress.update(decision=Decision("checkpoint", message), waiting_since=None)
+            return progress.update(decision=Decision(Action.CHECKPOINT, message), waiting_since=None)
         cohort = canary_checkpoint.cohorts(fleet, progress)
         if not cohort["baseline_ids"]:  # "100%": nothing left to compare the canary with
             message += "; the canary is not judged: no instance still serves the version being replaced"
-            return progress.update(decision=Decision("checkpoint", message), waiting_since=None)
+            return progress.update(decision=Decision(Action.CHECKPOINT, message), waiting_since=None)
         message += f"; then judging the canary ({canary_checkpoint.describe_cohorts(cohort)})"
-        return progress.update(decision=Decision("checkpoint", message, canary=cohort), waiting_since=None)
+        return progress.update(decision=Decision(Action.CHECKPOINT, message, canary=cohort), waiting_since=None)
     if view.converged:
         message = f"{fleet.asg_name} => converged: {view.serving} instances serve {target}"
         if view.ignored:
             message += "; left as they are: " + listed([f"{i.id} {set_aside(i, policy)}" for i in view.ignored], ", ")
         return progress.trimmed().update(
-            decision=Decision("converged", message),
+            decision=Decision(Action.CONVERGED, message),
             versions_after=fleet.census(),
             finished_at=iso(now),
             waiting_since=None,
@@ -107,7 +107,7 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, fle
     if batch:
         after = len(view.standby) + len(view.candidates) + len(view.held) - len(batch)
         ids = tuple(i.id for i in batch)
-        decision = Decision("terminate", decision_line(fleet, len(batch)), ids, fleet_key, outdated_after=after)
+        decision = Decision(Action.TERMINATE, decision_line(fleet, len(batch)), ids, fleet_key, outdated_after=after)
         return progress.update(decision=decision, waiting_since=None)
 
     if view.candidates and view.serving >= fleet.desired and view.headroom <= 0:
@@ -144,4 +144,4 @@ def _wait(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, why: 
             f"terminated for {waited:.0f} s (timeout {policy.replacement_timeout_seconds} s): {why}"
         )
     message = f"{fleet.asg_name} => waiting: {why}"
-    return progress.update(decision=Decision("wait", message), waiting_since=since)
+    return progress.update(decision=Decision(Action.WAIT, message), waiting_since=since)

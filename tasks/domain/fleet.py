@@ -6,11 +6,20 @@ dataclasses and the step payloads stay a plain, schema-checked JSON shape.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tasks.domain import versions
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from _typeshed import DataclassInstance
+
+_Record = TypeVar("_Record", bound="DataclassInstance")
 
 IN_SERVICE = "InService"
 STANDBY = "Standby"
@@ -158,11 +167,22 @@ class Fleet:
         return {**asdict(self), "instances": [i.to_record() for i in self.instances]}
 
 
+class Action(StrEnum):
+    """What a decision says the ASG does next: the one list of them, which the state machine's Choice
+    states route on (state_machines/build.py ``decided``) and common.json's decision.action allows
+    (tests/unit/test_ledger_definition.py compares them)."""
+
+    TERMINATE = "terminate"
+    WAIT = "wait"  # read again after a poll
+    CONVERGED = "converged"
+    CHECKPOINT = "checkpoint"  # bake
+    CONTINUE = "continue"  # as a new execution of the chain
+    APPROVAL = "approval"  # a checkpoint that, once baked, waits for a human: a MARGINAL canary
+
+
 @dataclass(frozen=True)
 class Decision:
-    # terminate | wait | converged | checkpoint (bake) | continue (as a new execution) | approval (a
-    # checkpoint that, once baked, waits for a human: a MARGINAL canary)
-    action: str
+    action: Action
     message: str
     batch: tuple[str, ...] = ()
     # terminate: the stored read the decision saw (a fleet_key); its instances are the known ones and
@@ -175,6 +195,13 @@ class Decision:
     # terminate: the outdated instances the release still replaces after this batch; a surge is kept
     # for them, the rest of it pays for the batch (tasks/domain/capacity.py plan_wave)
     outdated_after: int | None = None
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Decision:
+        return _from_record(cls, record, _USUAL_DECISION, _READ_DECISION)
+
+    def to_record(self) -> dict[str, Any]:
+        return _to_record(self, _USUAL_DECISION)
 
 
 @dataclass(frozen=True)
@@ -195,6 +222,13 @@ class Pending:
     def expected(self) -> int:
         """How many replacements Auto Scaling launches for the batch."""
         return len(self.instance_ids) - self.decremented
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Pending:
+        return _from_record(cls, record, _USUAL_PENDING, _READ_PENDING)
+
+    def to_record(self) -> dict[str, Any]:
+        return _to_record(self, _USUAL_PENDING, serving_since=dict(self.serving_since))
 
 
 @dataclass(frozen=True)
@@ -282,69 +316,18 @@ class Progress:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Progress:
-        pending = record.get("pending")
-        decision = record.get("decision")
-        return cls(
-            target_version=record.get("target_version"),
-            versions_before=record.get("versions_before"),
-            versions_after=record.get("versions_after"),
-            batches=tuple(tuple(b) for b in record.get("batches", ())),
-            started_at=record.get("started_at"),
-            finished_at=record.get("finished_at"),
-            waiting_since=record.get("waiting_since"),
-            pending=None
-            if pending is None
-            else Pending(
-                instance_ids=tuple(pending["instance_ids"]),
-                fleet_key=pending.get("fleet_key"),
-                since=pending["since"],
-                status=pending["status"],
-                serving_since=tuple(sorted(pending.get("serving_since", {}).items())),
-                decremented=pending.get("decremented", 0),
-                wait_seconds=pending.get("wait_seconds", 0),
-            ),
-            decision=None
-            if decision is None
-            else Decision(
-                action=decision["action"],
-                message=decision["message"],
-                batch=tuple(decision["batch"]),
-                fleet_key=decision.get("fleet_key"),
-                plan=tuple(decision.get("plan", ())),
-                plan_omitted=decision.get("plan_omitted", 0),
-                canary=decision.get("canary"),
-                outdated_after=decision.get("outdated_after"),
-            ),
-            earlier_batches=record.get("earlier_batches", 0),
-            earlier_terminated=record.get("earlier_terminated", 0),
-            events_budget=record.get("events_budget"),
-            events_spent=record.get("events_spent", 0),
-            release_id=record.get("release_id"),
-            checkpoints_passed=record.get("checkpoints_passed", 0),
-            rollback_of=record.get("rollback_of"),
-            launched=tuple(record.get("launched", ())),
-            surge_paid=record.get("surge_paid", 0),
-            boot_seconds=record.get("boot_seconds"),
-        )
+        return _from_record(cls, record, _USUAL_PROGRESS, _READ_PROGRESS)
 
     def to_record(self) -> dict[str, Any]:
-        record = asdict(self)
-        record["batches"] = [list(b) for b in self.batches]
-        record["launched"] = list(self.launched)
-        for key, usual in (("pending", _USUAL_PENDING), ("decision", _USUAL_DECISION)):
-            if record[key] is not None:
-                listed = {k: list(v) if isinstance(v, tuple) else v for k, v in record[key].items()}
-                record[key] = _without(listed, usual)
-        if self.pending is not None and self.pending.serving_since:
-            record["pending"]["serving_since"] = dict(self.pending.serving_since)
-        return _without(record, _USUAL_PROGRESS)
+        return _to_record(self, _USUAL_PROGRESS)
 
 
 # What a ledger record leaves out when it holds the usual value (the record stays small; from_record
-# reads the default back).
+# reads the usual value back). A field a record lacks and that is not listed here takes its dataclass
+# default when read: a record written before the field was added still loads.
 _USUAL_PENDING: dict[str, Any] = {
     "fleet_key": None,  # only a batch chosen from a stored read names it
-    "serving_since": [],  # only a stability window keeps one
+    "serving_since": {},  # only a stability window keeps one
     "decremented": 0,  # only a batch the surge paid for
 }
 _USUAL_DECISION: dict[str, Any] = {
@@ -359,6 +342,53 @@ _USUAL_PROGRESS: dict[str, Any] = {
     "surge_paid": 0,  # only a release whose surge paid for terminations
     "boot_seconds": None,  # only a release that has seen a batch replaced
 }
+USUAL: dict[type, dict[str, Any]] = {Pending: _USUAL_PENDING, Decision: _USUAL_DECISION, Progress: _USUAL_PROGRESS}
+"""Per ledger record, what its records leave out (tests/unit/test_ledger_definition.py compares each
+record's fields, these and the schemas)."""
+
+# How a field's record value (JSON: a list, an object, a string) becomes the domain's (a tuple, a
+# record, an Action) where they differ; a null stays None. The way back is _plain's, field by field.
+_READ_PENDING: dict[str, Callable[[Any], Any]] = {
+    "instance_ids": tuple,
+    "serving_since": lambda since: tuple(sorted(since.items())),
+}
+_READ_DECISION: dict[str, Callable[[Any], Any]] = {"action": Action, "batch": tuple, "plan": tuple}
+_READ_PROGRESS: dict[str, Callable[[Any], Any]] = {
+    "batches": lambda batches: tuple(tuple(b) for b in batches),
+    "launched": tuple,
+    "pending": Pending.from_record,
+    "decision": Decision.from_record,
+}
+
+
+def _from_record(
+    cls: type[_Record], record: dict[str, Any], usual: dict[str, Any], read: dict[str, Callable[[Any], Any]]
+) -> _Record:
+    values: dict[str, Any] = {}
+    for field in fields(cls):
+        if field.name not in record and field.name not in usual:
+            continue  # a record from before the field was added: the dataclass default
+        value = record.get(field.name, usual.get(field.name))
+        values[field.name] = value if value is None or field.name not in read else read[field.name](value)
+    return cls(**values)
+
+
+def _to_record(value: DataclassInstance, usual: dict[str, Any], **written: Any) -> dict[str, Any]:
+    """``written``: a field whose record value is not its ``_plain`` form."""
+    record = {field.name: _plain(getattr(value, field.name)) for field in fields(value)}
+    return _without(record | written, usual)
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as its record holds it: a list for a tuple (of tuples: of lists), an object for a
+    nested record, an action's text; anything else a copy, as ``asdict`` makes one."""
+    if isinstance(value, Pending | Decision):
+        return value.to_record()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Action):
+        return value.value
+    return deepcopy(value)
 
 
 def _without(record: dict[str, Any], usual: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tasks.domain import history_budget
-from tasks.domain.fleet import Pending, iso, parse_iso
+from tasks.domain.fleet import Action, Pending, iso, parse_iso
 from tasks.domain.text import listed
 from tasks.errors import InvalidStepInputError, ReplacementTimeoutError
 
@@ -43,7 +43,7 @@ def begin_replacement(
     ``first_check_after``. ``decremented``: those of the batch the surge paid for, for which Auto
     Scaling launches nothing."""
     decision = progress.decision
-    if decision is None or decision.action != "terminate":
+    if decision is None or decision.action != Action.TERMINATE:
         raise InvalidStepInputError("Terminate: progress.decision is not a terminate decision")
     paid = f", {decremented} paid for by the surge" if decremented else ""
     pending = Pending(

@@ -13,7 +13,7 @@ from typing import Any
 from tasks import contracts, ownership, runtime
 from tasks.domain.decide import decide
 from tasks.domain.events import asg_target
-from tasks.domain.fleet import Progress
+from tasks.domain.fleet import Action, Progress
 from tasks.domain.policy import Policy
 
 CARRIED = ("asg_name", "release_id", "settings")
@@ -28,7 +28,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings["target_version"] = asg_target(settings, fleet.asg_name)
     progress = decide(fleet, ledger, Policy.from_settings(settings), runtime.now(), event["fleet"]["key"])
     decision = progress.decision
-    if decision is not None and decision.action == "continue":  # AsgContinues: the lease waits for the handover
+    if decision is not None and decision.action == Action.CONTINUE:  # AsgContinues: the lease waits for the handover
         ownership.park(fleet.asg_name, event["release_id"])
     runtime.logger.info(
         decision.message if decision else "no decision",

@@ -13,7 +13,7 @@ from tasks import contracts
 from tasks.domain import canary_checkpoint, notifications
 from tasks.domain.canary import FAIL, MARGINAL, PASS, CanaryAnalysis, CanaryMetric
 from tasks.domain.decide import decide
-from tasks.domain.fleet import LAUNCHED_IDS, Decision, Pending, Progress
+from tasks.domain.fleet import LAUNCHED_IDS, Action, Decision, Pending, Progress
 from tasks.domain.policy import Policy
 from tasks.domain.replacement import check_replacement
 from tasks.errors import CanaryAnalysisFailedError, InvalidStepInputError
@@ -205,7 +205,7 @@ def test_a_marginal_canary_waits_for_a_human() -> None:
     judgement = canary_checkpoint.judge(ANALYSIS, COHORT, _read(1.0, errors=1.0))  # errors fail, latency passes
     assert (judgement.score, judgement.verdict) == (50, MARGINAL)
     decision = decision_of(canary_checkpoint.apply(ASG, _checkpoint_progress(), judgement, WINDOW))
-    assert decision.action == canary_checkpoint.APPROVAL
+    assert decision.action == Action.APPROVAL
     assert decision.message.startswith(f"{ASG} => canary score 50: MARGINAL")
     assert decision.message.endswith("waiting for approval (asg-terminator approve|reject)")
 
