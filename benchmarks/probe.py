@@ -90,9 +90,9 @@ class Row:
         return self.walls[len(self.walls) // 2]
 
     def ideal(self, timeout: float) -> float:
-        """The wall time of the prober's schedule with zero overhead: a pool of ``concurrency``
-        workers taking the probes in order (as ThreadPoolExecutor.map does), each lasting 50 ms,
-        or the whole timeout for a hanging endpoint."""
+        """The wall time of the prober's schedule with zero overhead: ``concurrency`` probes in
+        flight, taken in submission order, each lasting 50 ms, or the whole timeout for a hanging
+        endpoint."""
         workers = [0.0] * self.concurrency
         end = 0.0
         for index in range(self.endpoints):
@@ -310,7 +310,9 @@ def main() -> None:
             "before: the probe before issue 14 item 5 (benchmarks/_probe_before.py), a thread per probe in flight "
             "waiting on its answer; now: the probe today, threads connect, send and read, one selector waits. "
             "threads: the most probe threads alive at once. "
-            "ideal s: this design's schedule (a pool of `concurrency` threads taking probes in submission order) "
+            "concurrency: the most probes in flight (before: the pool's threads; "
+            "now: connections open, and the most threads). "
+            "ideal s: the schedule of `concurrency` probes in flight taken in submission order "
             "with zero overhead, simulated. speed-up: sequential wall extrapolated to "
             f"{args.endpoints} endpoints / this row's wall. peak MiB: tracemalloc peak of a separate traced run "
             "(the prober alone; the endpoints run in a child process). correct: answering endpoints read "

@@ -53,9 +53,10 @@ if TYPE_CHECKING:
     from urllib3.response import BaseHTTPResponse
 
 # The most probes in flight at once: each holds a connection (a file descriptor) and may hold a
-# thread, and Lambda allows 1,024 of each per execution environment, so half of that. More is
-# faster while the fleet is larger (benchmarks/probe.py: 1,000 endpoints, 2% hanging).
-DEFAULT_CONCURRENCY = 512
+# thread, and Lambda allows 1,024 of each per execution environment. benchmarks/probe.py (1,000
+# endpoints, 2% hanging): more is faster while the CPU keeps up, but on a loaded machine 512 and
+# 1,000 in flight let answering endpoints pass their timeout, which 256 did not.
+DEFAULT_CONCURRENCY = 256
 HARD_STOP_GRACE_SECONDS = 1.0
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # What requests sent (its User-Agent, Accept and Accept-Encoding), without keep-alive: one request a connection.
