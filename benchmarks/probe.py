@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from _common import NEW, Stopwatch, loopback_only, note, table
+from _probe_before import DEFAULT_CONCURRENCY as BEFORE_CONCURRENCY
+from _probe_before import VersionProber as BeforeProber
 
 from asg_terminator.loopback import LoopbackServer, QuietHandler
 from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, Reading, VersionProber
@@ -88,9 +90,9 @@ class Row:
         return self.walls[len(self.walls) // 2]
 
     def ideal(self, timeout: float) -> float:
-        """The wall time of the prober's schedule with zero overhead: a pool of ``concurrency``
-        workers taking the probes in order (as ThreadPoolExecutor.map does), each lasting 50 ms,
-        or the whole timeout for a hanging endpoint."""
+        """The wall time of the prober's schedule with zero overhead: ``concurrency`` probes in
+        flight, taken in submission order, each lasting 50 ms, or the whole timeout for a hanging
+        endpoint."""
         workers = [0.0] * self.concurrency
         end = 0.0
         for index in range(self.endpoints):
@@ -124,13 +126,6 @@ def correct(readings: dict[str, Reading]) -> int:
 LOOPBACK = ("127.0.0.1",)  # AllowedVersionHosts: the endpoints listen there
 
 
-class SessionGetProber(VersionProber):
-    """The old probe, for a side-by-side figure: every GET through ``Session.get``."""
-
-    def _get(self, url: str) -> Any:
-        return self._session.get(url, timeout=self._timeout, stream=True, allow_redirects=False)
-
-
 def measure(
     label: str,
     port: int,
@@ -138,7 +133,7 @@ def measure(
     concurrency: int,
     timeout: float,
     repeat: int,
-    prober: type[VersionProber] = VersionProber,
+    prober: type[VersionProber | BeforeProber] = VersionProber,
 ) -> Row:
     urls = urls_for(port, count)
     for left in [t for t in threading.enumerate() if t.name.startswith("probe_")]:
@@ -204,12 +199,14 @@ def main() -> None:
         # warm imports and the server
         VersionProber(args.timeout, concurrency=4, allowed_hosts=LOOPBACK).read_all(urls_for(port, 4))
         repeat = min(args.repeat, 10)
-        # Interleaved, so the old and the new probe meet the same load on a shared machine.
-        cases = [
-            ("old: Session.get", DEFAULT_CONCURRENCY, SessionGetProber),
-            ("adapter.send", DEFAULT_CONCURRENCY, VersionProber),
-            ("adapter.send", 256, VersionProber),
-            ("adapter.send", args.endpoints, VersionProber),
+        # Interleaved, so the probe before and today's meet the same load on a shared machine.
+        cases: list[tuple[str, int, type[VersionProber | BeforeProber]]] = [
+            ("before: a thread waits", BEFORE_CONCURRENCY, BeforeProber),
+            ("before: a thread waits", args.endpoints, BeforeProber),
+            ("now: one selector waits", 128, VersionProber),
+            ("now: one selector waits", DEFAULT_CONCURRENCY, VersionProber),
+            ("now: one selector waits", 512, VersionProber),
+            ("now: one selector waits", args.endpoints, VersionProber),
         ]
         runs: dict[int, list[Row]] = {n: [] for n in range(len(cases))}
         for _ in range(repeat):
@@ -233,10 +230,13 @@ def main() -> None:
     def verdict(wall: float) -> str:
         return f"{wall / budget:.2f}x " + ("ok" if wall <= budget else "OVER")
 
+    def default_for(label: str) -> int:
+        return BEFORE_CONCURRENCY if label.startswith("before") else DEFAULT_CONCURRENCY
+
     shown = [
         [
             row.label,
-            f"{row.concurrency}" + (" (default)" if row.concurrency == DEFAULT_CONCURRENCY else ""),
+            f"{row.concurrency}" + (" (default)" if row.concurrency == default_for(row.label) else ""),
             row.endpoints,
             row.hanging,
             f"{row.wall:.2f}",
@@ -253,7 +253,7 @@ def main() -> None:
     ]
     shown.append(
         [
-            "adapter.send",
+            "now",
             "1 (sequential)",
             baseline.endpoints,
             baseline.hanging,
@@ -270,7 +270,7 @@ def main() -> None:
     )
     shown.append(
         [
-            "adapter.send",
+            "now",
             f"1, extrapolated x{scale:g}",
             args.endpoints,
             sum(hangs(i) for i in range(args.endpoints)),
@@ -307,9 +307,12 @@ def main() -> None:
         shown,
         caption=(
             f"wall s: median of {args.repeat} timed runs, the cases interleaved (sequential: one run). "
-            "old: the probe before, every GET through Session.get; adapter.send: the probe today. "
+            "before: the probe before issue 14 item 5 (benchmarks/_probe_before.py), a thread per probe in flight "
+            "waiting on its answer; now: the probe today, threads connect, send and read, one selector waits. "
             "threads: the most probe threads alive at once. "
-            "ideal s: this design's schedule (a pool of `concurrency` threads taking probes in submission order) "
+            "concurrency: the most probes in flight (before: the pool's threads; "
+            "now: connections open, and the most threads). "
+            "ideal s: the schedule of `concurrency` probes in flight taken in submission order "
             "with zero overhead, simulated. speed-up: sequential wall extrapolated to "
             f"{args.endpoints} endpoints / this row's wall. peak MiB: tracemalloc peak of a separate traced run "
             "(the prober alone; the endpoints run in a child process). correct: answering endpoints read "

@@ -1,4 +1,4 @@
-"""The fleet simulator answers a whole fleet probed at once (the prober's 128 connections)."""
+"""The fleet simulator answers a whole fleet probed at once (200 connections: the prober's default allows 256)."""
 
 from __future__ import annotations
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import gzip
+import threading
 import time
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tasks.adapters.version_probe import Reading, VersionProber
+from tasks.adapters import version_probe
+from tasks.adapters.version_probe import HARD_STOP_GRACE_SECONDS, Reading, VersionProber
 from tests.functional.support import (
+    Behaviour,
     Loopback,
     answer,
     closed_port,
@@ -22,6 +25,7 @@ from tests.functional.support import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from http.server import BaseHTTPRequestHandler
 
 TIMEOUT = 0.3
 PATIENT_TIMEOUT = 10.0
@@ -185,8 +189,6 @@ def test_a_slow_drip_body_ends_within_about_twice_the_timeout(prober: VersionPro
 def test_slowly_dripped_headers_are_cut_off_by_the_hard_stop(prober: VersionProber) -> None:
     """Per-read socket timeouts never fire on headers dripped faster than the timeout; read_all's
     hard stop (timeout + grace for one wave) reports the probe as a timeout and moves on."""
-    from tasks.adapters.version_probe import HARD_STOP_GRACE_SECONDS
-
     raw = b"HTTP/1.0 200 OK\r\nContent-Length: 7\r\n\r\n1.0.274"
     with Loopback({"/version": drip(raw, every=0.2, at_most=3.0)}) as server:
         started = time.monotonic()
@@ -247,3 +249,81 @@ def test_read_all_reads_200_slow_instances_concurrently_and_keeps_each_answer_wi
         readings = VersionProber(5, allowed_hosts=LOOPBACK).read_all(urls)
         assert sorted(server.requests) == sorted(routes)
     assert readings == {f"i-{n:04d}": Reading(f"1.0.{n}", None) for n in range(200)}
+
+
+def test_headers_dripped_to_a_single_read_are_cut_at_its_deadline(prober: VersionProber) -> None:
+    """The connection is shut down at the probe's deadline, so the thread reading the headers lets go
+    then rather than at the whole read's hard stop."""
+    raw = b"HTTP/1.0 200 OK\r\nContent-Length: 7\r\n\r\n1.0.274"
+    with Loopback({"/version": drip(raw, every=0.05, at_most=3.0)}) as server:
+        started = time.monotonic()
+        reading = prober.read(server.url("/version"))
+        elapsed = time.monotonic() - started
+    assert reading == Reading(None, "timeout after 0.3 s")
+    assert elapsed < TIMEOUT + HARD_STOP_GRACE_SECONDS / 2
+
+
+def test_a_probe_past_its_deadline_frees_its_slot_for_the_next() -> None:
+    # One probe at a time: the hanging one's timeout lets the others through, long before the hard stop.
+    routes = {"/hang": delayed(10, answer(200, b"9.9.9")), "/ok": answer(200, b"1.0.274\n")}
+    with Loopback(routes) as server:
+        urls = {"i-0": server.url("/hang"), "i-1": server.url("/ok"), "i-2": server.url("/ok")}
+        started = time.monotonic()
+        readings = VersionProber(1.0, concurrency=1, allowed_hosts=LOOPBACK).read_all(urls)
+        elapsed = time.monotonic() - started
+    assert readings == {
+        "i-0": Reading(None, "timeout after 1 s"),
+        "i-1": Reading("1.0.274", None),
+        "i-2": Reading("1.0.274", None),
+    }
+    assert elapsed < 3 * 1.0 + HARD_STOP_GRACE_SECONDS  # the hard stop of 3 probes in turn
+
+
+def _counting(then: Behaviour, active: list[int], lock: threading.Lock) -> Behaviour:
+    """Wait 0.2 s, then ``then``, counting the requests waiting at once: active[0] now, active[1] the
+    most (not counting the answer's writing, which the client may see end before the server does)."""
+
+    def behave(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+        with lock:
+            active[0] += 1
+            active[1] = max(active[1], active[0])
+        stop.wait(0.2)
+        with lock:
+            active[0] -= 1
+        then(handler, stop)
+
+    return behave
+
+
+@pytest.mark.parametrize(("endpoints", "concurrency"), [(5, 64), (24, 4)])
+def test_at_most_concurrency_probes_in_flight_and_one_thread_per_endpoint(
+    monkeypatch: pytest.MonkeyPatch, endpoints: int, concurrency: int
+) -> None:
+    pools: list[int] = []
+
+    class Recorded(version_probe.ThreadPoolExecutor):
+        def __init__(self, max_workers: int, thread_name_prefix: str) -> None:
+            pools.append(max_workers)
+            super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+
+    monkeypatch.setattr(version_probe, "ThreadPoolExecutor", Recorded)
+    active, lock = [0, 0], threading.Lock()
+    slow = _counting(answer(200, b"1.0.274"), active, lock)
+    with Loopback(default=slow) as server:
+        urls = {f"i-{n}": server.url(f"/{n}/version") for n in range(endpoints)}
+        readings = VersionProber(PATIENT_TIMEOUT, concurrency=concurrency, allowed_hosts=LOOPBACK).read_all(urls)
+    assert readings == dict.fromkeys(urls, Reading("1.0.274", None))
+    assert pools == [min(endpoints, concurrency)]
+    assert active[1] <= min(endpoints, concurrency)
+
+
+def test_hanging_endpoints_do_not_hold_back_the_others() -> None:
+    # A third never answers, fewer slots than endpoints: the answers still come within the timeout
+    # of the read's start plus the time to send them all, the hanging ones time out on their own.
+    routes = {f"/{n}/version": answer(200, b"1.0.274") for n in range(0, 30, 3)}
+    with Loopback(routes, default=delayed(10, answer(200, b"9.9.9"))) as server:
+        urls = {f"i-{n}": server.url(f"/{n}/version") for n in range(30)}
+        readings = VersionProber(1.0, concurrency=25, allowed_hosts=LOOPBACK).read_all(urls)
+    assert readings == {
+        f"i-{n}": Reading("1.0.274", None) if n % 3 == 0 else Reading(None, "timeout after 1 s") for n in range(30)
+    }
