@@ -236,7 +236,8 @@ def main() -> None:
         "where the time goes, per case (seconds inside each group of states; re-reads and polls counted)",
         list(split[0]),
         [list(row.values()) for row in split],
-        caption="waits: WaitBeforeReread and WaitForReplacement (poll_seconds each) and WaitForDraining; "
+        caption="waits: WaitBeforeReread (poll_seconds each), WaitForReplacement (a batch's first after the shortest "
+        "replacement measured, or at once when nothing launches; then poll_seconds each) and WaitForDraining; "
         "reads: Discover, ReadVersions, SelectBatch, CheckReplacement; changes: LockAsg, Drain, Terminate, UnlockAsg",
     )
 
