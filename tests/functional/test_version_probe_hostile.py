@@ -221,7 +221,6 @@ def test_repeated_reads_of_hostile_endpoints_leak_no_threads_or_descriptors(serv
     prober = VersionProber(timeout, concurrency=3, allowed_hosts=LOOPBACK)
     prober.read_all(hostile)  # warm up (the TLS context, imports)
     time.sleep(timeout + 1)
-    threads, fds = threading.active_count(), _fds()
     for _ in range(4):
         started = time.monotonic()
         readings = prober.read_all(hostile)
@@ -236,7 +235,6 @@ def test_repeated_reads_of_hostile_endpoints_leak_no_threads_or_descriptors(serv
             break
         time.sleep(0.1)
     assert [t.name for t in threading.enumerate() if t.name.startswith("probe")] == []
-    del threads, fds
 
 
 def test_descriptors_come_back_after_reads_of_endpoints_that_hang() -> None:
@@ -293,8 +291,6 @@ def test_an_exception_in_the_pool_never_escapes_and_frees_its_slot(
     monkeypatch.setattr(version_probe.urls, "address_refusal", boom)
     good = servers(replies(ok(b"4.0.0"))).url
     prober = VersionProber(2.0, concurrency=1, allowed_hosts=LOOPBACK)
-    started = time.monotonic()
     readings = prober.read_all({"bad": good + "?boom", "good": good})
     assert readings["good"].version == "4.0.0"
     assert readings["bad"].version is None
-    del started
