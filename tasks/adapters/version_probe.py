@@ -147,7 +147,10 @@ class VersionProber:
 
     def _send(self, probe: _Probe, read: _Read) -> None:
         """In the pool: connect and send the request, then hand the connection to the calling thread."""
-        reading = self._connect_and_send(probe)
+        try:
+            reading = self._connect_and_send(probe)
+        except Exception as e:  # a defect here must neither escape nor hold the slot until the hard stop
+            reading = Reading(None, _connection_reason(e))
         if reading is None:
             if not read.tell(_SENT, probe):
                 probe.close()
@@ -197,7 +200,11 @@ class VersionProber:
     def _answer(self, probe: _Probe, read: _Read) -> None:
         """In the pool, once the answer starts arriving: read it within the probe's deadline."""
         if probe.instance_id not in read.readings:
-            read.readings.setdefault(probe.instance_id, self._receive(probe))
+            try:
+                reading = self._receive(probe)
+            except Exception as e:  # as in _send: one Reading, and the slot freed
+                reading = Reading(None, _connection_reason(e, aborted=True))
+            read.readings.setdefault(probe.instance_id, reading)
         probe.close()
         read.tell(_DONE, probe)
 
