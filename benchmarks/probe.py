@@ -13,19 +13,45 @@ from __future__ import annotations
 import argparse
 import heapq
 import multiprocessing
+import pathlib
 import select
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
+import types
 from dataclasses import dataclass
 from typing import Any
 
 from _common import NEW, Stopwatch, loopback_only, note, table
-from _probe_before import DEFAULT_CONCURRENCY as BEFORE_CONCURRENCY
-from _probe_before import VersionProber as BeforeProber
 
 from asg_terminator.loopback import LoopbackServer, QuietHandler
 from tasks.adapters.version_probe import DEFAULT_CONCURRENCY, Reading, VersionProber
+
+# The probe before issue 14 item 5 (a thread per probe in flight, waiting on its answer), read from the
+# repository's history rather than kept as a copy.
+BEFORE_REVISION = "519b7c0f50ecd1a4066fedd655b96020e50660cf"
+PROBE_PATH = "tasks/adapters/version_probe.py"
+
+
+def _probe_before() -> types.ModuleType:
+    """tasks/adapters/version_probe.py at BEFORE_REVISION, imported as ``version_probe_before``."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    shown = subprocess.run(
+        ["git", "show", f"{BEFORE_REVISION}:{PROBE_PATH}"], cwd=root, capture_output=True, text=True, check=False
+    )
+    if shown.returncode != 0:
+        raise SystemExit(f"probe.py needs the repository's history for its 'before' rows: {shown.stderr.strip()}")
+    module = types.ModuleType("version_probe_before")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(shown.stdout, f"{BEFORE_REVISION[:7]}:{PROBE_PATH}", "exec"), module.__dict__)
+    return module
+
+
+_BEFORE = _probe_before()
+BEFORE_CONCURRENCY: int = _BEFORE.DEFAULT_CONCURRENCY
+BeforeProber: Any = _BEFORE.VersionProber
 
 LATENCY_SECONDS = 0.05
 HANG_EVERY = 50  # one endpoint in 50 (2%) never answers
@@ -307,7 +333,8 @@ def main() -> None:
         shown,
         caption=(
             f"wall s: median of {args.repeat} timed runs, the cases interleaved (sequential: one run). "
-            "before: the probe before issue 14 item 5 (benchmarks/_probe_before.py), a thread per probe in flight "
+            "before: the probe before issue 14 item 5 (version_probe.py at 519b7c0, from git), "
+            "a thread per probe in flight "
             "waiting on its answer; now: the probe today, threads connect, send and read, one selector waits. "
             "threads: the most probe threads alive at once. "
             "concurrency: the most probes in flight (before: the pool's threads; "
