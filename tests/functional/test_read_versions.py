@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from asg_terminator.simulator import DEAD, GARBAGE, HANGS, HUGE, SLOW, FleetSimulator
@@ -96,13 +95,12 @@ def test_an_instance_without_a_url_keeps_its_reason(
 def test_a_booting_instance_is_read_once_it_has_booted(
     make_asg: Callable[..., list[str]], simulator: FleetSimulator
 ) -> None:
-    simulator.boot_seconds = 0.3
     ids = make_asg("web", 1, zones=("us-east-1a",))
     fleet = discover({"asg_name": "web", "version_url": simulator.url_template}, None)
     simulator.sync()
 
     first = readings(read_versions({"fleet": fleet, "probe_timeout_seconds": 1}, None))
-    time.sleep(0.4)  # let its boot time pass
+    simulator.adopt(ids, NEW)  # its boot ends (the fixture's boots take 60 s: none ends by itself)
     second = readings(read_versions({"fleet": fleet, "probe_timeout_seconds": 1}, None))
 
     assert first == {ids[0]: (None, "HTTP 503")}
