@@ -119,7 +119,8 @@ def released_in(events: list[dict[str, Any]]) -> float:
 
 GROUPS = {
     "waits s": ("WaitBeforeReread", "WaitForReplacement", "WaitForDraining"),
-    "reads s": ("Discover", "ReadVersions", "SelectBatch", "CheckReplacement"),
+    "checks s": ("CheckReplacement",),
+    "reads s": ("Discover", "ReadVersions", "SelectBatch"),
     "changes s": ("LockAsg", "Drain", "Terminate", "UnlockAsg"),
 }
 
@@ -236,9 +237,10 @@ def main() -> None:
         "where the time goes, per case (seconds inside each group of states; re-reads and polls counted)",
         list(split[0]),
         [list(row.values()) for row in split],
-        caption="waits: WaitBeforeReread (poll_seconds each), WaitForReplacement (a batch's first after the shortest "
-        "replacement measured, or at once when nothing launches; then poll_seconds each) and WaitForDraining; "
-        "reads: Discover, ReadVersions, SelectBatch, CheckReplacement; changes: LockAsg, Drain, Terminate, UnlockAsg",
+        caption="waits: WaitBeforeReread (poll_seconds each), WaitForReplacement (a batch's first a poll before the "
+        "shortest replacement measured would end, or at once when nothing launches; then the rest of each poll) and "
+        "WaitForDraining; checks: CheckReplacement, with its watch of a boot (up to poll_seconds each); reads: "
+        "Discover, ReadVersions, SelectBatch; changes: LockAsg, Drain, Terminate, UnlockAsg",
     )
 
 

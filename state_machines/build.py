@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from tasks.domain.fleet import Action, Progress
+from tasks.domain.replacement import CHECK_TIMEOUT_SECONDS
 from tasks.errors import AsgSkippedError, AwsThrottledError, AwsUnavailableError
 
 State = dict[str, Any]
@@ -336,16 +337,20 @@ TERMINATE: Final = (
 POLL: Final = (
     wait(
         "WaitForReplacement",
-        "The first check comes after the shortest replacement the release has measured (at once when nothing "
-        "launches, after poll_seconds before any was measured), the later ones every poll_seconds.",
+        "The first check comes a poll before the shortest replacement the release has measured would end (at once "
+        "when nothing launches, after poll_seconds before any was measured), the later ones every poll_seconds "
+        "(less what the check before spent watching).",
         seconds_path="$.progress.pending.wait_seconds",
         then="CheckReplacement",
     ),
     task(
         "CheckReplacement",
-        "Done when the batch has left, InService+Healthy >= desired and every newcomer serves the target.",
+        "Done when the batch has left, InService+Healthy >= desired and every newcomer serves the target. When "
+        "the batch waits only for its replacements to boot, the check watches them for up to poll_seconds and "
+        "sees the boot end (the next Wait is then the rest of the poll).",
         parameters=inputs(asg_name="$.asg_name", progress="$.progress", settings="$.settings"),
         result_path="$.progress",
+        timeout=CHECK_TIMEOUT_SECONDS,
         catches=(FAIL_THE_ASG,),
         then="ReplacementDone",
     ),

@@ -6,14 +6,16 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tasks.adapters.autoscaling import tags_of
-from tasks.domain import guardrails, urls
+from tasks.domain import guardrails, urls, versions
 from tasks.domain.fleet import READABLE, Fleet, Instance
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+
     from tasks.adapters.autoscaling import AutoScaling
     from tasks.adapters.ec2 import Ec2, InstanceFacts
     from tasks.adapters.elbv2 import LoadBalancing
-    from tasks.adapters.version_probe import VersionProber
+    from tasks.adapters.version_probe import Reading, VersionProber
 
 
 class FleetReader:
@@ -70,6 +72,38 @@ def read_versions(fleet: Fleet, prober: VersionProber) -> Fleet:
         for i in fleet.instances
     )
     return replace(fleet, instances=instances)
+
+
+def watch(
+    fleet: Fleet,
+    ids: Collection[str],
+    target: str,
+    prober: VersionProber,
+    *,
+    seconds: float,
+    every: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> bool:
+    """Probe the instances ``ids`` of a discovered ``fleet`` (their URLs read, so before
+    read_versions) every ``every`` seconds, those already on ``target`` no more, until each runs it
+    (True) or ``seconds`` have passed (False). Only their versions: the caller reads the fleet again
+    to know what else has changed."""
+    left = {i.id: i.url for i in fleet.instances if i.id in ids and i.url}
+    if len(left) < len(set(ids)):
+        return False  # one has no URL to read: a watch would never see it
+    until = clock() + seconds
+    while clock() + every <= until:
+        sleep(every)
+        readings = prober.read_all(left)
+        left = {i: url for i, url in left.items() if not _runs(readings[i], target)}
+        if not left:
+            return True
+    return False
+
+
+def _runs(reading: Reading, target: str) -> bool:
+    return reading.version is not None and versions.same(reading.version, target)
 
 
 def _warm(member: dict[str, Any]) -> Instance:

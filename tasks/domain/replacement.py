@@ -3,6 +3,7 @@ newcomer serves the target (for ``healthy_for_seconds``), or the replacement tim
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,11 @@ from tasks.domain import history_budget
 from tasks.domain.fleet import Action, Pending, iso, parse_iso
 from tasks.domain.text import listed
 from tasks.errors import InvalidStepInputError, ReplacementTimeoutError
+
+CHECK_TIMEOUT_SECONDS = 60
+"""CheckReplacement's Task timeout (state_machines/build.py), as long as its function's (infra/template.yaml)."""
+WATCH_MARGIN_SECONDS = 10  # of the Task's timeout, kept for reading the fleet (twice) around a watch
+WATCH_EVERY_SECONDS = 0.2
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -26,14 +32,15 @@ def elapsed(since: str, now: datetime) -> float:
 
 def first_check_after(progress: Progress, expected: int, poll_seconds: int) -> int:
     """Seconds from a batch's termination to the first check of its replacements: at once when Auto
-    Scaling launches none (the surge paid for the whole batch); after the shortest replacement this
-    release has measured (rounded down), when it has measured one; otherwise after ``poll_seconds``.
+    Scaling launches none (the surge paid for the whole batch); a poll before the shortest
+    replacement this release has measured ends (rounded down), when it has measured one, so that
+    the check watching them (``to_watch``) sees the boot end; otherwise after ``poll_seconds``.
     Later checks come every ``poll_seconds``."""
     if expected <= 0:
         return 0
     if progress.boot_seconds is None:
         return poll_seconds
-    return int(progress.boot_seconds)
+    return max(0, int(progress.boot_seconds) - poll_seconds)
 
 
 def begin_replacement(
@@ -74,10 +81,7 @@ def check_replacement(
     target = progress.target_version
     if pending is None or target is None:
         return progress
-    known = set(known)
-    lingering = [i for i in fleet.instances if i.id in pending.instance_ids]
-    # The warm pool refilling itself is no replacement: only instances that joined the group are.
-    newcomers = [i for i in fleet.instances if i.id not in known and not i.warm]
+    lingering, newcomers = _replacing(fleet, pending, known)
     since = serving_since(pending, [i for i in newcomers if i.serves(target)], policy, now)
     steady = {i for i, t in since.items() if elapsed(t, now) >= policy.healthy_for_seconds}
     not_ready = [i for i in newcomers if i.id not in steady]
@@ -109,6 +113,57 @@ def check_replacement(
     kept = tuple(sorted(since.items())) if policy.healthy_for_seconds else ()
     waiting = replace(pending, status=status, serving_since=kept, wait_seconds=policy.poll_seconds)
     return progress.update(pending=waiting)
+
+
+def _replacing(fleet: Fleet, pending: Pending, known: Collection[str]) -> tuple[list[Instance], list[Instance]]:
+    """The batch's instances still in the group, and the newcomers: every instance not in the read
+    the batch was chosen from (``known``), the warm pool refilling itself aside (no replacement:
+    only instances that joined the group are)."""
+    known = set(known)
+    lingering = [i for i in fleet.instances if i.id in pending.instance_ids]
+    return lingering, [i for i in fleet.instances if i.id not in known and not i.warm]
+
+
+def to_watch(fleet: Fleet, progress: Progress, policy: Policy, known: Collection[str]) -> tuple[str, ...]:
+    """After a check that is not done (``progress``: its result), the replacements it watches in its
+    function (``watch_seconds``) rather than leaving them to the next Wait: those InService and
+    Healthy that answer no version yet, when nothing else holds the batch back (every batch
+    instance gone, every replacement launched, none on another version) and serving once is enough
+    (no ``healthy_for_seconds``, which counts checks). None: nothing a watch could see end."""
+    pending, target = progress.pending, progress.target_version
+    if pending is None or target is None or policy.healthy_for_seconds:
+        return ()
+    lingering, newcomers = _replacing(fleet, pending, known)
+    if lingering or len(newcomers) < pending.expected:
+        return ()
+    booting = [i for i in newcomers if not i.runs(target)]
+    # One that answers another version has booted, and one unhealthy waits on Auto Scaling: neither
+    # ends by a watch of the versions.
+    if any(i.version is not None or not i.healthy for i in booting):
+        return ()
+    return tuple(i.id for i in booting)
+
+
+def watch_seconds(policy: Policy, probe_timeout_seconds: float, spent: float) -> float:
+    """How long a check may watch its booting replacements: a poll at most, and only as long as its
+    Task's timeout leaves room for the watch's last probe and the read that confirms the batch done
+    (``spent``: what the check has taken so far). 0: no watch."""
+    room = CHECK_TIMEOUT_SECONDS - WATCH_MARGIN_SECONDS - 2 * probe_timeout_seconds - spent
+    return max(0.0, min(float(policy.poll_seconds), room))
+
+
+def watch_every(policy: Policy) -> float:
+    """Between two probes of a watch: a twentieth of a poll, at least WATCH_EVERY_SECONDS."""
+    return max(WATCH_EVERY_SECONDS, policy.poll_seconds / 20)
+
+
+def after_watch(progress: Progress, watched: float, poll_seconds: int) -> Progress:
+    """A check that watched for ``watched`` seconds and is still not done: the next check comes once
+    the rest of the poll has passed (at once when the watch took all of it)."""
+    pending = progress.pending
+    if pending is None:
+        return progress
+    return progress.update(pending=replace(pending, wait_seconds=max(0, math.floor(poll_seconds - watched))))
 
 
 def shortest_boot(progress: Progress, now: datetime) -> float | None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tasks import contracts, runtime
-from tasks.adapters.fleet_reader import read_versions
-from tasks.domain import alarms, notifications
-from tasks.domain.fleet import Progress
+from tasks.adapters.fleet_reader import read_versions, watch
+from tasks.domain import alarms, notifications, replacement
+from tasks.domain.fleet import Fleet, Progress
 from tasks.domain.policy import Policy
 from tasks.domain.replacement import check_replacement
 
@@ -21,16 +22,50 @@ def known_ids(asg_name: str, ledger: Progress) -> frozenset[str]:
     return frozenset(i.id for i in runtime.fleet_records().get(asg_name, key).fleet.instances)
 
 
+def _check(asg_name: str, settings: dict[str, Any], ledger: Progress, policy: Policy, known: frozenset[str]) -> Read:
+    """One check of the batch's replacements: the fleet as discovered (with its URLs), read with
+    its versions, and the ledger after it."""
+    discovered = runtime.fleet_reader().discover(asg_name, settings["version_url"])
+    fleet = read_versions(discovered, runtime.prober(settings["probe_timeout_seconds"]))
+    return Read(discovered, fleet, check_replacement(fleet, ledger, policy, runtime.now(), known))
+
+
+@dataclass(frozen=True)
+class Read:
+    discovered: Fleet
+    fleet: Fleet
+    progress: Progress
+
+
+def _watched(asg_name: str, settings: dict[str, Any], ledger: Progress, policy: Policy, known: frozenset[str]) -> Read:
+    """A check that, when the batch waits only for its replacements to boot, watches them for up to
+    a poll and sees the boot end (read again then), rather than leaving it to the next check after
+    WaitForReplacement (tasks/domain/replacement.py to_watch)."""
+    started = runtime.epoch()
+    read = _check(asg_name, settings, ledger, policy, known)
+    booting = replacement.to_watch(read.fleet, read.progress, policy, known)
+    seconds = replacement.watch_seconds(policy, settings["probe_timeout_seconds"], runtime.epoch() - started)
+    if not booting or seconds <= 0:
+        return read
+    watching, target = runtime.epoch(), read.progress.target_version or ""
+    prober, every = runtime.prober(settings["probe_timeout_seconds"]), replacement.watch_every(policy)
+    if watch(
+        read.discovered, booting, target, prober, seconds=seconds, every=every, sleep=runtime.sleep, clock=runtime.epoch
+    ):
+        read = _check(asg_name, settings, ledger, policy, known)
+    return replace(
+        read, progress=replacement.after_watch(read.progress, runtime.epoch() - watching, policy.poll_seconds)
+    )
+
+
 @contracts.step("check_replacement")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings, ledger = contracts.settings(event["settings"]), Progress.from_record(event["progress"])
     watched = alarms.watched(settings["alarm_names"], ledger)
     runtime.check_alarms(event["asg_name"], watched, "no further batch will be terminated")
-    fleet = runtime.fleet_reader().discover(event["asg_name"], settings["version_url"])
-    fleet = read_versions(fleet, runtime.prober(settings["probe_timeout_seconds"]))
-    progress = check_replacement(
-        fleet, ledger, Policy.from_settings(settings), runtime.now(), known_ids(event["asg_name"], ledger)
-    )
+    policy, known = Policy.from_settings(settings), known_ids(event["asg_name"], ledger)
+    read = _watched(event["asg_name"], settings, ledger, policy, known)
+    fleet, progress = read.fleet, read.progress
     status = progress.pending.status if progress.pending else f"{fleet.asg_name} => batch replaced"
     runtime.logger.info(status, extra={"step": "CheckReplacement", "asg_name": fleet.asg_name})
     if progress.pending is None:

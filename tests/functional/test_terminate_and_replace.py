@@ -132,7 +132,7 @@ def test_check_replacement_waits_for_a_booting_replacement_then_sees_it_serve(
     ids = make_asg("web", 2, zones=("us-east-1a",))
     simulator.adopt([ids[0]], OLD)
     simulator.adopt([ids[1]], NEW)
-    release, progress = selected(simulator, "web", min_healthy=1)
+    release, progress = selected(simulator, "web", min_healthy=1, poll_seconds=1)  # a check watches for 1 s
     progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
     (replacement,) = group_ids(autoscaling, "web") - set(ids)
 
@@ -147,6 +147,64 @@ def test_check_replacement_waits_for_a_booting_replacement_then_sees_it_serve(
     assert booted["pending"] is None
     assert booted["batches"] == [[ids[0]]]
     assert simulator.reads(replacement) == NEW
+
+
+def test_a_check_watches_a_booting_replacement_and_sees_its_boot_end(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    """The batch waits only for its replacement to boot: one check sees the boot end (half a second
+    into a watch of up to 10 s), reads the fleet again and is done; no Wait in between."""
+    ids = make_asg("web", 2, zones=("us-east-1a",))
+    simulator.adopt([ids[0]], OLD)
+    simulator.adopt([ids[1]], NEW)
+    release, progress = selected(simulator, "web", min_healthy=1, poll_seconds=10)
+    progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
+    (replacement,) = group_ids(autoscaling, "web") - set(ids)
+    assert simulator.reads(replacement) is None  # booting (the fixture's boots take 60 s)
+
+    boot_ends = threading.Timer(0.5, simulator.adopt, ([replacement], NEW))
+    boot_ends.start()
+    try:
+        done = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+    finally:
+        boot_ends.cancel()
+
+    assert done["pending"] is None
+    assert done["launched"] == [replacement]
+    assert 0.5 <= done["boot_seconds"] < 10  # the batch's termination to the check that saw its boot end
+
+
+def test_a_watch_that_sees_no_boot_end_leaves_the_next_check_to_the_rest_of_the_poll(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    ids = make_asg("web", 2, zones=("us-east-1a",))
+    simulator.adopt([ids[0]], OLD)
+    simulator.adopt([ids[1]], NEW)
+    release, progress = selected(simulator, "web", min_healthy=1, poll_seconds=2)
+    progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
+
+    waiting = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+
+    assert waiting["pending"] is not None
+    assert waiting["pending"]["wait_seconds"] == 0  # the watch took the whole poll
+    assert waiting["pending"]["status"].endswith("HTTP 503")
+
+
+def test_no_watch_for_a_replacement_on_another_build(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    ids = make_asg("web", 2, zones=("us-east-1a",))
+    simulator.adopt([ids[0]], OLD)
+    simulator.adopt([ids[1]], NEW)
+    release, progress = selected(simulator, "web", min_healthy=1, poll_seconds=30)
+    progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
+    (replacement,) = group_ids(autoscaling, "web") - set(ids)
+    simulator.adopt([replacement], OLD)  # booted, on the old build: no boot left to watch
+
+    waiting = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+
+    assert waiting["pending"]["wait_seconds"] == 30  # a full poll: the check did not watch
+    assert waiting["pending"]["status"].endswith(f"{replacement} serves {OLD}")
 
 
 def test_a_replacement_that_never_serves_fails_with_replacement_timeout(

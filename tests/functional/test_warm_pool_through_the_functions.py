@@ -30,7 +30,7 @@ def test_a_batch_of_a_group_with_a_warm_pool_goes_through_every_function_that_re
     simulator.adopt(ids, OLD)
     autoscaling.put_warm_pool(AutoScalingGroupName=ASG, MinSize=1)
     given = {"asg_names": [ASG], "version_url": simulator.url_template, "target_version": NEW, "min_healthy": 1}
-    release = validate_input({**given, "probe_timeout_seconds": 1}, None)
+    release = validate_input({**given, "probe_timeout_seconds": 1, "poll_seconds": 1}, None)  # a watch of 1 s
     settings, progress = release["settings"], release["asgs"][0]["progress"]
     release_id = leased(ASG)
 

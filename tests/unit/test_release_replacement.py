@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -282,7 +283,8 @@ def test_a_partly_paid_batch_waits_for_the_rest_of_its_replacements() -> None:
     assert status(waiting).startswith("live_asg_web: 1 of 1 replacements not serving 1.0.274 after 3 s: 1 not launched")
 
 
-# The first check of a batch's replacements comes after the shortest replacement the release has measured.
+# The first check of a batch's replacements comes a poll before the shortest replacement the release has
+# measured ends.
 
 
 def test_the_first_batch_is_first_checked_after_poll_seconds_and_a_waiting_check_after_poll_seconds() -> None:
@@ -303,7 +305,8 @@ def test_a_batch_seen_done_measures_its_replacement_and_the_next_batch_is_first_
     assert Progress.from_record(done.to_record()).boot_seconds == 42.4
     again = done.update(decision=Decision("terminate", "m", ("i-b",)))
     nxt = begin_replacement(again, ["i-b"], at(50), poll_seconds=5)
-    assert nxt.pending is not None and nxt.pending.wait_seconds == 42  # rounded down
+    # A poll (5 s) before the measured boot ends (rounded down), so that the first check watches it end.
+    assert nxt.pending is not None and nxt.pending.wait_seconds == 37
     assert nxt.boot_seconds == 42.4
     assert nxt.carried().boot_seconds == 42.4  # a chain's next execution keeps it
 
@@ -324,3 +327,80 @@ def test_a_batch_the_surge_paid_for_is_checked_at_once_and_measures_no_boot() ->
     assert done.pending is None and done.boot_seconds == 40.0  # three seconds measured no boot
     assert replacement.first_check_after(Progress(), 0, 5) == 0
     assert replacement.first_check_after(Progress(boot_seconds=0.4), 2, 5) == 0
+
+
+# A check that is not done watches the replacements that only need to boot, for up to a poll.
+
+
+def booting_after_a() -> tuple[Fleet, Progress]:
+    """i-a terminated, its replacement i-d InService and Healthy but not serving yet, checked at t=2."""
+    seen = after(instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", None))
+    return seen, check_replacement(seen, terminated_a(), policy(), at(2))
+
+
+def test_a_check_watches_a_replacement_that_only_needs_to_boot() -> None:
+    seen, waiting = booting_after_a()
+    assert replacement.to_watch(seen, waiting, policy(), KNOWN) == ("i-d",)
+
+
+@pytest.mark.parametrize(
+    ("seen", "why"),
+    [
+        (
+            after(instance("i-a", OLD), instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", None)),
+            "lingers",
+        ),
+        (after(instance("i-b", TARGET), instance("i-c", TARGET), desired=3), "not launched"),
+        (after(instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", OLD)), "booted another version"),
+        (
+            after(instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", None, lifecycle="Pending")),
+            "Pending",
+        ),
+        (
+            after(instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", None, health="Unhealthy")),
+            "unhealthy",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_no_watch_while_something_but_a_boot_holds_the_batch_back(seen: Fleet, why: str) -> None:
+    waiting = check_replacement(seen, terminated_a(), policy(), at(2))
+    assert waiting.pending is not None, why
+    assert replacement.to_watch(seen, waiting, policy(), KNOWN) == (), why
+
+
+def test_no_watch_when_a_stability_window_counts_the_checks() -> None:
+    seen, _ = booting_after_a()
+    windowed = policy(healthy_for_seconds=30)
+    waiting = check_replacement(seen, terminated_a(), windowed, at(2))
+    assert replacement.to_watch(seen, waiting, windowed, KNOWN) == ()
+
+
+def test_no_watch_once_done_or_without_a_batch() -> None:
+    replaced = after(instance("i-b", TARGET), instance("i-c", TARGET), instance("i-d", TARGET))
+    done = check_replacement(replaced, terminated_a(), policy(), at(42))
+    assert replacement.to_watch(replaced, done, policy(), KNOWN) == ()
+    assert replacement.to_watch(replaced, Progress(target_version=TARGET), policy(), KNOWN) == ()
+
+
+def test_a_watch_lasts_a_poll_within_what_the_task_timeout_leaves() -> None:
+    chosen = policy(poll_seconds=15)
+    assert replacement.watch_seconds(chosen, 2, spent=1.0) == 15.0
+    # 60 s of timeout, 10 kept, two probes of 20 s: 10 s left, 3 of them already spent.
+    assert replacement.watch_seconds(chosen, 20, spent=3.0) == 7.0
+    assert replacement.watch_seconds(chosen, 30, spent=0.5) == 0.0  # no room: no watch
+    assert replacement.watch_seconds(policy(poll_seconds=1), 2, spent=0.2) == 1.0
+
+
+def test_a_watch_probes_every_twentieth_of_a_poll_and_never_more_often_than_every_200_ms() -> None:
+    assert replacement.watch_every(policy(poll_seconds=15)) == 0.75
+    assert replacement.watch_every(policy(poll_seconds=1)) == 0.2
+
+
+def test_after_a_watch_the_next_check_comes_when_the_rest_of_the_poll_has_passed() -> None:
+    _, waiting = booting_after_a()
+    assert replacement.after_watch(waiting, 3.4, 15).pending == replace(waiting.pending, wait_seconds=11)
+    assert replacement.after_watch(waiting, 0.99, 1).pending == replace(waiting.pending, wait_seconds=0)
+    assert replacement.after_watch(waiting, 20, 15).pending == replace(waiting.pending, wait_seconds=0)
+    done = Progress(target_version=TARGET)
+    assert replacement.after_watch(done, 3, 15) is done

@@ -33,13 +33,14 @@ def test_three_instances_on_old_build_become_new_with_min_healthy_2(world: World
     assert report["batch_count"] == 3 and report["terminated_count"] == 3
     assert_safe(world, execution, watch, ["live_asg_web"], 2, NEW)
     assert watch.lowest("live_asg_web").serving == 2  # the floor was used, not just respected
-    # The first batch is first checked after poll_seconds (1 here), each later one after the shortest
-    # replacement measured before it (rounded down), and WaitForReplacement waits what Terminate wrote.
+    # The first batch is first checked after poll_seconds (1 here), each later one a poll before the
+    # shortest replacement measured before it would end (rounded down), so that the check watches the
+    # boot end; WaitForReplacement waits what Terminate wrote.
     terminated = [o["progress"] for o in execution.task_outputs("Terminate")]
     replaced = [o["progress"] for o in execution.task_outputs("CheckReplacement") if o["progress"]["pending"] is None]
     assert [t["pending"]["wait_seconds"] for t in terminated] == [
         1,
-        *(int(r["boot_seconds"]) for r in replaced[: len(terminated) - 1]),
+        *(max(0, int(r["boot_seconds"]) - 1) for r in replaced[: len(terminated) - 1]),
     ]
     assert all(r["boot_seconds"] <= r_before["boot_seconds"] for r_before, r in itertools.pairwise(replaced))
 
