@@ -604,6 +604,7 @@ PATHS: Final[dict[str, tuple[Walk, ...]]] = {
     ),
     "ASG_ONCE": (LOCK, (ASG_CONVERGED, UNLOCK_ASG)),
     "READ": (READ,),
+    "REREAD": ((WAIT_BEFORE_REREAD,),),
     "TERMINATE": (TERMINATE,),
     "POLL": (POLL,),
     "CHECKPOINT": (CHECKPOINT,),
@@ -628,9 +629,11 @@ def asl_paths_module() -> str:
         '"""',
     ]
     for stretch, walks in PATHS.items():
-        lines += ["", f"{stretch} = ("]
-        lines += [f'    ("{name}", "{state["Type"]}"),' for walk in walks for name, state in walk]
-        lines.append(")")
+        states = [f'("{name}", "{state["Type"]}"),' for walk in walks for name, state in walk]
+        if len(states) == 1:  # as ruff formats a tuple of one
+            lines += ["", f"{stretch} = ({states[0]})"]
+        else:
+            lines += ["", f"{stretch} = (", *(f"    {s}" for s in states), ")"]
     return "\n".join(lines) + "\n"
 
 

@@ -27,6 +27,8 @@ READ = (
     ("BatchDecision", "Choice"),
 )
 
+REREAD = (("WaitBeforeReread", "Wait"),)
+
 TERMINATE = (
     ("Drain", "Task"),
     ("WaitForDraining", "Wait"),

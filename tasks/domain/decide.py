@@ -26,7 +26,7 @@ MAX_BATCH = 500
 
 # What one read and its decision write to the history: the read itself, plus WaitBeforeReread after a
 # wait, plus Bake, PassCheckpoint and the approval after a checkpoint.
-_AFTER = {Action.WAIT: history_budget.WAIT, Action.CHECKPOINT: history_budget.CHECKPOINT}
+_AFTER = {Action.WAIT: history_budget.REREAD, Action.CHECKPOINT: history_budget.CHECKPOINT}
 
 
 def cost(action: Action | None) -> int:

@@ -31,8 +31,9 @@ def _written(states: tuple[tuple[str, str], ...]) -> int:
 EXECUTION = 1 + _written(asl_paths.EXECUTION) + 1 + 1
 # Per ASG, once: the Map iteration, taking the ASG, its outcome and giving it back.
 ASG_ONCE = MAP_ITERATION + _written(asl_paths.ASG_ONCE)
-# One read of the fleet and the decision on it (and WaitBeforeReread after a ``wait`` decision).
+# One read of the fleet and the decision on it, and the wait before the next read after a ``wait`` decision.
 READ = _written(asl_paths.READ)
+REREAD = _written(asl_paths.REREAD)
 # A batch going: drained, then terminated.
 TERMINATE = _written(asl_paths.TERMINATE)
 # One check of a batch's replacements.
@@ -52,11 +53,11 @@ def per_asg(max_events: int, asg_count: int) -> int:
 def batch_cost(poll_seconds: int, replacement_timeout_seconds: int) -> int:
     """The most one more batch can spend: terminate, every check until the timeout, the read after."""
     polls = -(-replacement_timeout_seconds // poll_seconds) + 2
-    return TERMINATE + polls * POLL + READ + WAIT
+    return TERMINATE + polls * POLL + READ + REREAD
 
 
 # The least an execution must do for every ASG: a read, one batch checked twice, the read after it.
-ONE_QUICK_BATCH = ASG_ONCE + READ + TERMINATE + 2 * POLL + READ + WAIT
+ONE_QUICK_BATCH = ASG_ONCE + READ + TERMINATE + 2 * POLL + READ + REREAD
 
 
 def check_fits(max_events: int, asg_count: int, poll_seconds: int, replacement_timeout_seconds: int) -> int:
