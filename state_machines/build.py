@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from tasks.domain.fleet import Action, Progress
-from tasks.domain.replacement import CHECK_TIMEOUT_SECONDS
+from tasks.domain.watch import TASK_TIMEOUT_SECONDS as WATCHING_TIMEOUT
 from tasks.errors import AsgSkippedError, AwsThrottledError, AwsUnavailableError
 
 State = dict[str, Any]
@@ -290,6 +290,7 @@ READ: Final = (
             when(decided(Action.CONVERGED), "AsgConverged"),
             when(decided(Action.CHECKPOINT), "Bake"),
             when(decided(Action.CONTINUE), "AsgContinues"),
+            when(all_of(decided(Action.WAIT), present("$.progress.decision.watch[0]")), "WatchBooting"),
         ],
         default="WaitBeforeReread",
     ),
@@ -350,7 +351,7 @@ POLL: Final = (
         "sees the boot end (the next Wait is then the rest of the poll).",
         parameters=inputs(asg_name="$.asg_name", progress="$.progress", settings="$.settings"),
         result_path="$.progress",
-        timeout=CHECK_TIMEOUT_SECONDS,
+        timeout=WATCHING_TIMEOUT,
         catches=(FAIL_THE_ASG,),
         then="ReplacementDone",
     ),
@@ -358,6 +359,30 @@ POLL: Final = (
 )
 WAIT_BEFORE_REREAD: Final = wait("WaitBeforeReread", None, seconds_path="$.settings.poll_seconds", then="Discover")
 """SelectBatch chose to wait (nothing can be terminated yet): read again after a poll."""
+WATCH: Final = (
+    task(
+        "WatchBooting",
+        "SelectBatch waits for instances that are booting (a surge, or any that would lift the floor): probe them "
+        "for up to poll_seconds and read again as soon as each has answered. It changes nothing; should it fail, "
+        "the wait is WaitBeforeReread's.",
+        parameters=inputs(
+            asg_name="$.asg_name",
+            decision="$.progress.decision",
+            poll_seconds="$.settings.poll_seconds",
+            probe_timeout_seconds="$.settings.probe_timeout_seconds",
+        ),
+        result_path="$.booting",
+        timeout=WATCHING_TIMEOUT,
+        catches=(catch("WaitBeforeReread", into="$.booting_failure"),),
+        then="WaitAfterWatching",
+    ),
+    wait(
+        "WaitAfterWatching",
+        "What is left of the poll when not all answered (0 when each did).",
+        seconds_path="$.booting.rest_seconds",
+        then="Discover",
+    ),
+)
 # A checkpoint: bake, judge, and ask a human when asked to.
 CHECKPOINT: Final = (
     wait(
@@ -511,6 +536,7 @@ ONE_ASG: Final = (
     *TERMINATE,
     *POLL,
     WAIT_BEFORE_REREAD,
+    *WATCH,
     *CHECKPOINT,
     *ROLLBACK,
     *OUTCOMES,
@@ -605,6 +631,7 @@ PATHS: Final[dict[str, tuple[Walk, ...]]] = {
     "ASG_ONCE": (LOCK, (ASG_CONVERGED, UNLOCK_ASG)),
     "READ": (READ,),
     "REREAD": ((WAIT_BEFORE_REREAD,),),
+    "WATCH": (WATCH,),
     "TERMINATE": (TERMINATE,),
     "POLL": (POLL,),
     "CHECKPOINT": (CHECKPOINT,),

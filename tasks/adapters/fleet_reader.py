@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tasks.adapters.autoscaling import tags_of
-from tasks.domain import guardrails, urls, versions
+from tasks.domain import guardrails, urls
 from tasks.domain.fleet import READABLE, Fleet, Instance
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from tasks.adapters.autoscaling import AutoScaling
     from tasks.adapters.ec2 import Ec2, InstanceFacts
     from tasks.adapters.elbv2 import LoadBalancing
-    from tasks.adapters.version_probe import Reading, VersionProber
+    from tasks.adapters.version_probe import VersionProber
 
 
 class FleetReader:
@@ -62,11 +62,18 @@ class FleetReader:
 
 def read_versions(fleet: Fleet, prober: VersionProber) -> Fleet:
     """The same fleet with every InService or Standby instance's version, or why it has none.
-    The URLs are read and left out: no later step needs them, and the record stays small."""
+    The URLs of those that answered are left out, and the record stays small; an instance that
+    answered no version keeps its URL, for WatchBooting to watch it boot (tasks/domain/decide.py
+    booting)."""
     targets = {i.id: i.url for i in fleet.instances if i.lifecycle in READABLE and i.url}
     readings = prober.read_all(targets)
     instances = tuple(
-        replace(i, url=None, version=readings[i.id].version, reason=readings[i.id].reason)
+        replace(
+            i,
+            url=None if readings[i.id].version is not None else i.url,
+            version=readings[i.id].version,
+            reason=readings[i.id].reason,
+        )
         if i.id in readings
         else replace(i, url=None)
         for i in fleet.instances
@@ -77,7 +84,6 @@ def read_versions(fleet: Fleet, prober: VersionProber) -> Fleet:
 def watch(
     fleet: Fleet,
     ids: Collection[str],
-    target: str,
     prober: VersionProber,
     *,
     seconds: float,
@@ -85,25 +91,22 @@ def watch(
     sleep: Callable[[float], None],
     clock: Callable[[], float],
 ) -> bool:
-    """Probe the instances ``ids`` of a discovered ``fleet`` (their URLs read, so before
-    read_versions) every ``every`` seconds, those already on ``target`` no more, until each runs it
-    (True) or ``seconds`` have passed (False). Only their versions: the caller reads the fleet again
-    to know what else has changed."""
+    """Probe the instances ``ids`` of ``fleet`` (their URLs read: as discovered, or as a read keeps
+    them for those that answered nothing) every ``every`` seconds, those that answered no more,
+    until each has answered a version (True: their boot is over) or ``seconds`` have passed (False).
+    Only their versions: the caller reads the fleet again to know what they run, and what else has
+    changed."""
     left = {i.id: i.url for i in fleet.instances if i.id in ids and i.url}
     if len(left) < len(set(ids)):
-        return False  # one has no URL to read: a watch would never see it
+        return False  # one is gone, or has no URL to read: a watch would never see it answer
     until = clock() + seconds
     while clock() + every <= until:
         sleep(every)
         readings = prober.read_all(left)
-        left = {i: url for i, url in left.items() if not _runs(readings[i], target)}
+        left = {i: url for i, url in left.items() if readings[i].version is None}
         if not left:
             return True
     return False
-
-
-def _runs(reading: Reading, target: str) -> bool:
-    return reading.version is not None and versions.same(reading.version, target)
 
 
 def _warm(member: dict[str, Any]) -> Instance:

@@ -29,6 +29,11 @@ READ = (
 
 REREAD = (("WaitBeforeReread", "Wait"),)
 
+WATCH = (
+    ("WatchBooting", "Task"),
+    ("WaitAfterWatching", "Wait"),
+)
+
 TERMINATE = (
     ("Drain", "Task"),
     ("WaitForDraining", "Wait"),

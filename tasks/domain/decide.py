@@ -23,15 +23,29 @@ if TYPE_CHECKING:
 # decision, the pending batch, the recent batches), and that keeps every state's payload under 64 KiB
 # however large the ASG (benchmarks/payload.py).
 MAX_BATCH = 500
+# A wait watches at most this many booting instances (their ids travel in the decision, and the next
+# read sees the others).
+WATCHED = 100
 
 # What one read and its decision write to the history: the read itself, plus WaitBeforeReread after a
-# wait, plus Bake, PassCheckpoint and the approval after a checkpoint.
+# wait (WatchBooting after a wait for booting instances), plus Bake, PassCheckpoint and the approval
+# after a checkpoint.
 _AFTER = {Action.WAIT: history_budget.REREAD, Action.CHECKPOINT: history_budget.CHECKPOINT}
 
 
-def cost(action: Action | None) -> int:
-    """The history events one read spends, given the action it decided."""
-    return history_budget.READ + (0 if action is None else _AFTER.get(action, 0))
+def cost(decision: Decision | None) -> int:
+    """The history events one read spends, given what it decided."""
+    if decision is not None and decision.watch:
+        return history_budget.READ + history_budget.WATCH
+    return history_budget.READ + (0 if decision is None else _AFTER.get(decision.action, 0))
+
+
+def booting(fleet: Fleet) -> tuple[str, ...]:
+    """What a wait watches (WatchBooting, for up to a poll, instead of WaitBeforeReread): the
+    instances InService and Healthy, with a version URL, that answered no version yet, the oldest
+    WATCHED of them. Their answers may be what the wait waits for (a surge booting, or any instance
+    that would lift the floor)."""
+    return tuple(i.id for i in fleet.instances if i.healthy and i.version is None and i.url is not None)[:WATCHED]
 
 
 def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, fleet_key: str | None = None) -> Progress:
@@ -45,7 +59,7 @@ def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, flee
     """
     policy = policy.during(progress)
     decided = _decide(fleet, progress, policy, now, fleet_key)
-    decided = decided.spend(cost(decided.decision.action if decided.decision is not None else None))
+    decided = decided.spend(cost(decided.decision))
     if policy.dry_run:
         return with_plan(fleet, decided, policy)
     next_batch = history_budget.batch_cost(policy.poll_seconds, policy.replacement_timeout_seconds)
@@ -69,7 +83,7 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, fle
         target_version=target,
     )
     if target is None:
-        return _wait(fleet, progress, policy, now, "no InService instance's version could be read yet")
+        return _wait(fleet, progress, policy, now, "no InService instance's version could be read yet", fleet_key)
     if first_read:  # a rollback is a downgrade by design: it is never refused
         served = [i.version for i in fleet.in_service if i.serving and i.version is not None]
         guardrails.refuse_downgrade(fleet.asg_name, target, served, policy.allow_downgrade or policy.rolling_back)
@@ -117,7 +131,7 @@ def _decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, fle
             f"instances can be terminated; lower min_healthy/min_healthy_percent (or the ASG's floor tags) "
             f"or raise desired capacity"
         )
-    return _wait(fleet, progress, policy, now, _blockers(fleet, view, policy))
+    return _wait(fleet, progress, policy, now, _blockers(fleet, view, policy), fleet_key)
 
 
 def _blockers(fleet: Fleet, view: Assessment, policy: Policy) -> str:
@@ -135,7 +149,7 @@ def _blockers(fleet: Fleet, view: Assessment, policy: Policy) -> str:
     return "; ".join(parts) or "waiting for the fleet to settle"
 
 
-def _wait(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, why: str) -> Progress:
+def _wait(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, why: str, fleet_key: str | None) -> Progress:
     since = progress.waiting_since or iso(now)
     waited = elapsed(since, now)
     if waited > policy.replacement_timeout_seconds:
@@ -144,4 +158,7 @@ def _wait(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, why: 
             f"terminated for {waited:.0f} s (timeout {policy.replacement_timeout_seconds} s): {why}"
         )
     message = f"{fleet.asg_name} => waiting: {why}"
-    return progress.update(decision=Decision(Action.WAIT, message), waiting_since=since)
+    watch = () if policy.dry_run else booting(fleet)  # a dry run reads once: nothing to watch
+    # A wait that watches names the read it saw: WatchBooting finds the URLs there.
+    seen = fleet_key if watch else None
+    return progress.update(decision=Decision(Action.WAIT, message, fleet_key=seen, watch=watch), waiting_since=since)

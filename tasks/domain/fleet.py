@@ -187,6 +187,7 @@ class Decision:
     batch: tuple[str, ...] = ()
     # terminate: the stored read the decision saw (a fleet_key); its instances are the known ones and
     # replacements are the others. A key, not the ids: the ids of a large ASG would outgrow a payload.
+    # A wait that watches booting instances names it too: WatchBooting reads their URLs there.
     fleet_key: str | None = None
     plan: tuple[dict[str, Any], ...] = ()  # dry run: the batch's instances, then the others', up to PLAN_ENTRIES
     plan_omitted: int = 0  # dry run: instances beyond PLAN_ENTRIES, counted
@@ -195,6 +196,9 @@ class Decision:
     # terminate: the outdated instances the release still replaces after this batch; a surge is kept
     # for them, the rest of it pays for the batch (tasks/domain/capacity.py plan_wave)
     outdated_after: int | None = None
+    # wait: the instances booting (InService and Healthy, no version answered yet) that WatchBooting
+    # watches for up to a poll before the next read, instead of WaitBeforeReread (decide.booting)
+    watch: tuple[str, ...] = ()
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Decision:
@@ -331,11 +335,12 @@ _USUAL_PENDING: dict[str, Any] = {
     "decremented": 0,  # only a batch the surge paid for
 }
 _USUAL_DECISION: dict[str, Any] = {
-    "fleet_key": None,  # only a terminate decision names the read it saw
+    "fleet_key": None,  # only a terminate decision, or a wait that watches, names the read it saw
     "plan": [],  # only a dry run carries a plan
     "plan_omitted": 0,  # only a dry run of a large ASG leaves entries out
     "canary": None,  # only a checkpoint with canary_analysis carries one
     "outdated_after": None,  # only a terminate decision carries it
+    "watch": [],  # only a wait for booting instances
 }
 _USUAL_PROGRESS: dict[str, Any] = {
     "launched": [],  # only a release that launched instances keeps their ids
@@ -352,7 +357,7 @@ _READ_PENDING: dict[str, Callable[[Any], Any]] = {
     "instance_ids": tuple,
     "serving_since": lambda since: tuple(sorted(since.items())),
 }
-_READ_DECISION: dict[str, Callable[[Any], Any]] = {"action": Action, "batch": tuple, "plan": tuple}
+_READ_DECISION: dict[str, Callable[[Any], Any]] = {"action": Action, "batch": tuple, "plan": tuple, "watch": tuple}
 _READ_PROGRESS: dict[str, Callable[[Any], Any]] = {
     "batches": lambda batches: tuple(tuple(b) for b in batches),
     "launched": tuple,

@@ -34,6 +34,7 @@ ASG_ONCE = MAP_ITERATION + _written(asl_paths.ASG_ONCE)
 # One read of the fleet and the decision on it, and the wait before the next read after a ``wait`` decision.
 READ = _written(asl_paths.READ)
 REREAD = _written(asl_paths.REREAD)
+WATCH = _written(asl_paths.WATCH)
 # A batch going: drained, then terminated.
 TERMINATE = _written(asl_paths.TERMINATE)
 # One check of a batch's replacements.

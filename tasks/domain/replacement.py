@@ -12,11 +12,6 @@ from tasks.domain.fleet import Action, Pending, iso, parse_iso
 from tasks.domain.text import listed
 from tasks.errors import InvalidStepInputError, ReplacementTimeoutError
 
-CHECK_TIMEOUT_SECONDS = 60
-"""CheckReplacement's Task timeout (state_machines/build.py), as long as its function's (infra/template.yaml)."""
-WATCH_MARGIN_SECONDS = 10  # of the Task's timeout, kept for reading the fleet (twice) around a watch
-WATCH_EVERY_SECONDS = 0.2
-
 if TYPE_CHECKING:
     from collections.abc import Collection
     from datetime import datetime
@@ -126,7 +121,7 @@ def _replacing(fleet: Fleet, pending: Pending, known: Collection[str]) -> tuple[
 
 def to_watch(fleet: Fleet, progress: Progress, policy: Policy, known: Collection[str]) -> tuple[str, ...]:
     """After a check that is not done (``progress``: its result), the replacements it watches in its
-    function (``watch_seconds``) rather than leaving them to the next Wait: those InService and
+    function (tasks/domain/watch.py) rather than leaving them to the next Wait: those InService and
     Healthy that answer no version yet, when nothing else holds the batch back (every batch
     instance gone, every replacement launched, none on another version) and serving once is enough
     (no ``healthy_for_seconds``, which counts checks). None: nothing a watch could see end."""
@@ -142,19 +137,6 @@ def to_watch(fleet: Fleet, progress: Progress, policy: Policy, known: Collection
     if any(i.version is not None or not i.healthy for i in booting):
         return ()
     return tuple(i.id for i in booting)
-
-
-def watch_seconds(policy: Policy, probe_timeout_seconds: float, spent: float) -> float:
-    """How long a check may watch its booting replacements: a poll at most, and only as long as its
-    Task's timeout leaves room for the watch's last probe and the read that confirms the batch done
-    (``spent``: what the check has taken so far). 0: no watch."""
-    room = CHECK_TIMEOUT_SECONDS - WATCH_MARGIN_SECONDS - 2 * probe_timeout_seconds - spent
-    return max(0.0, min(float(policy.poll_seconds), room))
-
-
-def watch_every(policy: Policy) -> float:
-    """Between two probes of a watch: a twentieth of a poll, at least WATCH_EVERY_SECONDS."""
-    return max(WATCH_EVERY_SECONDS, policy.poll_seconds / 20)
 
 
 def after_watch(progress: Progress, watched: float, poll_seconds: int) -> Progress:

@@ -16,6 +16,7 @@ STEPS = (
     "Discover",
     "ReadVersions",
     "SelectBatch",
+    "WatchBooting",
     "Drain",
     "Terminate",
     "CheckReplacement",

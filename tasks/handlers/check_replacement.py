@@ -8,6 +8,7 @@ from typing import Any
 from tasks import contracts, runtime
 from tasks.adapters.fleet_reader import read_versions, watch
 from tasks.domain import alarms, notifications, replacement
+from tasks.domain import watch as watching
 from tasks.domain.fleet import Fleet, Progress
 from tasks.domain.policy import Policy
 from tasks.domain.replacement import check_replacement
@@ -44,18 +45,14 @@ def _watched(asg_name: str, settings: dict[str, Any], ledger: Progress, policy: 
     started = runtime.epoch()
     read = _check(asg_name, settings, ledger, policy, known)
     booting = replacement.to_watch(read.fleet, read.progress, policy, known)
-    seconds = replacement.watch_seconds(policy, settings["probe_timeout_seconds"], runtime.epoch() - started)
+    seconds = watching.seconds(policy.poll_seconds, settings["probe_timeout_seconds"], runtime.epoch() - started)
     if not booting or seconds <= 0:
         return read
-    watching, target = runtime.epoch(), read.progress.target_version or ""
-    prober, every = runtime.prober(settings["probe_timeout_seconds"]), replacement.watch_every(policy)
-    if watch(
-        read.discovered, booting, target, prober, seconds=seconds, every=every, sleep=runtime.sleep, clock=runtime.epoch
-    ):
+    since = runtime.epoch()
+    prober, every = runtime.prober(settings["probe_timeout_seconds"]), watching.every(policy.poll_seconds)
+    if watch(read.discovered, booting, prober, seconds=seconds, every=every, sleep=runtime.sleep, clock=runtime.epoch):
         read = _check(asg_name, settings, ledger, policy, known)
-    return replace(
-        read, progress=replacement.after_watch(read.progress, runtime.epoch() - watching, policy.poll_seconds)
-    )
+    return replace(read, progress=replacement.after_watch(read.progress, runtime.epoch() - since, policy.poll_seconds))
 
 
 @contracts.step("check_replacement")

@@ -170,6 +170,18 @@ def valid_events() -> dict[str, dict[str, Any]]:
         "UnlockAsg": {"asg_name": ASG, "release_id": RELEASE_ID},
         "Discover": {"asg_name": ASG, "release_id": RELEASE_ID, "version_url": "http://{PrivateIpAddress}/version"},
         "ReadVersions": {"fleet": seen_ref, "probe_timeout_seconds": 2},
+        "WatchBooting": {
+            "asg_name": ASG,
+            "decision": {
+                "action": "wait",
+                "message": "waiting",
+                "batch": [],
+                "watch": ["i-0123456789abcdef0"],
+                "fleet_key": seen_ref["key"],
+            },
+            "poll_seconds": 15,
+            "probe_timeout_seconds": 2,
+        },
         "SelectBatch": {
             "asg_name": ASG,
             "release_id": RELEASE_ID,

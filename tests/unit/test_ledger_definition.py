@@ -68,18 +68,28 @@ def test_a_step_that_takes_one_action_names_one_of_the_domains() -> None:
 
 def test_the_state_machine_routes_every_action_and_only_the_domains() -> None:
     """A Choice state compares the decision's action with an Action; what none routes is a wait
-    (BatchDecision's default: WaitBeforeReread)."""
+    (BatchDecision's default: WaitBeforeReread), but for a wait that names booting instances to watch
+    (WatchBooting)."""
     definition = json.loads(RELEASE_ASL.read_text(encoding="utf-8"))
     routed: set[str] = set()
     for name, state in asl_walk.states(definition):
         if state["Type"] != "Choice":
             continue
-        for _, node in _nodes(state["Choices"]):
-            if isinstance(node, dict) and node.get("Variable") == ACTION:
-                assert node["StringEquals"] in set(Action), name
-                routed.add(node["StringEquals"])
-    assert routed | {Action.WAIT} == set(Action)
-    assert Action.WAIT not in routed
+        for rule in state["Choices"]:
+            for _, node in _nodes([rule]):
+                if isinstance(node, dict) and node.get("Variable") == ACTION:
+                    assert node["StringEquals"] in set(Action), name
+                    routed.add(node["StringEquals"])
+                    if node["StringEquals"] == Action.WAIT:
+                        assert rule["Next"] == "WatchBooting", name
+                        assert {"Variable": "$.progress.decision.watch[0]", "IsPresent": True} in rule["And"], name
+    assert routed == set(Action)
+    assert definition_default(definition) == "WaitBeforeReread"
+
+
+def definition_default(definition: dict[str, Any]) -> str:
+    (decision,) = [s for n, s in asl_walk.states(definition) if n == "BatchDecision"]
+    return str(decision["Default"])
 
 
 @pytest.mark.parametrize("record", list(RECORDS), ids=lambda record: record.__name__)

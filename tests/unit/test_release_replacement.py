@@ -383,20 +383,6 @@ def test_no_watch_once_done_or_without_a_batch() -> None:
     assert replacement.to_watch(replaced, Progress(target_version=TARGET), policy(), KNOWN) == ()
 
 
-def test_a_watch_lasts_a_poll_within_what_the_task_timeout_leaves() -> None:
-    chosen = policy(poll_seconds=15)
-    assert replacement.watch_seconds(chosen, 2, spent=1.0) == 15.0
-    # 60 s of timeout, 10 kept, two probes of 20 s: 10 s left, 3 of them already spent.
-    assert replacement.watch_seconds(chosen, 20, spent=3.0) == 7.0
-    assert replacement.watch_seconds(chosen, 30, spent=0.5) == 0.0  # no room: no watch
-    assert replacement.watch_seconds(policy(poll_seconds=1), 2, spent=0.2) == 1.0
-
-
-def test_a_watch_probes_every_twentieth_of_a_poll_and_never_more_often_than_every_200_ms() -> None:
-    assert replacement.watch_every(policy(poll_seconds=15)) == 0.75
-    assert replacement.watch_every(policy(poll_seconds=1)) == 0.2
-
-
 def test_after_a_watch_the_next_check_comes_when_the_rest_of_the_poll_has_passed() -> None:
     _, waiting = booting_after_a()
     assert replacement.after_watch(waiting, 3.4, 15).pending == replace(waiting.pending, wait_seconds=11)
