@@ -171,3 +171,30 @@ def test_a_surge_replaces_outdated_instances_without_a_needless_launch(
     assert world.group("live_asg_web")["DesiredCapacity"] == size
     assert world.versions("live_asg_web") == [NEW] * size
     assert world.lease("live_asg_web") is None
+
+
+def test_blue_green_watches_the_surge_boot_and_terminates_once_it_answers(world: World) -> None:
+    """Issue 14 item 2: the wait for the surge is WatchBooting's, not a poll's: no WaitBeforeReread,
+    each watch names the surge, and the read after the last one terminates the batch. (Whether the
+    last watch or the read after it saw the boot end depends on the moment it ended:
+    tests/functional/test_watch_booting.py pins that.)"""
+    world.fleet(build=NEW, boot_seconds=3.0)
+    original = world.asg("live_asg_web", 4, OLD, max_size=8)
+
+    execution, watch = world.release(
+        {"asg_names": ["live_asg_web"], "target_version": NEW, "min_healthy": 4, "max_surge": "100%"}
+    )
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert sorted(execution.terminated()) == sorted(original)
+    assert watch.floor_breaches("live_asg_web", 4) == []
+    entered = execution.states_entered()
+    assert "WaitBeforeReread" not in entered
+    watched = [o["booting"] for o in execution.task_outputs("WatchBooting")]
+    assert watched and all(not w["answered"] for w in watched[:-1])
+    assert all(w["rest_seconds"] == 0 for w in watched)  # poll_seconds 1: each watch took it whole, or saw the end
+    surge = set(watch.last_read) - set(original)
+    assert all(set(w["instance_ids"]) == surge for w in watched)
+    after = entered[len(entered) - entered[::-1].index("WatchBooting") :]
+    assert after[:5] == ["WaitAfterWatching", "Discover", "ReadVersions", "SelectBatch", "BatchDecision"]
+    assert after[5] == "Drain"
