@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Any
 
 from tasks import contracts, runtime
@@ -23,36 +22,33 @@ def known_ids(asg_name: str, ledger: Progress) -> frozenset[str]:
     return frozenset(i.id for i in runtime.fleet_records().get(asg_name, key).fleet.instances)
 
 
-def _check(asg_name: str, settings: dict[str, Any], ledger: Progress, policy: Policy, known: frozenset[str]) -> Read:
-    """One check of the batch's replacements: the fleet as discovered (with its URLs), read with
-    its versions, and the ledger after it."""
-    discovered = runtime.fleet_reader().discover(asg_name, settings["version_url"])
-    fleet = read_versions(discovered, runtime.prober(settings["probe_timeout_seconds"]))
-    return Read(discovered, fleet, check_replacement(fleet, ledger, policy, runtime.now(), known))
+def _check(
+    asg_name: str, settings: dict[str, Any], ledger: Progress, policy: Policy, known: frozenset[str]
+) -> tuple[Fleet, Progress]:
+    """One check of the batch's replacements: the fleet read with its versions (an instance that
+    answered none keeps its URL), and the ledger after it."""
+    fleet = runtime.fleet_reader().discover(asg_name, settings["version_url"])
+    fleet = read_versions(fleet, runtime.prober(settings["probe_timeout_seconds"]))
+    return fleet, check_replacement(fleet, ledger, policy, runtime.now(), known)
 
 
-@dataclass(frozen=True)
-class Read:
-    discovered: Fleet
-    fleet: Fleet
-    progress: Progress
-
-
-def _watched(asg_name: str, settings: dict[str, Any], ledger: Progress, policy: Policy, known: frozenset[str]) -> Read:
+def _watched(
+    asg_name: str, settings: dict[str, Any], ledger: Progress, policy: Policy, known: frozenset[str]
+) -> tuple[Fleet, Progress]:
     """A check that, when the batch waits only for its replacements to boot, watches them for up to
     a poll and sees the boot end (read again then), rather than leaving it to the next check after
     WaitForReplacement (tasks/domain/replacement.py to_watch)."""
     started = runtime.epoch()
-    read = _check(asg_name, settings, ledger, policy, known)
-    booting = replacement.to_watch(read.fleet, read.progress, policy, known)
+    fleet, progress = _check(asg_name, settings, ledger, policy, known)
+    booting = replacement.to_watch(fleet, progress, policy, known)
     seconds = watching.seconds(policy.poll_seconds, settings["probe_timeout_seconds"], runtime.epoch() - started)
     if not booting or seconds <= 0:
-        return read
+        return fleet, progress
     since = runtime.epoch()
     prober, every = runtime.prober(settings["probe_timeout_seconds"]), watching.every(policy.poll_seconds)
-    if watch(read.discovered, booting, prober, seconds=seconds, every=every, sleep=runtime.sleep, clock=runtime.epoch):
-        read = _check(asg_name, settings, ledger, policy, known)
-    return replace(read, progress=replacement.after_watch(read.progress, runtime.epoch() - since, policy.poll_seconds))
+    if watch(fleet, booting, prober, seconds=seconds, every=every, sleep=runtime.sleep, clock=runtime.epoch):
+        fleet, progress = _check(asg_name, settings, ledger, policy, known)
+    return fleet, replacement.after_watch(progress, runtime.epoch() - since, policy.poll_seconds)
 
 
 @contracts.step("check_replacement")
@@ -61,8 +57,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     watched = alarms.watched(settings["alarm_names"], ledger)
     runtime.check_alarms(event["asg_name"], watched, "no further batch will be terminated")
     policy, known = Policy.from_settings(settings), known_ids(event["asg_name"], ledger)
-    read = _watched(event["asg_name"], settings, ledger, policy, known)
-    fleet, progress = read.fleet, read.progress
+    fleet, progress = _watched(event["asg_name"], settings, ledger, policy, known)
     status = progress.pending.status if progress.pending else f"{fleet.asg_name} => batch replaced"
     runtime.logger.info(status, extra={"step": "CheckReplacement", "asg_name": fleet.asg_name})
     if progress.pending is None:
