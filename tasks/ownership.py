@@ -94,7 +94,7 @@ def _repaired(asg_name: str, me: str, taken: Lease) -> Lease:
         return taken
     group = _with_versions(taken, runtime.fleet_reader().discover(asg_name, None, guarded=False))
     plan = lease.give_back(taken, group.desired, group.instances)
-    _apply(asg_name, me, plan, taken.surge, group.desired)
+    plan = replace(plan, notes=(*plan.notes, *_apply(asg_name, me, plan, taken.surge, group.desired)))
     runtime.logger.warning(
         f"{asg_name} => undid what an ended release left: {describe(plan) or 'nothing to change'}",
         extra={"asg_name": asg_name, "notes": list(plan.notes)},
@@ -152,7 +152,10 @@ def undrain(asg_name: str, me: str) -> tuple[str, ...]:
     back = tuple(i for i in held.drained if i in present)
     if back:
         fence(asg_name, me, "registering the drained batch again")
-        runtime.load_balancing().register(held.drained_from, back)
+        refused = runtime.load_balancing().register(held.drained_from, back)
+        for note in _refused_note(refused):
+            runtime.logger.warning(f"{asg_name} => {note}", extra={"asg_name": asg_name})
+        back = tuple(i for i in back if i not in refused)
     fence(asg_name, me, "recording the drained batch registered again", Record(undrained=held.drained))
     return back
 
@@ -269,9 +272,9 @@ def let_go(asg_name: str, me: str, tag_holder: str | None = None, ended_at: floa
     plan = lease.give_back(held, group.desired, group.instances)
     if waited and held.surge is not None and not held.surge.holds(group.desired):
         plan = replace(plan, notes=(*plan.notes, f"read again for {waited:.0f} s in case the read lagged"))
-    _apply(asg_name, me, plan, held.surge, group.desired)
+    notes = (*plan.notes, *_apply(asg_name, me, plan, held.surge, group.desired))
     runtime.autoscaling().delete_tag_if(asg_name, lease.LOCK_TAG, tag_holder or me)
-    return LetGo(store.release(asg_name, me), plan.restored_capacity, plan.notes)
+    return LetGo(store.release(asg_name, me), plan.restored_capacity, notes)
 
 
 def _settled(asg_name: str, surge: Surge | None, ended_at: float | None) -> tuple[Fleet, float]:
@@ -333,11 +336,12 @@ def clean_up(execution_arn: str, stopped_at: float) -> dict[str, LetGo]:
     return {asg_name: let_go(asg_name, me, tag_holder, last_change) for asg_name, tag_holder in taken_over}
 
 
-def _apply(asg_name: str, me: str, plan: GiveBack, surge: Surge | None, desired: int) -> None:
+def _apply(asg_name: str, me: str, plan: GiveBack, surge: Surge | None, desired: int) -> tuple[str, ...]:
     """Each termination lowers desired capacity by one; each renewal records where it stands and
     where that termination takes it (``was``, as a wave records it), so a retry after a partial
     give-back, or after a termination whose answer was lost but that happened, still finds desired
-    capacity within the recorded surge."""
+    capacity within the recorded surge. Returns notes on what could not be given back: drained
+    instances the target groups refused (stopped or terminated since the read)."""
     autoscaling = runtime.autoscaling()
     for done, instance_id in enumerate(plan.terminate):
         at = desired - done
@@ -348,12 +352,20 @@ def _apply(asg_name: str, me: str, plan: GiveBack, surge: Surge | None, desired:
         now_at = None if surge is None else Record(surge=Surge(surge.original, desired - len(plan.terminate)))
         fence(asg_name, me, f"setting desired capacity back to {plan.set_desired}", now_at)
         autoscaling.set_desired(asg_name, plan.set_desired)
+    refused: tuple[str, ...] = ()
     if plan.register:
         fence(asg_name, me, "registering the drained instances again")
-        runtime.load_balancing().register(plan.target_groups, plan.register)
+        refused = runtime.load_balancing().register(plan.target_groups, plan.register)
     if plan.resume:
         fence(asg_name, me, f"resuming {' '.join(plan.resume)}")
         autoscaling.resume(asg_name, plan.resume)
+    return _refused_note(refused)
+
+
+def _refused_note(refused: tuple[str, ...]) -> tuple[str, ...]:
+    if not refused:
+        return ()
+    return (f"not registered again: {' '.join(refused)} (refused by the target groups: no longer running)",)
 
 
 def describe(plan: GiveBack) -> str:

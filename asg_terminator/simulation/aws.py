@@ -496,15 +496,18 @@ class SimLoadBalancing(LoadBalancing):
 
     def register(
         self, target_group_arns: list[str] | tuple[str, ...], instance_ids: list[str] | tuple[str, ...]
-    ) -> None:
+    ) -> tuple[str, ...]:
+        refused: set[str] = set()
         for arn in target_group_arns:
             group = self.world.group_of_target_group(arn)
             self.world.changing(group.name, f"registered {' '.join(instance_ids)}")
+            refused.update(i for i in instance_ids if i not in group.instances)  # InvalidTarget
 
             def apply(group: Group = group, arn: str = arn) -> None:
                 group.registered.setdefault(arn, set()).update(i for i in instance_ids if i in group.instances)
 
             self.world.write("RegisterTargets", arn, apply)
+        return tuple(i for i in instance_ids if i in refused)
 
     def deregister(self, target_group_arns: list[str], instance_ids: list[str]) -> int:
         delay = 0

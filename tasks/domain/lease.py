@@ -221,6 +221,22 @@ def give_back(lease: Lease, desired: int, instances: Sequence[Instance]) -> Give
             f"desired capacity left at {desired}: it is no longer the {surge.surged_to} the release surged it to "
             f"(changed by someone else since); it was {surge.original} before the surge"
         )
-    present = {i.id for i in instances if i.in_service}
-    register = tuple(i for i in lease.drained if i in present and i not in terminate)
+    register, gone = to_register(lease.drained, instances, terminate)
+    if gone:
+        notes.append(gone)
     return GiveBack(terminate, set_desired, lease.suspended, register, lease.drained_from, tuple(notes))
+
+
+def to_register(
+    drained: Sequence[str], instances: Sequence[Instance], terminating: Sequence[str] = ()
+) -> tuple[tuple[str, ...], str | None]:
+    """The drained instances to register again: those still InService in the group and not about to
+    be terminated. The others (terminated by someone else or by AWS, gone from the group or leaving
+    it) are named in the note: RegisterTargets would refuse them, and nothing would be given back."""
+    found = {i.id: i for i in instances}
+    left = [i for i in drained if i not in terminating]
+    register = tuple(i for i in left if i in found and found[i].in_service)
+    skipped = [
+        f"{i} ({found[i].lifecycle if i in found else 'no longer in the group'})" for i in left if i not in register
+    ]
+    return register, f"not registered again: {', '.join(skipped)}" if skipped else None

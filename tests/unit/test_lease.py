@@ -108,6 +108,14 @@ def test_drained_instances_still_in_the_group_are_registered_again_and_suspended
     plan = lease.give_back(left, 2, fleet)
     assert plan.register == ("i-1",) and plan.target_groups == ("tg",)  # i-2 is gone, i-3 is going
     assert plan.resume == ("AZRebalance", "ScheduledActions") and plan.set_desired is None
+    assert plan.notes == ("not registered again: i-2 (no longer in the group), i-3 (Terminating)",)
+
+
+def test_every_drained_instance_still_in_service_goes_back_and_nothing_is_said() -> None:
+    fleet = [instance("i-1"), instance("i-2")]
+    assert lease.to_register(("i-1", "i-2"), fleet) == (("i-1", "i-2"), None)
+    assert lease.to_register(("i-1", "i-2"), fleet, terminating=("i-2",)) == (("i-1",), None)  # i-2 goes
+    assert lease.to_register((), fleet) == ((), None)
 
 
 def test_a_give_back_keeps_an_instance_the_release_drained_and_registers_it_again() -> None:
