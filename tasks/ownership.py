@@ -148,7 +148,7 @@ def undrain(asg_name: str, me: str) -> tuple[str, ...]:
     held = runtime.leases().get(asg_name)
     if held is None or held.holder != me or not held.drained:
         return ()
-    present = {i["InstanceId"] for i in runtime.autoscaling().describe_group(asg_name).get("Instances", [])}
+    present = runtime.autoscaling().describe_group(asg_name).lifecycle
     back = tuple(i for i in held.drained if i in present)
     if back:
         fence(asg_name, me, "registering the drained batch again")
@@ -185,7 +185,7 @@ def terminate(
     further termination and is raised once those under way have ended: a retried Terminate counts
     the instances already terminating."""
     autoscaling = runtime.autoscaling()
-    group = autoscaling.group(asg_name)
+    group = autoscaling.describe_group(asg_name)
     states = group.lifecycle
     present = [i for i in batch if i in states]
     to_go = [i for i in present if not states[i].startswith("Terminating")]  # else an earlier attempt's

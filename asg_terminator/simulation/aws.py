@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from tasks.adapters.autoscaling import AutoScaling
+from tasks.adapters.autoscaling import AutoScaling, Member
+from tasks.adapters.autoscaling import Group as AsgGroup
 from tasks.adapters.cloudwatch import CloudWatch
 from tasks.adapters.ec2 import Ec2, InstanceFacts
 from tasks.adapters.elbv2 import HEALTHY, LoadBalancing
@@ -362,16 +363,13 @@ class SimAutoScaling(AutoScaling):
     def __init__(self, world: World) -> None:
         self.world = world
 
-    def describe_group(self, name: str) -> dict[str, Any]:
+    def describe_group(self, name: str) -> AsgGroup:
         self.world.call("autoscaling", "DescribeAutoScalingGroups", name)
-        return self.world.described(name)
+        return AsgGroup.of(self.world.described(name))
 
-    def warm_pool(self, name: str) -> list[dict[str, Any]]:
+    def warm_pool(self, name: str) -> tuple[Member, ...]:
         self.world.call("autoscaling", "DescribeWarmPool", name)
-        return [
-            {"InstanceId": i.id, "LifecycleState": i.lifecycle, "HealthStatus": i.health, "AvailabilityZone": i.az}
-            for i in self.world.groups[name].warm_pool
-        ]
+        return tuple(Member(i.id, i.lifecycle, i.health, i.az) for i in self.world.groups[name].warm_pool)
 
     def set_tag(self, name: str, key: str, value: str) -> None:
         self.world.call("autoscaling", "CreateOrUpdateTags", name)

@@ -16,11 +16,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = contracts.settings(event["settings"])
     # An ASG that does not exist, has not opted in or has a malformed guardrail tag fails here,
     # before any lease is taken or anything else is touched.
-    guardrails.check(asg, autoscaling.group(asg).tags)
+    guardrails.check(asg, autoscaling.describe_group(asg).tags)
     settings["target_version"] = events.asg_target(settings, asg)  # a sweep that found no build skips it here
     taken = ownership.take(asg, me, settings, settings["when_held"])
     autoscaling.set_tag(asg, lease.LOCK_TAG, me)  # the console's copy of the holder
-    group = autoscaling.group(asg)
+    group = autoscaling.describe_group(asg)
     suspended = ownership.suspend(asg, me, settings["suspend_processes"], taken, group)
     surge = ownership.surge(asg, me, settings["max_surge"], taken, group)
     said = f"suspended {' '.join(suspended)}" if suspended else "no process suspended"
