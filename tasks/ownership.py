@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any
 from tasks import runtime
 from tasks.adapters.fleet_reader import read_versions
 from tasks.domain import capacity, events, lease
-from tasks.domain.lease import Lease, Record, Surge
+from tasks.domain.lease import Lease, LetGo, Record, Surge
 from tasks.errors import AsgLockedError, AsgNotFoundError, ContinuationTakenError, LeaseLostError
 
 if TYPE_CHECKING:
-    from tasks.adapters.autoscaling import Group
     from tasks.domain.fleet import Fleet
     from tasks.domain.lease import GiveBack
 
@@ -99,41 +98,19 @@ def _repaired(asg_name: str, me: str, taken: Lease) -> Lease:
         f"{asg_name} => undid what an ended release left: {describe(plan) or 'nothing to change'}",
         extra={"asg_name": asg_name, "notes": list(plan.notes)},
     )
-    return _recorded_undone(asg_name, me, taken)
+    return fence(asg_name, me, "recording what was given back", lease.undone(taken))
 
 
-def _recorded_undone(asg_name: str, me: str, undone: Lease) -> Lease:
-    return fence(
-        asg_name,
-        me,
-        "recording what was given back",
-        Record(
-            clear_surge=undone.surge is not None,
-            resumed=undone.suspended,
-            undrained=undone.drained,
-            repaired=undone.repair,
-        ),
-    )
-
-
-def suspend(asg_name: str, me: str, wanted: list[str], taken: Lease, group: Group) -> tuple[str, ...]:
-    """Suspend the processes asked for that are not suspended already; returns every process this
-    release has suspended (an operator's own suspensions are not among them, and stay)."""
-    new = lease.to_suspend(wanted, group.suspended)
-    if new:
-        fence(asg_name, me, f"suspending {' '.join(new)}", Record(suspended=new))
-        runtime.autoscaling().suspend(asg_name, new)
-    return tuple(sorted({*taken.suspended, *new}))
-
-
-def surge(asg_name: str, me: str, max_surge: int | str, taken: Lease, group: Group) -> str:
-    """Raise desired capacity for ``max_surge`` (recorded first), or keep this release's own surge."""
-    plan = capacity.plan_surge(max_surge, group.desired, group.max_size, taken.surge)
-    if plan.set_to is not None and plan.original is not None:
-        record = Record(surge=Surge(plan.original, plan.set_to))
-        fence(asg_name, me, f"surging desired capacity to {plan.set_to}", record)
-        runtime.autoscaling().set_desired(asg_name, plan.set_to)
-    return plan.note
+def lock(asg_name: str, me: str, plan: lease.Lock) -> None:
+    """Apply LockAsg's plan: each change recorded in a renewal before it is made."""
+    if plan.suspend:
+        fence(asg_name, me, f"suspending {' '.join(plan.suspend)}", Record(suspended=plan.suspend))
+        runtime.autoscaling().suspend(asg_name, plan.suspend)
+    surge = plan.surge
+    if surge.set_to is not None and surge.original is not None:
+        record = Record(surge=Surge(surge.original, surge.set_to))
+        fence(asg_name, me, f"surging desired capacity to {surge.set_to}", record)
+        runtime.autoscaling().set_desired(asg_name, surge.set_to)
 
 
 def park(asg_name: str, me: str) -> None:
@@ -248,13 +225,6 @@ def hand_over(asg_names: list[str], me: str, to: str) -> None:
         runtime.leases().hand_over(name, me, to, runtime.epoch())
 
 
-@dataclass(frozen=True)
-class LetGo:
-    unlocked: bool
-    restored_capacity: int | None
-    notes: tuple[str, ...]
-
-
 def let_go(asg_name: str, me: str, tag_holder: str | None = None, ended_at: float | None = None) -> LetGo:
     """Undo what the release changed and release its lease, if ``me`` holds it; another holder's
     lease, and the ASG, stay as they are. ``ended_at``: when no step of the release that changed the ASG
@@ -269,9 +239,7 @@ def let_go(asg_name: str, me: str, tag_holder: str | None = None, ended_at: floa
         group = _with_versions(held, group)
     except AsgNotFoundError:  # deleted during the release: nothing to give back
         return LetGo(store.release(asg_name, me), None, ("the ASG no longer exists",))
-    plan = lease.give_back(held, group.desired, group.instances)
-    if waited and held.surge is not None and not held.surge.holds(group.desired):
-        plan = replace(plan, notes=(*plan.notes, f"read again for {waited:.0f} s in case the read lagged"))
+    plan = lease.give_back(held, group.desired, group.instances, waited)
     notes = (*plan.notes, *_apply(asg_name, me, plan, held.surge, group.desired))
     runtime.autoscaling().delete_tag_if(asg_name, lease.LOCK_TAG, tag_holder or me)
     return LetGo(store.release(asg_name, me), plan.restored_capacity, notes)

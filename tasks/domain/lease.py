@@ -185,6 +185,38 @@ def to_suspend(wanted: Sequence[str], suspended_now: Sequence[str]) -> tuple[str
 
 
 @dataclass(frozen=True)
+class Lock:
+    """What LockAsg changes once it holds the lease: the processes to suspend (each recorded before
+    it is suspended) and desired capacity (``surge``, recorded before it is set). ``suspended``:
+    every process this release has suspended once the plan is applied."""
+
+    suspend: tuple[str, ...]
+    suspended: tuple[str, ...]
+    surge: capacity.SurgePlan
+
+    @property
+    def line(self) -> str:
+        said = f"suspended {' '.join(self.suspended)}" if self.suspended else "no process suspended"
+        return f"{said}; {self.surge.note}"
+
+
+def plan_lock(
+    taken: Lease,
+    wanted: Sequence[str],
+    suspended_now: Sequence[str],
+    max_surge: int | str,
+    desired: int,
+    max_size: int,
+) -> Lock:
+    """What a release changes on the ASG it has just leased, from one read of the group: the
+    processes asked for that nobody suspended already (to_suspend), and its surge (capacity.plan_surge,
+    which keeps the surge ``taken`` records: a retried LockAsg, or the chain's next execution)."""
+    new = to_suspend(wanted, suspended_now)
+    surge = capacity.plan_surge(max_surge, desired, max_size, taken.surge)
+    return Lock(new, tuple(sorted({*taken.suspended, *new})), surge)
+
+
+@dataclass(frozen=True)
 class GiveBack:
     """What letting an ASG go undoes, from its lease item and one read of the group."""
 
@@ -200,9 +232,10 @@ class GiveBack:
         return self.set_desired
 
 
-def give_back(lease: Lease, desired: int, instances: Sequence[Instance]) -> GiveBack:
+def give_back(lease: Lease, desired: int, instances: Sequence[Instance], waited: float = 0.0) -> GiveBack:
     """Capacity goes back only while desired still equals what the release surged it to: anything
-    else means someone (a scaling policy, an operator) changed it since, and their number stands."""
+    else means someone (a scaling policy, an operator) changed it since, and their number stands.
+    ``waited``: the seconds the group was read again for, in case the read lagged the surge."""
     notes: list[str] = []
     terminate: tuple[str, ...] = ()
     set_desired = None
@@ -221,10 +254,39 @@ def give_back(lease: Lease, desired: int, instances: Sequence[Instance]) -> Give
             f"desired capacity left at {desired}: it is no longer the {surge.surged_to} the release surged it to "
             f"(changed by someone else since); it was {surge.original} before the surge"
         )
+    if waited and surge is not None and not surge.holds(desired):
+        notes.append(f"read again for {waited:.0f} s in case the read lagged")
     register, gone = to_register(lease.drained, instances, terminate)
     if gone:
         notes.append(gone)
     return GiveBack(terminate, set_desired, lease.suspended, register, lease.drained_from, tuple(notes))
+
+
+def undone(taken: Lease) -> Record:
+    """The renewal after a give-back: what ``taken`` recorded is no longer on the ASG."""
+    return Record(
+        clear_surge=taken.surge is not None,
+        resumed=taken.suspended,
+        undrained=taken.drained,
+        repaired=taken.repair,
+    )
+
+
+@dataclass(frozen=True)
+class LetGo:
+    """What letting an ASG go did: whether this release's lease was released, desired capacity given
+    back, and what was left as it was, and why."""
+
+    unlocked: bool
+    restored_capacity: int | None
+    notes: tuple[str, ...]
+
+    @property
+    def line(self) -> str:
+        said = "unlocked" if self.unlocked else "lease not held by this release"
+        if self.restored_capacity is not None:
+            said += f", desired capacity given back to {self.restored_capacity}"
+        return "; ".join([said, *self.notes])
 
 
 def to_register(
