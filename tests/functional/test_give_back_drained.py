@@ -98,3 +98,19 @@ def test_register_retries_one_by_one_only_on_invalid_target(aws: None) -> None:
         with pytest.raises(AwsThrottledError, match="RegisterTargets web"):
             LoadBalancing(client).register([arn], ["i-1", "i-2"])
         stub.assert_no_pending_responses()
+
+
+def test_a_rollback_registers_the_drained_instances_that_run_and_goes_on_without_one_stopped_since(
+    make_asg: Callable[..., list[str]], autoscaling: Any
+) -> None:
+    ids = make_asg("web", 3)
+    tg = target_group(autoscaling, "web")
+    release_id = leased("web")
+    ownership.drain("web", release_id, [tg], ids[:2])  # then an alarm stopped Terminate
+    boto3.client("ec2", region_name=REGION).stop_instances(InstanceIds=[ids[0]])
+
+    back = ownership.undrain("web", release_id)
+
+    assert back == (ids[1],) and ids[1] in registered(tg) and ids[0] not in registered(tg)
+    held = runtime.leases().get("web")
+    assert held is not None and held.drained == ()
