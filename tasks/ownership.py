@@ -93,7 +93,7 @@ def _repaired(asg_name: str, me: str, taken: Lease) -> Lease:
         return taken
     group = _with_versions(taken, runtime.fleet_reader().discover(asg_name, None, guarded=False))
     plan = lease.give_back(taken, group.desired, group.instances)
-    plan = replace(plan, notes=(*plan.notes, *_apply(asg_name, me, plan, taken.surge, group.desired)))
+    plan = replace(plan, notes=(*plan.notes, *_apply(asg_name, me, plan)))
     runtime.logger.warning(
         f"{asg_name} => undid what an ended release left: {describe(plan) or 'nothing to change'}",
         extra={"asg_name": asg_name, "notes": list(plan.notes)},
@@ -240,7 +240,7 @@ def let_go(asg_name: str, me: str, tag_holder: str | None = None, ended_at: floa
     except AsgNotFoundError:  # deleted during the release: nothing to give back
         return LetGo(store.release(asg_name, me), None, ("the ASG no longer exists",))
     plan = lease.give_back(held, group.desired, group.instances, waited)
-    notes = (*plan.notes, *_apply(asg_name, me, plan, held.surge, group.desired))
+    notes = (*plan.notes, *_apply(asg_name, me, plan))
     runtime.autoscaling().delete_tag_if(asg_name, lease.LOCK_TAG, tag_holder or me)
     return LetGo(store.release(asg_name, me), plan.restored_capacity, notes)
 
@@ -304,21 +304,17 @@ def clean_up(execution_arn: str, stopped_at: float) -> dict[str, LetGo]:
     return {asg_name: let_go(asg_name, me, tag_holder, last_change) for asg_name, tag_holder in taken_over}
 
 
-def _apply(asg_name: str, me: str, plan: GiveBack, surge: Surge | None, desired: int) -> tuple[str, ...]:
-    """Each termination lowers desired capacity by one; each renewal records where it stands and
-    where that termination takes it (``was``, as a wave records it), so a retry after a partial
-    give-back, or after a termination whose answer was lost but that happened, still finds desired
-    capacity within the recorded surge. Returns notes on what could not be given back: drained
-    instances the target groups refused (stopped or terminated since the read)."""
+def _apply(asg_name: str, me: str, plan: GiveBack) -> tuple[str, ...]:
+    """Apply a give-back, each change after a renewal that records what the plan says it leaves
+    (GiveBack.surges). Returns notes on what could not be given back: drained instances the target
+    groups refused (stopped or terminated since the read)."""
     autoscaling = runtime.autoscaling()
-    for done, instance_id in enumerate(plan.terminate):
-        at = desired - done
-        now_at = None if surge is None else Record(surge=Surge(surge.original, at - 1, was=at))
-        fence(asg_name, me, f"terminating {instance_id} to give surged capacity back", now_at)
+    for instance_id, recorded in zip(plan.terminate, plan.surges, strict=True):
+        fence(asg_name, me, f"terminating {instance_id} to give surged capacity back", Record(surge=recorded))
         autoscaling.terminate_in_group(instance_id, decrement=True)
     if plan.set_desired is not None:
-        now_at = None if surge is None else Record(surge=Surge(surge.original, desired - len(plan.terminate)))
-        fence(asg_name, me, f"setting desired capacity back to {plan.set_desired}", now_at)
+        record = Record(surge=plan.surge_before_set)
+        fence(asg_name, me, f"setting desired capacity back to {plan.set_desired}", record)
         autoscaling.set_desired(asg_name, plan.set_desired)
     refused: tuple[str, ...] = ()
     if plan.register:

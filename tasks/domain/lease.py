@@ -226,6 +226,12 @@ class GiveBack:
     register: tuple[str, ...] = ()  # drained and still in the group
     target_groups: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # What the renewal before each termination records: where desired capacity stands and where the
+    # termination takes it (``was``, as a wave records it); and before SetDesiredCapacity, where the
+    # terminations left it. A retry after a partial give-back, or after a termination whose answer
+    # was lost but that happened, still finds desired capacity within the recorded surge.
+    surges: tuple[Surge, ...] = ()
+    surge_before_set: Surge | None = None
 
     @property
     def restored_capacity(self) -> int | None:
@@ -239,6 +245,8 @@ def give_back(lease: Lease, desired: int, instances: Sequence[Instance], waited:
     notes: list[str] = []
     terminate: tuple[str, ...] = ()
     set_desired = None
+    surges: tuple[Surge, ...] = ()
+    before_set = None
     surge = lease.surge
     if surge is not None and surge.holds(desired):  # only what the surge has not paid for yet is left
         # Between a recorded change and its answer (``was``) desired may be anywhere in the range, and
@@ -249,6 +257,8 @@ def give_back(lease: Lease, desired: int, instances: Sequence[Instance], waited:
         judged = [replace(i, lb=None) if i.id in lease.drained else i for i in instances]
         terminate = tuple(capacity.to_give_back(judged, surge.low - surge.original))
         set_desired = surge.original
+        surges = tuple(Surge(surge.original, desired - n - 1, was=desired - n) for n in range(len(terminate)))
+        before_set = Surge(surge.original, desired - len(terminate))
     elif surge is not None and desired != surge.original:
         notes.append(
             f"desired capacity left at {desired}: it is no longer the {surge.surged_to} the release surged it to "
@@ -259,7 +269,9 @@ def give_back(lease: Lease, desired: int, instances: Sequence[Instance], waited:
     register, gone = to_register(lease.drained, instances, terminate)
     if gone:
         notes.append(gone)
-    return GiveBack(terminate, set_desired, lease.suspended, register, lease.drained_from, tuple(notes))
+    return GiveBack(
+        terminate, set_desired, lease.suspended, register, lease.drained_from, tuple(notes), surges, before_set
+    )
 
 
 def undone(taken: Lease) -> Record:

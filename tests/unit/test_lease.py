@@ -199,3 +199,14 @@ def test_a_give_back_done_clears_what_the_lease_recorded() -> None:
 def test_letting_go_says_what_it_did() -> None:
     assert lease.LetGo(True, 3, ("a note",)).line == "unlocked, desired capacity given back to 3; a note"
     assert lease.LetGo(False, None, ()).line == "lease not held by this release"
+
+
+def test_each_give_back_termination_records_where_it_takes_desired_capacity_first() -> None:
+    fleet = [instance("i-old", "1.0.273"), instance("i-a"), instance("i-b"), instance("i-c"), instance("i-d")]
+    plan = lease.give_back(held_by(ME, surge=Surge(3, 5)), 5, fleet)
+    assert plan.terminate == ("i-d", "i-c")
+    assert plan.surges == (Surge(3, 4, was=5), Surge(3, 3, was=4)) and plan.surge_before_set == Surge(3, 3)
+    ranged = lease.give_back(held_by(ME, surge=Surge(2, 3, was=4)), 4, fleet[:4])
+    assert ranged.surges == (Surge(2, 3, was=4),) and ranged.surge_before_set == Surge(2, 3)
+    scaled = lease.give_back(held_by(ME, surge=Surge(3, 5)), 7, fleet)  # not the release's number: nothing
+    assert scaled.surges == () and scaled.surge_before_set is None
