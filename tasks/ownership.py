@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any
 from tasks import runtime
 from tasks.adapters.fleet_reader import read_versions
 from tasks.domain import capacity, events, lease
-from tasks.domain.lease import Lease, Record, Surge
+from tasks.domain.lease import Lease, LetGo, Record, Surge
 from tasks.errors import AsgLockedError, AsgNotFoundError, ContinuationTakenError, LeaseLostError
 
 if TYPE_CHECKING:
-    from tasks.adapters.autoscaling import Group
     from tasks.domain.fleet import Fleet
     from tasks.domain.lease import GiveBack
 
@@ -94,46 +93,24 @@ def _repaired(asg_name: str, me: str, taken: Lease) -> Lease:
         return taken
     group = _with_versions(taken, runtime.fleet_reader().discover(asg_name, None, guarded=False))
     plan = lease.give_back(taken, group.desired, group.instances)
-    _apply(asg_name, me, plan, taken.surge, group.desired)
+    plan = replace(plan, notes=(*plan.notes, *_apply(asg_name, me, plan)))
     runtime.logger.warning(
         f"{asg_name} => undid what an ended release left: {describe(plan) or 'nothing to change'}",
         extra={"asg_name": asg_name, "notes": list(plan.notes)},
     )
-    return _recorded_undone(asg_name, me, taken)
+    return fence(asg_name, me, "recording what was given back", lease.undone(taken))
 
 
-def _recorded_undone(asg_name: str, me: str, undone: Lease) -> Lease:
-    return fence(
-        asg_name,
-        me,
-        "recording what was given back",
-        Record(
-            clear_surge=undone.surge is not None,
-            resumed=undone.suspended,
-            undrained=undone.drained,
-            repaired=undone.repair,
-        ),
-    )
-
-
-def suspend(asg_name: str, me: str, wanted: list[str], taken: Lease, group: Group) -> tuple[str, ...]:
-    """Suspend the processes asked for that are not suspended already; returns every process this
-    release has suspended (an operator's own suspensions are not among them, and stay)."""
-    new = lease.to_suspend(wanted, group.suspended)
-    if new:
-        fence(asg_name, me, f"suspending {' '.join(new)}", Record(suspended=new))
-        runtime.autoscaling().suspend(asg_name, new)
-    return tuple(sorted({*taken.suspended, *new}))
-
-
-def surge(asg_name: str, me: str, max_surge: int | str, taken: Lease, group: Group) -> str:
-    """Raise desired capacity for ``max_surge`` (recorded first), or keep this release's own surge."""
-    plan = capacity.plan_surge(max_surge, group.desired, group.max_size, taken.surge)
-    if plan.set_to is not None and plan.original is not None:
-        record = Record(surge=Surge(plan.original, plan.set_to))
-        fence(asg_name, me, f"surging desired capacity to {plan.set_to}", record)
-        runtime.autoscaling().set_desired(asg_name, plan.set_to)
-    return plan.note
+def lock(asg_name: str, me: str, plan: lease.Lock) -> None:
+    """Apply LockAsg's plan: each change recorded in a renewal before it is made."""
+    if plan.suspend:
+        fence(asg_name, me, f"suspending {' '.join(plan.suspend)}", Record(suspended=plan.suspend))
+        runtime.autoscaling().suspend(asg_name, plan.suspend)
+    surge = plan.surge
+    if surge.set_to is not None and surge.original is not None:
+        record = Record(surge=Surge(surge.original, surge.set_to))
+        fence(asg_name, me, f"surging desired capacity to {surge.set_to}", record)
+        runtime.autoscaling().set_desired(asg_name, surge.set_to)
 
 
 def park(asg_name: str, me: str) -> None:
@@ -148,11 +125,14 @@ def undrain(asg_name: str, me: str) -> tuple[str, ...]:
     held = runtime.leases().get(asg_name)
     if held is None or held.holder != me or not held.drained:
         return ()
-    present = {i["InstanceId"] for i in runtime.autoscaling().describe_group(asg_name).get("Instances", [])}
+    present = runtime.autoscaling().describe_group(asg_name).lifecycle
     back = tuple(i for i in held.drained if i in present)
     if back:
         fence(asg_name, me, "registering the drained batch again")
-        runtime.load_balancing().register(held.drained_from, back)
+        refused = runtime.load_balancing().register(held.drained_from, back)
+        for note in _refused_note(refused):
+            runtime.logger.warning(f"{asg_name} => {note}", extra={"asg_name": asg_name})
+        back = tuple(i for i in back if i not in refused)
     fence(asg_name, me, "recording the drained batch registered again", Record(undrained=held.drained))
     return back
 
@@ -182,7 +162,7 @@ def terminate(
     further termination and is raised once those under way have ended: a retried Terminate counts
     the instances already terminating."""
     autoscaling = runtime.autoscaling()
-    group = autoscaling.group(asg_name)
+    group = autoscaling.describe_group(asg_name)
     states = group.lifecycle
     present = [i for i in batch if i in states]
     to_go = [i for i in present if not states[i].startswith("Terminating")]  # else an earlier attempt's
@@ -245,13 +225,6 @@ def hand_over(asg_names: list[str], me: str, to: str) -> None:
         runtime.leases().hand_over(name, me, to, runtime.epoch())
 
 
-@dataclass(frozen=True)
-class LetGo:
-    unlocked: bool
-    restored_capacity: int | None
-    notes: tuple[str, ...]
-
-
 def let_go(asg_name: str, me: str, tag_holder: str | None = None, ended_at: float | None = None) -> LetGo:
     """Undo what the release changed and release its lease, if ``me`` holds it; another holder's
     lease, and the ASG, stay as they are. ``ended_at``: when no step of the release that changed the ASG
@@ -266,12 +239,10 @@ def let_go(asg_name: str, me: str, tag_holder: str | None = None, ended_at: floa
         group = _with_versions(held, group)
     except AsgNotFoundError:  # deleted during the release: nothing to give back
         return LetGo(store.release(asg_name, me), None, ("the ASG no longer exists",))
-    plan = lease.give_back(held, group.desired, group.instances)
-    if waited and held.surge is not None and not held.surge.holds(group.desired):
-        plan = replace(plan, notes=(*plan.notes, f"read again for {waited:.0f} s in case the read lagged"))
-    _apply(asg_name, me, plan, held.surge, group.desired)
+    plan = lease.give_back(held, group.desired, group.instances, waited)
+    notes = (*plan.notes, *_apply(asg_name, me, plan))
     runtime.autoscaling().delete_tag_if(asg_name, lease.LOCK_TAG, tag_holder or me)
-    return LetGo(store.release(asg_name, me), plan.restored_capacity, plan.notes)
+    return LetGo(store.release(asg_name, me), plan.restored_capacity, notes)
 
 
 def _settled(asg_name: str, surge: Surge | None, ended_at: float | None) -> tuple[Fleet, float]:
@@ -333,27 +304,32 @@ def clean_up(execution_arn: str, stopped_at: float) -> dict[str, LetGo]:
     return {asg_name: let_go(asg_name, me, tag_holder, last_change) for asg_name, tag_holder in taken_over}
 
 
-def _apply(asg_name: str, me: str, plan: GiveBack, surge: Surge | None, desired: int) -> None:
-    """Each termination lowers desired capacity by one; each renewal records where it stands and
-    where that termination takes it (``was``, as a wave records it), so a retry after a partial
-    give-back, or after a termination whose answer was lost but that happened, still finds desired
-    capacity within the recorded surge."""
+def _apply(asg_name: str, me: str, plan: GiveBack) -> tuple[str, ...]:
+    """Apply a give-back, each change after a renewal that records what the plan says it leaves
+    (GiveBack.surges). Returns notes on what could not be given back: drained instances the target
+    groups refused (stopped or terminated since the read)."""
     autoscaling = runtime.autoscaling()
-    for done, instance_id in enumerate(plan.terminate):
-        at = desired - done
-        now_at = None if surge is None else Record(surge=Surge(surge.original, at - 1, was=at))
-        fence(asg_name, me, f"terminating {instance_id} to give surged capacity back", now_at)
+    for instance_id, recorded in zip(plan.terminate, plan.surges, strict=True):
+        fence(asg_name, me, f"terminating {instance_id} to give surged capacity back", Record(surge=recorded))
         autoscaling.terminate_in_group(instance_id, decrement=True)
     if plan.set_desired is not None:
-        now_at = None if surge is None else Record(surge=Surge(surge.original, desired - len(plan.terminate)))
-        fence(asg_name, me, f"setting desired capacity back to {plan.set_desired}", now_at)
+        record = Record(surge=plan.surge_before_set)
+        fence(asg_name, me, f"setting desired capacity back to {plan.set_desired}", record)
         autoscaling.set_desired(asg_name, plan.set_desired)
+    refused: tuple[str, ...] = ()
     if plan.register:
         fence(asg_name, me, "registering the drained instances again")
-        runtime.load_balancing().register(plan.target_groups, plan.register)
+        refused = runtime.load_balancing().register(plan.target_groups, plan.register)
     if plan.resume:
         fence(asg_name, me, f"resuming {' '.join(plan.resume)}")
         autoscaling.resume(asg_name, plan.resume)
+    return _refused_note(refused)
+
+
+def _refused_note(refused: tuple[str, ...]) -> tuple[str, ...]:
+    if not refused:
+        return ()
+    return (f"not registered again: {' '.join(refused)} (refused by the target groups: no longer running)",)
 
 
 def describe(plan: GiveBack) -> str:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from tasks.adapters.autoscaling import AutoScaling
+from tasks.adapters.autoscaling import AutoScaling, Member
+from tasks.adapters.autoscaling import Group as AsgGroup
 from tasks.adapters.cloudwatch import CloudWatch
 from tasks.adapters.ec2 import Ec2, InstanceFacts
 from tasks.adapters.elbv2 import HEALTHY, LoadBalancing
@@ -362,16 +363,13 @@ class SimAutoScaling(AutoScaling):
     def __init__(self, world: World) -> None:
         self.world = world
 
-    def describe_group(self, name: str) -> dict[str, Any]:
+    def describe_group(self, name: str) -> AsgGroup:
         self.world.call("autoscaling", "DescribeAutoScalingGroups", name)
-        return self.world.described(name)
+        return AsgGroup.of(self.world.described(name))
 
-    def warm_pool(self, name: str) -> list[dict[str, Any]]:
+    def warm_pool(self, name: str) -> tuple[Member, ...]:
         self.world.call("autoscaling", "DescribeWarmPool", name)
-        return [
-            {"InstanceId": i.id, "LifecycleState": i.lifecycle, "HealthStatus": i.health, "AvailabilityZone": i.az}
-            for i in self.world.groups[name].warm_pool
-        ]
+        return tuple(Member(i.id, i.lifecycle, i.health, i.az) for i in self.world.groups[name].warm_pool)
 
     def set_tag(self, name: str, key: str, value: str) -> None:
         self.world.call("autoscaling", "CreateOrUpdateTags", name)
@@ -496,15 +494,18 @@ class SimLoadBalancing(LoadBalancing):
 
     def register(
         self, target_group_arns: list[str] | tuple[str, ...], instance_ids: list[str] | tuple[str, ...]
-    ) -> None:
+    ) -> tuple[str, ...]:
+        refused: set[str] = set()
         for arn in target_group_arns:
             group = self.world.group_of_target_group(arn)
             self.world.changing(group.name, f"registered {' '.join(instance_ids)}")
+            refused.update(i for i in instance_ids if i not in group.instances)  # InvalidTarget
 
             def apply(group: Group = group, arn: str = arn) -> None:
                 group.registered.setdefault(arn, set()).update(i for i in instance_ids if i in group.instances)
 
             self.world.write("RegisterTargets", arn, apply)
+        return tuple(i for i in instance_ids if i in refused)
 
     def deregister(self, target_group_arns: list[str], instance_ids: list[str]) -> int:
         delay = 0

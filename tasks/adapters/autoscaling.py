@@ -27,6 +27,27 @@ def suspended_of(group: dict[str, Any]) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class Member:
+    """One instance as Auto Scaling lists it, in the group or in its warm pool."""
+
+    id: str
+    lifecycle: str
+    health: str
+    az: str = ""
+    protected: bool = False  # scale-in protection
+
+    @classmethod
+    def of(cls, instance: dict[str, Any]) -> Member:
+        return cls(
+            id=str(instance["InstanceId"]),
+            lifecycle=str(instance["LifecycleState"]),
+            health=str(instance.get("HealthStatus", "")),
+            az=str(instance.get("AvailabilityZone", "")),
+            protected=bool(instance.get("ProtectedFromScaleIn", False)),
+        )
+
+
+@dataclass(frozen=True)
 class Group:
     """What the release's steps read of a described group, typed (not DescribeAutoScalingGroups' dict)."""
 
@@ -37,7 +58,13 @@ class Group:
     tags: dict[str, str]
     suspended: tuple[str, ...]  # suspended process names, sorted
     target_groups: tuple[str, ...]
-    lifecycle: dict[str, str]  # each member instance's LifecycleState, by id
+    members: tuple[Member, ...]  # in the order Auto Scaling lists them
+    warm_pool: bool = False  # the group has a warm pool (its instances: AutoScaling.warm_pool)
+
+    @property
+    def lifecycle(self) -> dict[str, str]:
+        """Each member instance's LifecycleState, by id."""
+        return {m.id: m.lifecycle for m in self.members}
 
     @classmethod
     def of(cls, group: dict[str, Any]) -> Group:
@@ -49,7 +76,8 @@ class Group:
             tags=tags_of(group),
             suspended=suspended_of(group),
             target_groups=tuple(str(t) for t in group.get("TargetGroupARNs", [])),
-            lifecycle={str(i["InstanceId"]): str(i["LifecycleState"]) for i in group.get("Instances", [])},
+            members=tuple(Member.of(dict(i)) for i in group.get("Instances", [])),
+            warm_pool=bool(group.get("WarmPoolConfiguration")),
         )
 
 
@@ -57,7 +85,7 @@ class AutoScaling:
     def __init__(self, client: AutoScalingClient) -> None:
         self._client = client
 
-    def describe_group(self, name: str) -> dict[str, Any]:
+    def describe_group(self, name: str) -> Group:
         """The group with every instance (DescribeAutoScalingGroups lists a group's instances whole)."""
         try:
             groups = self._client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
@@ -66,28 +94,21 @@ class AutoScaling:
         found = groups.get("AutoScalingGroups", [])
         if not found:
             raise AsgNotFoundError(f"{name}: no Auto Scaling group of that name in this account and region")
-        return dict(found[0])
+        return Group.of(dict(found[0]))
 
-    def group(self, name: str) -> Group:
-        """The described group as a typed value."""
-        return Group.of(self.describe_group(name))
-
-    def warm_pool(self, name: str) -> list[dict[str, Any]]:
+    def warm_pool(self, name: str) -> tuple[Member, ...]:
         """The instances in the group's warm pool (DescribeWarmPool, every page)."""
-        instances: list[dict[str, Any]] = []
+        instances: list[Member] = []
         kwargs: dict[str, Any] = {"AutoScalingGroupName": name}
         try:
             while True:
                 page = self._client.describe_warm_pool(**kwargs)
-                instances.extend(dict(i) for i in page.get("Instances", []))
+                instances.extend(Member.of(dict(i)) for i in page.get("Instances", []))
                 if not page.get("NextToken"):
-                    return instances
+                    return tuple(instances)
                 kwargs["NextToken"] = page["NextToken"]
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"DescribeWarmPool {name}") from e
-
-    def tag_value(self, name: str, key: str) -> str | None:
-        return tags_of(self.describe_group(name)).get(key)
 
     def set_tag(self, name: str, key: str, value: str) -> None:
         tag = {
@@ -149,11 +170,6 @@ class AutoScaling:
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"DescribeAutoScalingGroups tag:{key}={value}") from e
         return found
-
-    def terminate_batch(self, name: str, instance_ids: tuple[str, ...] | list[str]) -> list[str]:
-        """Terminate each instance still in the group; returns the ids actually terminated."""
-        present = {i["InstanceId"] for i in self.describe_group(name).get("Instances", [])}
-        return [i for i in instance_ids if i in present and self.terminate_in_group(i)]
 
     def terminate_in_group(self, instance_id: str, decrement: bool = False) -> bool:
         """Terminate through Auto Scaling, keeping desired capacity so a replacement launches (or,

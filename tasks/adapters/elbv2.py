@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tasks.adapters.aws_errors import translate
+from tasks.adapters.aws_errors import code_of, translate
 
 if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
@@ -15,6 +15,7 @@ else:
 
 HEALTHY = "healthy"
 DELAY = "deregistration_delay.timeout_seconds"
+INVALID_TARGET = "InvalidTarget"  # RegisterTargets: an instance that is not running (terminated, stopped)
 
 
 def _name(target_group_arn: str) -> str:
@@ -43,13 +44,35 @@ class LoadBalancing:
 
     def register(
         self, target_group_arns: list[str] | tuple[str, ...], instance_ids: list[str] | tuple[str, ...]
-    ) -> None:
-        """Put the instances back into every target group (undoing a drain whose batch was not terminated)."""
+    ) -> tuple[str, ...]:
+        """Put the instances back into every target group (undoing a drain whose batch was not
+        terminated); returns those refused because they no longer run (InvalidTarget: terminated or
+        stopped since the group was read, which Auto Scaling may not show yet). RegisterTargets refuses
+        the whole call for one such instance: the others are then registered one by one, so every
+        instance that runs goes back in."""
+        refused: dict[str, None] = {}
         for arn in target_group_arns:
             try:
                 self._client.register_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in instance_ids])
-            except (ClientError, BotoCoreError) as e:
+            except ClientError as e:
+                if code_of(e) != INVALID_TARGET:
+                    raise translate(e, f"RegisterTargets {_name(arn)}") from e
+                refused.update(dict.fromkeys(i for i in instance_ids if not self._register_one(arn, i)))
+            except BotoCoreError as e:
                 raise translate(e, f"RegisterTargets {_name(arn)}") from e
+        return tuple(refused)
+
+    def _register_one(self, arn: str, instance_id: str) -> bool:
+        """False when the target group refuses the instance as a target (InvalidTarget)."""
+        try:
+            self._client.register_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id}])
+        except ClientError as e:
+            if code_of(e) == INVALID_TARGET:
+                return False
+            raise translate(e, f"RegisterTargets {_name(arn)} {instance_id}") from e
+        except BotoCoreError as e:
+            raise translate(e, f"RegisterTargets {_name(arn)} {instance_id}") from e
+        return True
 
     def deregister(self, target_group_arns: list[str], instance_ids: list[str]) -> int:
         """Take the instances out of every target group; returns the longest deregistration delay (s)."""

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from tasks.adapters.autoscaling import tags_of
 from tasks.domain import guardrails, urls
 from tasks.domain.fleet import READABLE, Fleet, Instance
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
 
-    from tasks.adapters.autoscaling import AutoScaling
+    from tasks.adapters.autoscaling import AutoScaling, Member
     from tasks.adapters.ec2 import Ec2, InstanceFacts
     from tasks.adapters.elbv2 import LoadBalancing
     from tasks.adapters.version_probe import VersionProber
@@ -31,29 +30,25 @@ class FleetReader:
         (tasks/domain/guardrails.py); giving back what a release changed reads it unguarded.
         """
         group = self._autoscaling.describe_group(asg_name)
-        floor = guardrails.check(asg_name, tags_of(group)) if guarded else guardrails.TagFloor()
-        members = group.get("Instances", [])
-        facts = self._ec2.describe(m["InstanceId"] for m in members)
+        floor = guardrails.check(asg_name, group.tags) if guarded else guardrails.TagFloor()
+        facts = self._ec2.describe(m.id for m in group.members)
         # Oldest launched first: the fleet's order is the instances' age (an instance EC2 does not
         # describe yet sorts first; it has no version to read either).
-        members = sorted(members, key=lambda m: (_launched(facts.get(m["InstanceId"])), m["InstanceId"]))
-        instances = [_instance(m, facts.get(m["InstanceId"]), version_url) for m in members]
+        members = sorted(group.members, key=lambda m: (_launched(facts.get(m.id)), m.id))
+        instances = [_instance(m, facts.get(m.id), version_url) for m in members]
         # With target groups an instance serves only when healthy in every one of them.
-        target_groups = list(group.get("TargetGroupARNs", []))
-        if target_groups and self._load_balancing is not None:
-            health = self._load_balancing.health(target_groups, [i.id for i in instances])
+        if group.target_groups and self._load_balancing is not None:
+            health = self._load_balancing.health(list(group.target_groups), [i.id for i in instances])
             instances = [replace(i, lb=health[i.id]) for i in instances]
         # A warm pool's instances (Warmed:Stopped, Warmed:Running...) are listed so that they are seen,
         # known when one enters the group, and never counted as serving nor probed nor terminated.
-        if group.get("WarmPoolConfiguration"):
-            instances += [
-                _warm(m) for m in sorted(self._autoscaling.warm_pool(asg_name), key=lambda m: m["InstanceId"])
-            ]
+        if group.warm_pool:
+            instances += [_warm(m) for m in sorted(self._autoscaling.warm_pool(asg_name), key=lambda m: m.id)]
         return Fleet(
             asg_name=asg_name,
-            desired=int(group["DesiredCapacity"]),
-            min_size=int(group["MinSize"]),
-            max_size=int(group["MaxSize"]),
+            desired=group.desired,
+            min_size=group.min_size,
+            max_size=group.max_size,
             instances=tuple(instances),
             tag_min_healthy=floor.min_healthy,
             tag_min_healthy_percent=floor.min_healthy_percent,
@@ -109,17 +104,13 @@ def watch(
     return False
 
 
-def _warm(member: dict[str, Any]) -> Instance:
+def _warm(member: Member) -> Instance:
     return Instance(
-        id=member["InstanceId"],
-        lifecycle=member["LifecycleState"],
-        health=member.get("HealthStatus", ""),
-        az=member.get("AvailabilityZone", ""),
-        reason="in the warm pool",
+        id=member.id, lifecycle=member.lifecycle, health=member.health, az=member.az, reason="in the warm pool"
     )
 
 
-def _instance(member: dict[str, Any], facts: InstanceFacts | None, template: str | None) -> Instance:
+def _instance(member: Member, facts: InstanceFacts | None, template: str | None) -> Instance:
     url, reason = None, None
     if facts is None:
         reason = "not yet described by EC2"
@@ -129,13 +120,13 @@ def _instance(member: dict[str, Any], facts: InstanceFacts | None, template: str
         except KeyError as e:
             reason = f"no {e.args[0]} for the version URL"
     return Instance(
-        id=member["InstanceId"],
-        lifecycle=member["LifecycleState"],
-        health=member["HealthStatus"],
-        az=member.get("AvailabilityZone", ""),
+        id=member.id,
+        lifecycle=member.lifecycle,
+        health=member.health,
+        az=member.az,
         url=url,
         reason=reason,
-        protected=bool(member.get("ProtectedFromScaleIn", False)),
+        protected=member.protected,
     )
 
 

@@ -9,10 +9,15 @@ The next execution takes the locks over from this one (``takes_over``) and goes 
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from tasks.domain import history_budget
 from tasks.domain.fleet import Progress
+from tasks.domain.report import asg_report
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 CONTINUE = "CONTINUE"
 CONTINUING = "CONTINUING"
@@ -78,3 +83,36 @@ def continue_as_new(
     }
     # The finished reports travel once, in the next input: the 256 KiB payload limit applies here.
     return {"status": CONTINUING, "next": {"name": next_name(origin, index), "input": next_input}}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What Summarize does with the branches' outcomes: when some ASG continues, start the chain's
+    next execution (``next``: continue_as_new's output); else end the release with the reports of
+    ``finished``, announcing its end (``announce``: the release's id) unless it is a dry run."""
+
+    finished: list[dict[str, Any]]
+    continuing: int
+    next: dict[str, Any] | None
+    announce: str | None
+
+
+def summarize(
+    outcomes: list[dict[str, Any]],
+    continuation: dict[str, Any] | None,
+    settings: dict[str, Any],
+    now: datetime,
+    execution_id: str,
+    execution_name: str,
+) -> Summary:
+    """The reports of every ASG done, this execution's and those the chain carried, and what follows."""
+    continuing = [o for o in outcomes if o["status"] == CONTINUE]
+    finished = [
+        *(continuation["finished"] if continuation else []),
+        *(asg_report(o, now) for o in outcomes if o["status"] != CONTINUE),
+    ]
+    if continuing:
+        following = continue_as_new(continuing, finished, settings, execution_id, execution_name, continuation)
+        return Summary(finished, len(continuing), following, None)
+    release_id = continuation["first_execution"] if continuation else execution_id
+    return Summary(finished, 0, None, None if settings["dry_run"] else release_id)

@@ -185,6 +185,38 @@ def to_suspend(wanted: Sequence[str], suspended_now: Sequence[str]) -> tuple[str
 
 
 @dataclass(frozen=True)
+class Lock:
+    """What LockAsg changes once it holds the lease: the processes to suspend (each recorded before
+    it is suspended) and desired capacity (``surge``, recorded before it is set). ``suspended``:
+    every process this release has suspended once the plan is applied."""
+
+    suspend: tuple[str, ...]
+    suspended: tuple[str, ...]
+    surge: capacity.SurgePlan
+
+    @property
+    def line(self) -> str:
+        said = f"suspended {' '.join(self.suspended)}" if self.suspended else "no process suspended"
+        return f"{said}; {self.surge.note}"
+
+
+def plan_lock(
+    taken: Lease,
+    wanted: Sequence[str],
+    suspended_now: Sequence[str],
+    max_surge: int | str,
+    desired: int,
+    max_size: int,
+) -> Lock:
+    """What a release changes on the ASG it has just leased, from one read of the group: the
+    processes asked for that nobody suspended already (to_suspend), and its surge (capacity.plan_surge,
+    which keeps the surge ``taken`` records: a retried LockAsg, or the chain's next execution)."""
+    new = to_suspend(wanted, suspended_now)
+    surge = capacity.plan_surge(max_surge, desired, max_size, taken.surge)
+    return Lock(new, tuple(sorted({*taken.suspended, *new})), surge)
+
+
+@dataclass(frozen=True)
 class GiveBack:
     """What letting an ASG go undoes, from its lease item and one read of the group."""
 
@@ -194,18 +226,27 @@ class GiveBack:
     register: tuple[str, ...] = ()  # drained and still in the group
     target_groups: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # What the renewal before each termination records: where desired capacity stands and where the
+    # termination takes it (``was``, as a wave records it); and before SetDesiredCapacity, where the
+    # terminations left it. A retry after a partial give-back, or after a termination whose answer
+    # was lost but that happened, still finds desired capacity within the recorded surge.
+    surges: tuple[Surge, ...] = ()
+    surge_before_set: Surge | None = None
 
     @property
     def restored_capacity(self) -> int | None:
         return self.set_desired
 
 
-def give_back(lease: Lease, desired: int, instances: Sequence[Instance]) -> GiveBack:
+def give_back(lease: Lease, desired: int, instances: Sequence[Instance], waited: float = 0.0) -> GiveBack:
     """Capacity goes back only while desired still equals what the release surged it to: anything
-    else means someone (a scaling policy, an operator) changed it since, and their number stands."""
+    else means someone (a scaling policy, an operator) changed it since, and their number stands.
+    ``waited``: the seconds the group was read again for, in case the read lagged the surge."""
     notes: list[str] = []
     terminate: tuple[str, ...] = ()
     set_desired = None
+    surges: tuple[Surge, ...] = ()
+    before_set = None
     surge = lease.surge
     if surge is not None and surge.holds(desired):  # only what the surge has not paid for yet is left
         # Between a recorded change and its answer (``was``) desired may be anywhere in the range, and
@@ -216,11 +257,60 @@ def give_back(lease: Lease, desired: int, instances: Sequence[Instance]) -> Give
         judged = [replace(i, lb=None) if i.id in lease.drained else i for i in instances]
         terminate = tuple(capacity.to_give_back(judged, surge.low - surge.original))
         set_desired = surge.original
+        surges = tuple(Surge(surge.original, desired - n - 1, was=desired - n) for n in range(len(terminate)))
+        before_set = Surge(surge.original, desired - len(terminate))
     elif surge is not None and desired != surge.original:
         notes.append(
             f"desired capacity left at {desired}: it is no longer the {surge.surged_to} the release surged it to "
             f"(changed by someone else since); it was {surge.original} before the surge"
         )
-    present = {i.id for i in instances if i.in_service}
-    register = tuple(i for i in lease.drained if i in present and i not in terminate)
-    return GiveBack(terminate, set_desired, lease.suspended, register, lease.drained_from, tuple(notes))
+    if waited and surge is not None and not surge.holds(desired):
+        notes.append(f"read again for {waited:.0f} s in case the read lagged")
+    register, gone = to_register(lease.drained, instances, terminate)
+    if gone:
+        notes.append(gone)
+    return GiveBack(
+        terminate, set_desired, lease.suspended, register, lease.drained_from, tuple(notes), surges, before_set
+    )
+
+
+def undone(taken: Lease) -> Record:
+    """The renewal after a give-back: what ``taken`` recorded is no longer on the ASG."""
+    return Record(
+        clear_surge=taken.surge is not None,
+        resumed=taken.suspended,
+        undrained=taken.drained,
+        repaired=taken.repair,
+    )
+
+
+@dataclass(frozen=True)
+class LetGo:
+    """What letting an ASG go did: whether this release's lease was released, desired capacity given
+    back, and what was left as it was, and why."""
+
+    unlocked: bool
+    restored_capacity: int | None
+    notes: tuple[str, ...]
+
+    @property
+    def line(self) -> str:
+        said = "unlocked" if self.unlocked else "lease not held by this release"
+        if self.restored_capacity is not None:
+            said += f", desired capacity given back to {self.restored_capacity}"
+        return "; ".join([said, *self.notes])
+
+
+def to_register(
+    drained: Sequence[str], instances: Sequence[Instance], terminating: Sequence[str] = ()
+) -> tuple[tuple[str, ...], str | None]:
+    """The drained instances to register again: those still InService in the group and not about to
+    be terminated. The others (terminated by someone else or by AWS, gone from the group or leaving
+    it) are named in the note: RegisterTargets would refuse them, and nothing would be given back."""
+    found = {i.id: i for i in instances}
+    left = [i for i in drained if i not in terminating]
+    register = tuple(i for i in left if i in found and found[i].in_service)
+    skipped = [
+        f"{i} ({found[i].lifecycle if i in found else 'no longer in the group'})" for i in left if i not in register
+    ]
+    return register, f"not registered again: {', '.join(skipped)}" if skipped else None

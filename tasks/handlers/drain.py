@@ -16,7 +16,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     batch = list(progress.decision.batch) if progress.decision else []
     watched = alarms.watched(event.get("alarm_names", []), progress)
     runtime.check_alarms(asg, watched, f"the batch of {len(batch)} was not drained")
-    target_groups = list(runtime.autoscaling().group(asg).target_groups)
+    target_groups = list(runtime.autoscaling().describe_group(asg).target_groups)
     seconds = ownership.drain(asg, event["release_id"], target_groups, batch) if target_groups and batch else 0
     runtime.logger.info(
         f"{asg} => draining [{' '.join(batch)}] from {len(target_groups)} target groups for {seconds} s",

@@ -16,15 +16,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = contracts.settings(event["settings"])
     # An ASG that does not exist, has not opted in or has a malformed guardrail tag fails here,
     # before any lease is taken or anything else is touched.
-    guardrails.check(asg, autoscaling.group(asg).tags)
+    guardrails.check(asg, autoscaling.describe_group(asg).tags)
     settings["target_version"] = events.asg_target(settings, asg)  # a sweep that found no build skips it here
     taken = ownership.take(asg, me, settings, settings["when_held"])
     autoscaling.set_tag(asg, lease.LOCK_TAG, me)  # the console's copy of the holder
-    group = autoscaling.group(asg)
-    suspended = ownership.suspend(asg, me, settings["suspend_processes"], taken, group)
-    surge = ownership.surge(asg, me, settings["max_surge"], taken, group)
-    said = f"suspended {' '.join(suspended)}" if suspended else "no process suspended"
-    runtime.logger.info(f"{asg} => leased to {me}; {said}; {surge}", extra={"step": "LockAsg", "asg_name": asg})
+    group = autoscaling.describe_group(asg)
+    wanted, max_surge = settings["suspend_processes"], settings["max_surge"]
+    plan = lease.plan_lock(taken, wanted, group.suspended, max_surge, group.desired, group.max_size)
+    ownership.lock(asg, me, plan)
+    runtime.logger.info(f"{asg} => leased to {me}; {plan.line}", extra={"step": "LockAsg", "asg_name": asg})
     if event.get("takes_over") is None:  # a chain's later executions go on with a release already started
         runtime.notify(settings["event_bus_name"], notifications.started(me, asg), required=True)
-    return {"asg_name": asg, "release_id": me, "capacity": surge, "suspended": list(suspended)}
+    return {"asg_name": asg, "release_id": me, "capacity": plan.surge.note, "suspended": list(plan.suspended)}

@@ -6,28 +6,28 @@ from __future__ import annotations
 from typing import Any
 
 from tasks import contracts, runtime
-from tasks.domain.chain import CONTINUE, continue_as_new
+from tasks.domain.chain import summarize
 from tasks.domain.notifications import ended
-from tasks.domain.report import asg_report, release_output
+from tasks.domain.report import release_output
 
 
 @contracts.step("summarize")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    continuation, settings, now = event["continuation"], event["settings"], runtime.now()
-    continuing = [o for o in event["outcomes"] if o["status"] == CONTINUE]
-    finished = [
-        *(continuation["finished"] if continuation else []),
-        *(asg_report(o, now) for o in event["outcomes"] if o["status"] != CONTINUE),
-    ]
-    if continuing:
+    settings = event["settings"]
+    summary = summarize(
+        event["outcomes"],
+        event["continuation"],
+        settings,
+        runtime.now(),
+        event["execution_id"],
+        event["execution_name"],
+    )
+    if summary.next is not None:
         runtime.logger.info(
-            f"{len(continuing)} ASGs continue as a new execution",
-            extra={"step": "Summarize", "finished": len(finished)},
+            f"{summary.continuing} ASGs continue as a new execution",
+            extra={"step": "Summarize", "finished": len(summary.finished)},
         )
-        return continue_as_new(
-            continuing, finished, settings, event["execution_id"], event["execution_name"], continuation
-        )
-    if not settings["dry_run"]:
-        release_id = continuation["first_execution"] if continuation else event["execution_id"]
-        runtime.notify(settings["event_bus_name"], ended(release_id, finished))
-    return release_output(finished)
+        return summary.next
+    if summary.announce is not None:
+        runtime.notify(settings["event_bus_name"], ended(summary.announce, summary.finished))
+    return release_output(summary.finished)

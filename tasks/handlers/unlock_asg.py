@@ -13,10 +13,7 @@ from tasks import contracts, ownership, runtime
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     asg, me = event["asg_name"], event["release_id"]
     done = ownership.let_go(asg, me)
-    said = "unlocked" if done.unlocked else "lease not held by this release"
-    if done.restored_capacity is not None:
-        said += f", desired capacity given back to {done.restored_capacity}"
-    runtime.logger.info(f"{asg} => {'; '.join([said, *done.notes])}", extra={"step": "UnlockAsg"})
+    runtime.logger.info(f"{asg} => {done.line}", extra={"step": "UnlockAsg"})
     return {
         "asg_name": asg,
         "release_id": me,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import boto3
 from botocore.stub import Stubber
 
-from tasks.adapters.autoscaling import AutoScaling, Group
+from tasks.adapters.autoscaling import AutoScaling, Group, Member
 from tests.functional.support import REGION
 
 
@@ -52,7 +52,7 @@ def test_a_described_group_reads_as_a_typed_value() -> None:
             {"AutoScalingGroups": [described]},
             {"AutoScalingGroupNames": ["live_asg_web"]},
         )
-        group = AutoScaling(client).group("live_asg_web")
+        group = AutoScaling(client).describe_group("live_asg_web")
 
     assert group == Group(
         name="live_asg_web",
@@ -62,5 +62,10 @@ def test_a_described_group_reads_as_a_typed_value() -> None:
         tags={"asg-terminator:min-healthy": "2"},
         suspended=("AZRebalance", "Launch"),
         target_groups=("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef",),
-        lifecycle={"i-0a01": "InService", "i-0a02": "Terminating:Wait"},
+        members=(
+            Member("i-0a01", "InService", "Healthy", "eu-west-1a"),
+            Member("i-0a02", "Terminating:Wait", "Healthy", "eu-west-1a"),
+        ),
     )
+    assert group.lifecycle == {"i-0a01": "InService", "i-0a02": "Terminating:Wait"}
+    assert group.warm_pool is False

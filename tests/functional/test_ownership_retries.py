@@ -25,6 +25,8 @@ from tests.functional.support import NEW, OLD, group, group_ids, leased, target_
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from tasks.adapters.autoscaling import Group
+
 A = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:A"
 B = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:B"
 
@@ -289,13 +291,11 @@ def test_an_instance_already_terminating_when_terminate_is_retried_counts_as_ter
     cls = type(runtime.autoscaling())
     real = cls.describe_group
 
-    def first_attempt_landed(self: Any, name: str) -> dict[str, Any]:
+    def first_attempt_landed(self: Any, name: str) -> Group:
         """The first attempt terminated ids[0] and then failed: AWS lists it Terminating for a while."""
         described = real(self, name)
-        for instance in described["Instances"]:
-            if instance["InstanceId"] == ids[0]:
-                instance["LifecycleState"] = "Terminating:Wait"
-        return described
+        members = (replace(m, lifecycle="Terminating:Wait") if m.id == ids[0] else m for m in described.members)
+        return replace(described, members=tuple(members))
 
     monkeypatch.setattr(cls, "describe_group", first_attempt_landed)
     after = terminate(event, None)

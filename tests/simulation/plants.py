@@ -36,9 +36,9 @@ def no_lease_check_before_terminate(monkeypatch: pytest.MonkeyPatch) -> None:
 def cleanup_does_not_resume(monkeypatch: pytest.MonkeyPatch) -> None:
     real = ownership._apply
 
-    def apply(asg_name: str, me: str, plan: Any, surge: Any, desired: int) -> None:
+    def apply(asg_name: str, me: str, plan: Any) -> tuple[str, ...]:
         if me.startswith(lease.CLEANUP):
             plan = replace(plan, resume=())  # the bug: Cleanup forgets the processes it should resume
-        real(asg_name, me, plan, surge, desired)
+        return real(asg_name, me, plan)
 
     monkeypatch.setattr(ownership, "_apply", apply)

@@ -257,3 +257,39 @@ def test_a_continuation_that_came_from_no_handover_grants_nothing() -> None:
     still_held = Lease(ASG, holder=PREVIOUS, expires_at=2e9, term_seconds=3600)
     with pytest.raises(AsgLockedError, match=f"being released by {PREVIOUS}"):
         how_to_take(ASG, THIS, still_held, holder_running=True, now=1e9)
+
+
+def converged_outcome() -> dict[str, Any]:
+    progress = Progress(
+        target_version=TARGET,
+        versions_before={OLD: 1},
+        versions_after={TARGET: 1},
+        started_at=stamp(0),
+        finished_at=stamp(60),
+    )
+    return {
+        "asg_name": "live_asg_api",
+        "status": "CONVERGED",
+        "release_id": PREVIOUS,
+        "progress": outcome_progress(progress.to_record()),
+    }
+
+
+def test_summarize_continues_the_chain_while_an_asg_continues_and_carries_the_finished() -> None:
+    summary = chain.summarize([continuing(), converged_outcome()], None, settings(), at(60), PREVIOUS, "web-1")
+    assert summary.continuing == 1 and summary.announce is None
+    assert [r["asg_name"] for r in summary.finished] == ["live_asg_api"]
+    assert summary.next == chain.continue_as_new([continuing()], summary.finished, settings(), PREVIOUS, "web-1", None)
+
+
+def test_summarize_ends_the_release_and_announces_it_under_the_chains_first_execution() -> None:
+    before = {"origin": "web-1", "first_execution": PREVIOUS, "index": 2, "previous_execution": PREVIOUS}
+    before |= {"asgs": [], "finished": [finished_report()]}
+    summary = chain.summarize([converged_outcome()], before, settings(), at(60), THIS, "web-1-c2")
+    assert summary.next is None and summary.continuing == 0 and summary.announce == PREVIOUS
+    assert [r["asg_name"] for r in summary.finished] == ["live_asg_api", "live_asg_api"]  # carried, then this one's
+    assert summary.finished[0] == finished_report()
+    alone = chain.summarize([converged_outcome()], None, settings(), at(60), THIS, "web-1")
+    assert alone.announce == THIS
+    dry = chain.summarize([converged_outcome()], None, {**settings(), "dry_run": True}, at(60), THIS, "web-1")
+    assert dry.announce is None  # a dry run announces nothing

@@ -108,6 +108,14 @@ def test_drained_instances_still_in_the_group_are_registered_again_and_suspended
     plan = lease.give_back(left, 2, fleet)
     assert plan.register == ("i-1",) and plan.target_groups == ("tg",)  # i-2 is gone, i-3 is going
     assert plan.resume == ("AZRebalance", "ScheduledActions") and plan.set_desired is None
+    assert plan.notes == ("not registered again: i-2 (no longer in the group), i-3 (Terminating)",)
+
+
+def test_every_drained_instance_still_in_service_goes_back_and_nothing_is_said() -> None:
+    fleet = [instance("i-1"), instance("i-2")]
+    assert lease.to_register(("i-1", "i-2"), fleet) == (("i-1", "i-2"), None)
+    assert lease.to_register(("i-1", "i-2"), fleet, terminating=("i-2",)) == (("i-1",), None)  # i-2 goes
+    assert lease.to_register((), fleet) == ((), None)
 
 
 def test_a_give_back_keeps_an_instance_the_release_drained_and_registers_it_again() -> None:
@@ -156,3 +164,49 @@ def test_within_a_recorded_range_only_what_is_surely_surge_goes_by_a_decrement()
     fleet = [instance("i-old", "1.0.273"), instance("i-a"), instance("i-b"), instance("i-c")]
     plan = lease.give_back(held_by(ME, surge=Surge(2, 3, was=4)), 4, fleet)
     assert plan.terminate == ("i-c",) and plan.set_desired == 2
+
+
+def test_a_lock_suspends_what_nobody_suspended_and_surges_as_capacity_plans_it() -> None:
+    plan = lease.plan_lock(held_by(ME), ["AZRebalance", "ScheduledActions"], ["ScheduledActions"], 2, 3, 6)
+    assert plan.suspend == ("AZRebalance",) and plan.suspended == ("AZRebalance",)
+    assert (plan.surge.set_to, plan.surge.original) == (5, 3)
+    assert plan.line == "suspended AZRebalance; surge: desired 3 -> 5"
+
+
+def test_a_retried_lock_keeps_what_its_lease_records_and_changes_nothing_twice() -> None:
+    taken = held_by(ME, suspended=("AZRebalance",), surge=Surge(3, 5))
+    plan = lease.plan_lock(taken, ["AZRebalance"], ["AZRebalance"], 2, 5, 6)
+    assert plan.suspend == () and plan.suspended == ("AZRebalance",)  # suspended by this release, before
+    assert plan.surge.set_to is None and plan.line == "suspended AZRebalance; surge kept: desired 5, 3 before it"
+    assert lease.plan_lock(held_by(ME), [], [], 0, 3, 6).line == "no process suspended; no surge"
+
+
+def test_a_read_that_still_disagrees_after_waiting_says_how_long_it_was_read_again() -> None:
+    surged = held_by(ME, surge=Surge(3, 5))
+    assert lease.give_back(surged, 7, [], waited=30).notes[-1] == "read again for 30 s in case the read lagged"
+    assert lease.give_back(surged, 5, [instance("i-a")] * 5, waited=30).notes == ()  # it agreed in the end
+    assert lease.give_back(held_by(ME), 7, [], waited=30).notes == ()  # no surge to wait for
+
+
+def test_a_give_back_done_clears_what_the_lease_recorded() -> None:
+    taken = held_by(ME, surge=Surge(3, 5), suspended=("AZRebalance",), drained=("i-1",), repair=True)
+    assert lease.undone(taken) == lease.Record(
+        clear_surge=True, resumed=("AZRebalance",), undrained=("i-1",), repaired=True
+    )
+    assert lease.undone(held_by(ME)) == lease.Record()
+
+
+def test_letting_go_says_what_it_did() -> None:
+    assert lease.LetGo(True, 3, ("a note",)).line == "unlocked, desired capacity given back to 3; a note"
+    assert lease.LetGo(False, None, ()).line == "lease not held by this release"
+
+
+def test_each_give_back_termination_records_where_it_takes_desired_capacity_first() -> None:
+    fleet = [instance("i-old", "1.0.273"), instance("i-a"), instance("i-b"), instance("i-c"), instance("i-d")]
+    plan = lease.give_back(held_by(ME, surge=Surge(3, 5)), 5, fleet)
+    assert plan.terminate == ("i-d", "i-c")
+    assert plan.surges == (Surge(3, 4, was=5), Surge(3, 3, was=4)) and plan.surge_before_set == Surge(3, 3)
+    ranged = lease.give_back(held_by(ME, surge=Surge(2, 3, was=4)), 4, fleet[:4])
+    assert ranged.surges == (Surge(2, 3, was=4),) and ranged.surge_before_set == Surge(2, 3)
+    scaled = lease.give_back(held_by(ME, surge=Surge(3, 5)), 7, fleet)  # not the release's number: nothing
+    assert scaled.surges == () and scaled.surge_before_set is None
