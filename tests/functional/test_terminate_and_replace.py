@@ -149,17 +149,26 @@ def test_check_replacement_waits_for_a_booting_replacement_then_sees_it_serve(
     assert simulator.reads(replacement) == NEW
 
 
+def one_replaced(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator, poll_seconds: int
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """An old and a new instance, the old one terminated: (settings, CheckReplacement's event's
+    progress, its replacement, booting for the fixture's 60 s)."""
+    ids = make_asg("web", 2, zones=("us-east-1a",))
+    simulator.adopt([ids[0]], OLD)
+    simulator.adopt([ids[1]], NEW)
+    release, progress = selected(simulator, "web", min_healthy=1, poll_seconds=poll_seconds)
+    progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
+    (replacement,) = group_ids(autoscaling, "web") - set(ids)
+    return release, progress, replacement
+
+
 def test_a_check_watches_a_booting_replacement_and_sees_its_boot_end(
     make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
 ) -> None:
     """The batch waits only for its replacement to boot: one check sees the boot end (half a second
     into a watch of up to 10 s), reads the fleet again and is done; no Wait in between."""
-    ids = make_asg("web", 2, zones=("us-east-1a",))
-    simulator.adopt([ids[0]], OLD)
-    simulator.adopt([ids[1]], NEW)
-    release, progress = selected(simulator, "web", min_healthy=1, poll_seconds=10)
-    progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
-    (replacement,) = group_ids(autoscaling, "web") - set(ids)
+    release, progress, replacement = one_replaced(make_asg, autoscaling, simulator, poll_seconds=10)
     assert simulator.reads(replacement) is None  # booting (the fixture's boots take 60 s)
 
     boot_ends = threading.Timer(0.5, simulator.adopt, ([replacement], NEW))
@@ -177,11 +186,7 @@ def test_a_check_watches_a_booting_replacement_and_sees_its_boot_end(
 def test_a_watch_that_sees_no_boot_end_leaves_the_next_check_to_the_rest_of_the_poll(
     make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
 ) -> None:
-    ids = make_asg("web", 2, zones=("us-east-1a",))
-    simulator.adopt([ids[0]], OLD)
-    simulator.adopt([ids[1]], NEW)
-    release, progress = selected(simulator, "web", min_healthy=1, poll_seconds=2)
-    progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
+    release, progress, _ = one_replaced(make_asg, autoscaling, simulator, poll_seconds=2)
 
     waiting = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
 
@@ -193,12 +198,7 @@ def test_a_watch_that_sees_no_boot_end_leaves_the_next_check_to_the_rest_of_the_
 def test_no_watch_for_a_replacement_on_another_build(
     make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
 ) -> None:
-    ids = make_asg("web", 2, zones=("us-east-1a",))
-    simulator.adopt([ids[0]], OLD)
-    simulator.adopt([ids[1]], NEW)
-    release, progress = selected(simulator, "web", min_healthy=1, poll_seconds=30)
-    progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
-    (replacement,) = group_ids(autoscaling, "web") - set(ids)
+    release, progress, replacement = one_replaced(make_asg, autoscaling, simulator, poll_seconds=30)
     simulator.adopt([replacement], OLD)  # booted, on the old build: no boot left to watch
 
     waiting = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
