@@ -31,7 +31,7 @@ from asg_terminator.simulation.aws import (
     World,
     target_group_arn,
 )
-from tasks import errors, ownership, runtime
+from tasks import contracts, errors, ownership, runtime
 from tasks.domain import lease, rollback, versions
 from tasks.domain.events import ENABLED_TAG
 from tasks.domain.guardrails import MIN_HEALTHY_TAG
@@ -688,7 +688,8 @@ class Case:
             # A step delayed past its lease (a Lambda cold start queue, an approval left waiting):
             # a rival may take the lease meanwhile; what the stalled release does next is fenced.
             chosen = self.draws.pick(running)
-            chosen.ready_at = max(chosen.ready_at, w.now) + lease.term_seconds(chosen.data.get("settings", {})) + 60
+            term = lease.term_seconds(contracts.settings(chosen.data.get("settings", {})))
+            chosen.ready_at = max(chosen.ready_at, w.now) + term + 60
         return True
 
     # --- invariants --------------------------------------------------------------------------------

@@ -19,13 +19,13 @@ read to decide anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tasks.domain import capacity
 from tasks.errors import AsgLockedError, AsgSkippedError, LeaseLostError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from tasks.domain.fleet import Instance
 
@@ -103,20 +103,16 @@ class Take:
     previous: Lease | None = None
 
 
-def term_seconds(settings: dict[str, object]) -> int:
+def term_seconds(settings: Mapping[str, Any]) -> int:
     """How long a lease lasts after each renewal: longer than the longest stretch a release can go
     without a fenced call (waiting for replacements and then for the fleet, draining, baking,
-    waiting for approval), so a live holder never lets it expire."""
-
-    def number(key: str, default: int) -> int:
-        value = settings.get(key, default)
-        return int(value) if isinstance(value, int | float) else default
-
-    waits = 2 * number("replacement_timeout_seconds", 900) + 2 * number("poll_seconds", 15) + LONGEST_DRAIN_SECONDS
-    if settings.get("checkpoints"):
-        waits += number("bake_seconds", 300)
-        waits += APPROVAL_WAIT_SECONDS if settings.get("approve_checkpoints") else 0
-    return waits + number("healthy_for_seconds", 0) + MARGIN_SECONDS
+    waiting for approval), so a live holder never lets it expire. ``settings``: the release's, every
+    field there (contracts.settings fills an older execution's from the input schema's defaults)."""
+    waits = 2 * int(settings["replacement_timeout_seconds"]) + 2 * int(settings["poll_seconds"]) + LONGEST_DRAIN_SECONDS
+    if settings["checkpoints"]:
+        waits += int(settings["bake_seconds"])
+        waits += APPROVAL_WAIT_SECONDS if settings["approve_checkpoints"] else 0
+    return waits + int(settings["healthy_for_seconds"]) + MARGIN_SECONDS
 
 
 def how_to_take(

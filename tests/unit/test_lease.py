@@ -10,7 +10,7 @@ import pytest
 from tasks.domain import lease
 from tasks.domain.lease import NEW, OURS, SWAP, Lease, Surge
 from tasks.errors import AsgLockedError, AsgSkippedError
-from tests.unit.builders import instance
+from tests.unit.builders import instance, settings
 
 ME = "arn:aws:states:us-east-1:123456789012:execution:release:me"
 OTHER = "arn:aws:states:us-east-1:123456789012:execution:release:other"
@@ -63,13 +63,16 @@ def test_a_start_that_meets_a_held_asg_skips_it_only_when_it_should(
 
 
 def test_the_term_outlasts_every_wait_between_two_renewals() -> None:
-    quick = lease.term_seconds({"replacement_timeout_seconds": 60, "poll_seconds": 1})
+    quick = lease.term_seconds(settings(replacement_timeout_seconds=60, poll_seconds=1))
     assert quick == 2 * 60 + 2 * 1 + lease.LONGEST_DRAIN_SECONDS + lease.MARGIN_SECONDS
-    approving = {"replacement_timeout_seconds": 60, "poll_seconds": 1, "checkpoints": [1], "bake_seconds": 300}
+    approving = settings(replacement_timeout_seconds=60, poll_seconds=1, checkpoints=[1], bake_seconds=300)
     assert lease.term_seconds(approving) == quick + 300
     assert lease.term_seconds({**approving, "approve_checkpoints": True}) == quick + 300 + lease.APPROVAL_WAIT_SECONDS
     assert lease.term_seconds({**approving, "checkpoints": []}) == quick  # no checkpoint: no bake
-    assert lease.term_seconds({}) == lease.term_seconds({"replacement_timeout_seconds": 900, "poll_seconds": 15})
+    windowed = settings(replacement_timeout_seconds=60, poll_seconds=1, healthy_for_seconds=30)
+    assert lease.term_seconds(windowed) == quick + 30
+    # The input schema's defaults (what contracts.settings fills in): 900 s and 15 s.
+    assert lease.term_seconds(settings()) == 2 * 900 + 2 * 15 + lease.LONGEST_DRAIN_SECONDS + lease.MARGIN_SECONDS
 
 
 def test_a_swap_keeps_the_ended_releases_changes_marked_for_repair() -> None:
