@@ -45,7 +45,7 @@ def booting(fleet: Fleet) -> tuple[str, ...]:
     instances InService and Healthy, with a version URL, that answered no version yet, the oldest
     WATCHED of them. Their answers may be what the wait waits for (a surge booting, or any instance
     that would lift the floor)."""
-    return tuple(i.id for i in fleet.instances if i.healthy and i.version is None and i.url is not None)[:WATCHED]
+    return tuple(i.id for i in fleet.instances if i.booting and i.url is not None)[:WATCHED]
 
 
 def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, fleet_key: str | None = None) -> Progress:

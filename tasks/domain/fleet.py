@@ -93,6 +93,12 @@ class Instance:
         return self.in_service and self.health == HEALTHY
 
     @property
+    def booting(self) -> bool:
+        """InService and Healthy to Auto Scaling, and no version answered yet: what a watch waits on
+        (CheckReplacement's replacements, WatchBooting's)."""
+        return self.healthy and self.version is None
+
+    @property
     def serving(self) -> bool:
         """InService, Healthy, healthy in every target group and its version read: the only instances
         the floor counts."""

@@ -3,11 +3,10 @@ newcomer serves the target (for ``healthy_for_seconds``), or the replacement tim
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from tasks.domain import history_budget
+from tasks.domain import history_budget, watch
 from tasks.domain.fleet import Action, Pending, iso, parse_iso
 from tasks.domain.text import listed
 from tasks.errors import InvalidStepInputError, ReplacementTimeoutError
@@ -131,12 +130,12 @@ def to_watch(fleet: Fleet, progress: Progress, policy: Policy, known: Collection
     lingering, newcomers = _replacing(fleet, pending, known)
     if lingering or len(newcomers) < pending.expected:
         return ()
-    booting = [i for i in newcomers if not i.runs(target)]
+    not_yet = [i for i in newcomers if not i.runs(target)]
     # One that answers another version has booted, and one unhealthy waits on Auto Scaling: neither
     # ends by a watch of the versions.
-    if any(i.version is not None or not i.healthy for i in booting):
+    if not all(i.booting for i in not_yet):
         return ()
-    return tuple(i.id for i in booting)
+    return tuple(i.id for i in not_yet)
 
 
 def after_watch(progress: Progress, watched: float, poll_seconds: int) -> Progress:
@@ -145,7 +144,7 @@ def after_watch(progress: Progress, watched: float, poll_seconds: int) -> Progre
     pending = progress.pending
     if pending is None:
         return progress
-    return progress.update(pending=replace(pending, wait_seconds=max(0, math.floor(poll_seconds - watched))))
+    return progress.update(pending=replace(pending, wait_seconds=watch.rest(poll_seconds, watched)))
 
 
 def shortest_boot(progress: Progress, now: datetime) -> float | None:

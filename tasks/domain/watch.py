@@ -7,6 +7,8 @@ A watch fits in its Task's timeout, with room for its last probe and for the rea
 
 from __future__ import annotations
 
+import math
+
 TASK_TIMEOUT_SECONDS = 60
 """The Task timeout of the states that watch (state_machines/build.py), as long as their functions'
 (infra/template.yaml)."""
@@ -20,6 +22,12 @@ def seconds(poll_seconds: int, probe_timeout_seconds: float, spent: float) -> fl
     far). 0: no watch."""
     room = TASK_TIMEOUT_SECONDS - MARGIN_SECONDS - 2 * probe_timeout_seconds - spent
     return max(0.0, min(float(poll_seconds), room))
+
+
+def rest(poll_seconds: int, watched: float) -> int:
+    """What is left of the poll after a watch of ``watched`` seconds, for the Wait that follows it
+    (0 when the watch took all of it)."""
+    return max(0, math.floor(poll_seconds - watched))
 
 
 def every(poll_seconds: int) -> float:

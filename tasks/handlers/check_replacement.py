@@ -10,7 +10,6 @@ from tasks.domain import alarms, notifications, replacement
 from tasks.domain import watch as watching
 from tasks.domain.fleet import Fleet, Progress
 from tasks.domain.policy import Policy
-from tasks.domain.replacement import check_replacement
 
 
 def known_ids(asg_name: str, ledger: Progress) -> frozenset[str]:
@@ -29,7 +28,7 @@ def _check(
     answered none keeps its URL), and the ledger after it."""
     fleet = runtime.fleet_reader().discover(asg_name, settings["version_url"])
     fleet = read_versions(fleet, runtime.prober(settings["probe_timeout_seconds"]))
-    return fleet, check_replacement(fleet, ledger, policy, runtime.now(), known)
+    return fleet, replacement.check_replacement(fleet, ledger, policy, runtime.now(), known)
 
 
 def _watched(

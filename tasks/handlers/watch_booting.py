@@ -9,7 +9,6 @@ instances it names, and probes them (tasks/domain/watch.py).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from tasks import contracts, runtime
@@ -40,7 +39,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     watched = runtime.epoch() - since
     # Not all answered: the next read comes when the rest of the poll has passed (WaitAfterWatching),
     # as it would have after WaitBeforeReread.
-    rest = 0 if answered else max(0, math.floor(poll - watched))
+    rest = 0 if answered else watching.rest(poll, watched)
     said = "each answered" if answered else f"not all answered; the next read in {rest} s"
     runtime.logger.info(
         f"{stored.fleet.asg_name} => watched {len(decision.watch)} booting instances for {watched:.1f} s: {said}",

@@ -18,6 +18,12 @@ def test_a_watch_lasts_a_poll_within_what_the_task_timeout_leaves() -> None:
     assert watch.seconds(1, 2, spent=0.2) == 1.0
 
 
+def test_after_a_watch_the_rest_of_the_poll_is_waited_rounded_down() -> None:
+    assert watch.rest(15, 3.4) == 11
+    assert watch.rest(1, 0.99) == 0
+    assert watch.rest(15, 20) == 0  # the watch took the whole poll, and more
+
+
 def test_a_watch_probes_every_twentieth_of_a_poll_and_never_more_often_than_every_200_ms() -> None:
     assert watch.every(15) == 0.75
     assert watch.every(1) == 0.2
