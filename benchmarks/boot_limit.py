@@ -108,13 +108,19 @@ def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
     return events_of(sfn, arn, max_pages=20)
 
 
-def released_in(events: list[dict[str, Any]]) -> float:
-    """From LockAsg entered (the surge launches there) to AsgConverged entered, in seconds."""
-    entered = {}
+def first_entered(events: list[dict[str, Any]], *names: str) -> dict[str, Any]:
+    """When each of the states ``names`` was first entered (those never entered left out)."""
+    entered: dict[str, Any] = {}
     for event in events:
         details = event.get("stateEnteredEventDetails")
-        if details is not None and details["name"] in ("LockAsg", "AsgConverged"):
+        if details is not None and details["name"] in names:
             entered.setdefault(details["name"], event["timestamp"])
+    return entered
+
+
+def released_in(events: list[dict[str, Any]]) -> float:
+    """From LockAsg entered (the surge launches there) to AsgConverged entered, in seconds."""
+    entered = first_entered(events, "LockAsg", "AsgConverged")
     if len(entered) < 2:
         return math.nan
     return float((entered["AsgConverged"] - entered["LockAsg"]).total_seconds())
@@ -125,24 +131,17 @@ def per_release(events: list[dict[str, Any]], surged: bool) -> float:
     first wave, taking the ASG and its first read and decision (LockAsg entered to the first Drain
     entered; none with a surge, which boots from LockAsg on, its reads beside it), and after the
     last, the read that finds it converged (the last CheckReplacement exited to AsgConverged entered)."""
-    first: dict[str, Any] = {}
-    last_check = None
-    for event in events:
-        entered = event.get("stateEnteredEventDetails")
-        if entered is not None and entered["name"] in ("LockAsg", "Drain", "AsgConverged"):
-            first.setdefault(entered["name"], event["timestamp"])
-        exited = event.get("stateExitedEventDetails")
-        if exited is not None and exited["name"] == "CheckReplacement":
-            last_check = event["timestamp"]
-    if len(first) < 3 or last_check is None:
+    first = first_entered(events, "LockAsg", "Drain", "AsgConverged")
+    checks = [e["timestamp"] for e in events if e.get("stateExitedEventDetails", {}).get("name") == "CheckReplacement"]
+    if len(first) < 3 or not checks:
         return math.nan
     before = 0.0 if surged else (first["Drain"] - first["LockAsg"]).total_seconds()
-    return float(before + (first["AsgConverged"] - last_check).total_seconds())
+    return float(before + (first["AsgConverged"] - checks[-1]).total_seconds())
 
 
 GROUPS = {
-    "waits s": ("WaitBeforeReread", "WaitForReplacement", "WaitForDraining"),
-    "checks s": ("CheckReplacement",),
+    "waits s": ("WaitBeforeReread", "WaitAfterWatching", "WaitForReplacement", "WaitForDraining"),
+    "checks s": ("CheckReplacement", "WatchBooting"),
     "reads s": ("Discover", "ReadVersions", "SelectBatch"),
     "changes s": ("LockAsg", "Drain", "Terminate", "UnlockAsg"),
 }
@@ -157,7 +156,7 @@ def breakdown(events: list[dict[str, Any]]) -> dict[str, Any]:
         if "stateEnteredEventDetails" in event:
             name = event["stateEnteredEventDetails"]["name"]
             entered[name] = event["timestamp"]
-            counts["re-reads"] += name == "WaitBeforeReread"
+            counts["re-reads"] += name in ("WaitBeforeReread", "WatchBooting")
             counts["polls"] += name == "CheckReplacement"
         elif "stateExitedEventDetails" in event:
             name = event["stateExitedEventDetails"]["name"]
@@ -279,9 +278,11 @@ def main() -> None:
         "where the time goes, per case (seconds inside each group of states; re-reads and polls counted)",
         list(split[0]),
         [list(row.values()) for row in split],
-        caption="waits: WaitBeforeReread (poll_seconds each), WaitForReplacement (a batch's first a poll before the "
+        caption="waits: WaitBeforeReread (poll_seconds each), WaitAfterWatching (the rest of a poll after a watch), "
+        "WaitForReplacement (a batch's first a poll before the "
         "shortest replacement measured would end, or at once when nothing launches; then the rest of each poll) and "
-        "WaitForDraining; checks: CheckReplacement, with its watch of a boot (up to poll_seconds each); reads: "
+        "WaitForDraining; checks: CheckReplacement and WatchBooting, with their watches of a boot (up to poll_seconds "
+        "each); re-reads: WaitBeforeReread or WatchBooting; reads: "
         "Discover, ReadVersions, SelectBatch; changes: LockAsg, Drain, Terminate, UnlockAsg",
     )
 
