@@ -66,13 +66,20 @@ def asg_views(view: history.ExecutionView, asg_names: list[str]) -> dict[str, As
     return views
 
 
+# The states whose output names a read of the fleet (its census): ReadVersions, and the check that saw a
+# batch replaced (SelectBatch decides on its read).
+FLEET_READS = ("ReadVersions", "CheckReplacement")
+
+
 def history_counts(view: history.ExecutionView, asg_name: str) -> FleetCounts | None:
     """Fleet counts from the last fleet read in the history (for releases on real AWS)."""
     for run in reversed(view.runs):
-        if run.asg_name == asg_name and run.name == "ReadVersions" and run.output:
-            output = history.json_object(run.output)
+        if run.asg_name != asg_name or run.name not in FLEET_READS or not run.output:
+            continue
+        output = history.json_object(run.output)
+        if "fleet" in output:  # a CheckReplacement names the read that saw its batch replaced, a waiting one none
             # The state carries where the read is stored and its census, not the fleet (tasks/adapters/s3.py).
-            fleet, target = output.get("fleet", {}), output.get("progress", {}).get("target_version")
+            fleet, target = output["fleet"], output.get("progress", {}).get("target_version")
             census = {v: n for v, n in (fleet.get("census") or {}).items() if v != versions.UNKNOWN}
             new = sum(
                 n for v, n in census.items() if target and v != versions.OTHER_VERSIONS and versions.same(v, target)

@@ -129,7 +129,8 @@ def main() -> None:
             measured.append((f"Terminate ({len(batch)} ids)", counter.take(), clock.seconds))
 
             with Stopwatch() as clock:
-                check_replacement.handler({"asg_name": name, "progress": pending, "settings": settings}, None)
+                check = {"asg_name": name, "release_id": release_id, "settings": settings, "progress": pending}
+                check_replacement.handler(check, None)
             measured.append(("CheckReplacement", counter.take(), clock.seconds))
 
             loop = Counter[str]()
@@ -170,7 +171,8 @@ def main() -> None:
             "Discover, Terminate, CheckReplacement: the real handlers (schemas checked). FleetReader.discover: the "
             "read CheckReplacement makes, alone. one loop = Discover + Terminate + one CheckReplacement; ReadVersions "
             "(a GetObject and a PutObject of the fleet record) and SelectBatch (a GetObject) are not run here; each "
-            "further poll adds one CheckReplacement. "
+            "further poll adds one CheckReplacement (the check that sees its batch replaced also stores its read, a "
+            "PutObject, and the next batch is chosen from it with no Discover). "
             "CheckReplacement's version probes go to a closed 127.0.0.1 port. moto s: wall time in moto "
             "(in-process), not AWS latency. moto pages DescribeInstances every 100 reservations even when "
             "InstanceIds are given (each replacement is its own reservation there); AWS does not combine "

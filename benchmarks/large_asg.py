@@ -1,14 +1,14 @@
 """A release of one large ASG that converges: 10,000 instances through the handlers, 4,000 through `local up`.
 
-``--via handlers`` (default 10,000 instances) runs the real handlers in the order the ASL chains them
-(LockAsg, then Discover, ReadVersions, SelectBatch, Drain, Terminate, CheckReplacement until replaced,
-and again until converged, then UnlockAsg), in this process against moto, the fleet simulator
-answering every instance's /version on loopback. Each state's payload is built as the ASL builds
-it and measured. ``--via local-up`` (default 4,000 instances) starts the stack `asg-terminator local
-up` serves (asg_terminator/localstack.py: moto's server and interpreter running the real ASL, the
-handlers behind its Lambda Invoke API), creates the ASG through its endpoint
-and uploads the build to the artifacts bucket, which starts the release (as the demo does); the
-times and payload sizes are read from the execution's history.
+``--via handlers`` (default 10,000 instances) runs the real handlers in the order the ASL chains
+them (LockAsg, then Discover, ReadVersions, SelectBatch, Drain, Terminate, CheckReplacement until
+replaced, SelectBatch again on the check's read until converged, then UnlockAsg), in this process
+against moto, the fleet simulator answering every instance's /version on loopback. Each state's
+payload is built as the ASL builds it and measured. ``--via local-up`` (default 4,000 instances)
+starts the stack `asg-terminator local up` serves (asg_terminator/localstack.py: moto's server and
+interpreter running the real ASL, the handlers behind its Lambda Invoke API), creates the ASG
+through its endpoint and uploads the build to the artifacts bucket, which starts the release (as the
+demo does); the times and payload sizes are read from the execution's history.
 
 ``--outdated`` instances run the old build, the others the target already (default: one batch at
 the cap of 500, so a run takes minutes: moto's DescribeInstances takes about 4 s per 1,000 instances
@@ -123,11 +123,12 @@ def through_handlers(instances: int, outdated: int, max_batch: int | None) -> No
             began = time.perf_counter()
             state: dict[str, Any] = {**item, "progress": progress}
             for _ in range(50):
-                read = {"asg_name": "large", "release_id": RELEASE_ID, "version_url": settings["version_url"]}
-                fleet = steps.run("Discover", discover.handler, read, state)
-                state = {**state, "fleet": fleet}
-                probe = {"fleet": fleet, "probe_timeout_seconds": settings["probe_timeout_seconds"]}
-                state["fleet"] = steps.run("ReadVersions", read_versions.handler, probe, state)
+                if "fleet" not in state:  # after a batch, SelectBatch decides on the last check's read
+                    read = {"asg_name": "large", "release_id": RELEASE_ID, "version_url": settings["version_url"]}
+                    fleet = steps.run("Discover", discover.handler, read, state)
+                    state = {**state, "fleet": fleet}
+                    probe = {"fleet": fleet, "probe_timeout_seconds": settings["probe_timeout_seconds"]}
+                    state["fleet"] = steps.run("ReadVersions", read_versions.handler, probe, state)
                 select = {k: state[k] for k in ("asg_name", "release_id", "settings", "progress", "fleet")}
                 state = {**item, **steps.run("SelectBatch", select_batch.handler, select)}
                 del state["takes_over"]
@@ -142,8 +143,8 @@ def through_handlers(instances: int, outdated: int, max_batch: int | None) -> No
                 state["progress"] = steps.run("Terminate", terminate.handler, ledger, state)
                 while state["progress"]["pending"] is not None:
                     time.sleep(1)  # poll_seconds
-                    check = {"asg_name": "large", "progress": state["progress"], "settings": settings}
-                    state["progress"] = steps.run("CheckReplacement", check_replacement.handler, check, state)
+                    check = {k: state[k] for k in ("asg_name", "release_id", "settings", "progress")}
+                    state = steps.run("CheckReplacement", check_replacement.handler, check, state)
             released = time.perf_counter() - began
             steps.run("UnlockAsg", unlock_asg.handler, {"asg_name": "large", "release_id": RELEASE_ID}, state)
             served = [simulator.reads(i) for i in lister()]

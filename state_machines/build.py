@@ -295,6 +295,8 @@ READ: Final = (
         default="WaitBeforeReread",
     ),
 )
+DECIDE: Final = READ[2:]
+"""The decision on a read CheckReplacement made (it saw a batch replaced): no Discover, no ReadVersions."""
 # ... terminate a batch ...
 TERMINATE: Final = (
     task(
@@ -348,14 +350,21 @@ POLL: Final = (
         "CheckReplacement",
         "Done when the batch has left, InService+Healthy >= desired and every newcomer serves the target. When "
         "the batch waits only for its replacements to boot, the check watches them for up to poll_seconds and "
-        "sees the boot end (the next Wait is then the rest of the poll).",
-        parameters=inputs(asg_name="$.asg_name", progress="$.progress", settings="$.settings"),
-        result_path="$.progress",
+        "sees the boot end (the next Wait is then the rest of the poll). Its output is the ASG's state; once the "
+        "batch is replaced, with the key of the read that saw it ($.fleet).",
+        parameters=inputs(
+            asg_name="$.asg_name", release_id="$.release_id", settings="$.settings", progress="$.progress"
+        ),
         timeout=WATCHING_TIMEOUT,
         catches=(FAIL_THE_ASG,),
         then="ReplacementDone",
     ),
-    choice("ReplacementDone", None, [when(null("$.progress.pending"), "Discover")], default="WaitForReplacement"),
+    choice(
+        "ReplacementDone",
+        "Replaced: SelectBatch decides on the read that saw it ($.fleet), with no Discover and ReadVersions between.",
+        [when(null("$.progress.pending"), "SelectBatch")],
+        default="WaitForReplacement",
+    ),
 )
 WAIT_BEFORE_REREAD: Final = wait("WaitBeforeReread", None, seconds_path="$.settings.poll_seconds", then="Discover")
 """SelectBatch chose to wait (nothing can be terminated yet): read again after a poll."""
@@ -630,6 +639,7 @@ PATHS: Final[dict[str, tuple[Walk, ...]]] = {
     ),
     "ASG_ONCE": (LOCK, (ASG_CONVERGED, UNLOCK_ASG)),
     "READ": (READ,),
+    "DECIDE": (DECIDE,),
     "REREAD": ((WAIT_BEFORE_REREAD,),),
     "WATCH": (WATCH,),
     "TERMINATE": (TERMINATE,),

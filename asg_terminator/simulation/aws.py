@@ -672,14 +672,14 @@ class SimFleetRecords(FleetRecords):
     def __init__(self, world: World, checked: bool = True) -> None:
         super().__init__(cast("S3Client", _MemoryS3(world)), "simulated-fleets")
         self.world, self.checked = world, checked
-        self._kept: dict[str, tuple[str, Fleet]] = {}
+        self._kept: dict[str, StoredFleet] = {}
 
     def put(self, release_id: str, written_by: str, fleet: Fleet) -> dict[str, Any]:
         if self.checked:
             return super().put(release_id, written_by, fleet)
         self.world.call("s3", "PutObject", fleet.asg_name)
         key = self.key(release_id, fleet.asg_name, f"{written_by}:{len(self._kept)}".encode())
-        self._kept[key] = (release_id, fleet)
+        self._kept[key] = StoredFleet(release_id, fleet, written_by)
         ref = {"asg_name": fleet.asg_name, "key": key, "instances": len(fleet.instances)}
         return ref | {"desired": fleet.desired, "census": fleet.census()}
 
@@ -689,8 +689,7 @@ class SimFleetRecords(FleetRecords):
         self.world.call("s3", "GetObject", asg_name)
         if key not in self._kept:
             raise AwsRequestError(f"GetObject {key}: no such fleet record (simulated)")
-        release_id, fleet = self._kept[key]
-        return StoredFleet(release_id, fleet)
+        return self._kept[key]
 
 
 class _MemoryS3:

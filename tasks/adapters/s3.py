@@ -49,10 +49,12 @@ FLEET_PREFIX = "fleets/"  # the prefix the functions' roles may read and write, 
 
 @dataclass(frozen=True)
 class StoredFleet:
-    """A fleet record read back from the bucket: the read, and the release that stored it."""
+    """A fleet record read back from the bucket: the read, the release that stored it, and the step
+    that wrote it (``fleet_record.json``'s ``written_by``)."""
 
     release_id: str
     fleet: Fleet
+    written_by: str
 
 
 class FleetRecords:
@@ -118,7 +120,7 @@ class FleetRecords:
                 f"fleet record {where}: holds {len(fleet.instances)} instances of {fleet.asg_name!r}, "
                 f"not {'the' if instances is None else instances} of {asg_name!r} as its reference says"
             )
-        return StoredFleet(release_id=str(record["release_id"]), fleet=fleet)
+        return StoredFleet(release_id=str(record["release_id"]), fleet=fleet, written_by=str(record["written_by"]))
 
     def read(self, ref: dict[str, Any]) -> StoredFleet:
         """The read a ``fleet_ref`` names."""

@@ -27,6 +27,11 @@ READ = (
     ("BatchDecision", "Choice"),
 )
 
+DECIDE = (
+    ("SelectBatch", "Task"),
+    ("BatchDecision", "Choice"),
+)
+
 REREAD = (("WaitBeforeReread", "Wait"),)
 
 WATCH = (

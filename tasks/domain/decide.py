@@ -33,11 +33,13 @@ WATCHED = 100
 _AFTER = {Action.WAIT: history_budget.REREAD, Action.CHECKPOINT: history_budget.CHECKPOINT}
 
 
-def cost(decision: Decision | None) -> int:
-    """The history events one read spends, given what it decided."""
+def cost(decision: Decision | None, *, read_by_check: bool = False) -> int:
+    """The history events one read spends, given what it decided. ``read_by_check``: the read is the
+    one CheckReplacement made when it saw a batch replaced, so no Discover and ReadVersions ran."""
+    read = history_budget.DECIDE if read_by_check else history_budget.READ
     if decision is not None and decision.watch:
-        return history_budget.READ + history_budget.WATCH
-    return history_budget.READ + (0 if decision is None else _AFTER.get(decision.action, 0))
+        return read + history_budget.WATCH
+    return read + (0 if decision is None else _AFTER.get(decision.action, 0))
 
 
 def booting(fleet: Fleet) -> tuple[str, ...]:
@@ -48,18 +50,26 @@ def booting(fleet: Fleet) -> tuple[str, ...]:
     return tuple(i.id for i in fleet.instances if i.booting and i.url is not None)[:WATCHED]
 
 
-def decide(fleet: Fleet, progress: Progress, policy: Policy, now: datetime, fleet_key: str | None = None) -> Progress:
+def decide(
+    fleet: Fleet,
+    progress: Progress,
+    policy: Policy,
+    now: datetime,
+    fleet_key: str | None = None,
+    *,
+    read_by_check: bool = False,
+) -> Progress:
     """Choose the next batch, declare convergence, or wait; fail when no progress is possible.
 
     In a dry run the decision also carries the plan: every instance and what would happen to it.
     A branch that has spent its share of the execution's history hands over instead of going on
     (decision ``continue``): the next execution of the chain re-reads the fleet and decides again.
     ``fleet_key``: where this read is stored; a terminate decision names it, so the replacements can
-    be told from the instances it knew.
+    be told from the instances it knew. ``read_by_check``: the read is CheckReplacement's (see ``cost``).
     """
     policy = policy.during(progress)
     decided = _decide(fleet, progress, policy, now, fleet_key)
-    decided = decided.spend(cost(decided.decision))
+    decided = decided.spend(cost(decided.decision, read_by_check=read_by_check))
     if policy.dry_run:
         return with_plan(fleet, decided, policy)
     next_batch = history_budget.batch_cost(policy.poll_seconds, policy.replacement_timeout_seconds)

@@ -33,6 +33,8 @@ EXECUTION = 1 + _written(asl_paths.EXECUTION) + 1 + 1
 ASG_ONCE = MAP_ITERATION + _written(asl_paths.ASG_ONCE)
 # One read of the fleet and the decision on it, and the wait before the next read after a ``wait`` decision.
 READ = _written(asl_paths.READ)
+# The decision on the read CheckReplacement made when it saw a batch replaced (no Discover, no ReadVersions).
+DECIDE = _written(asl_paths.DECIDE)
 REREAD = _written(asl_paths.REREAD)
 WATCH = _written(asl_paths.WATCH)
 # A batch going: drained, then terminated.
@@ -52,13 +54,14 @@ def per_asg(max_events: int, asg_count: int) -> int:
 
 
 def batch_cost(poll_seconds: int, replacement_timeout_seconds: int) -> int:
-    """The most one more batch can spend: terminate, every check until the timeout, the read after."""
+    """The most one more batch can spend: terminate, every check until the timeout, the decision on
+    the last check's read (and a wait after it)."""
     polls = -(-replacement_timeout_seconds // poll_seconds) + 2
-    return TERMINATE + polls * POLL + READ + REREAD
+    return TERMINATE + polls * POLL + DECIDE + REREAD
 
 
-# The least an execution must do for every ASG: a read, one batch checked twice, the read after it.
-ONE_QUICK_BATCH = ASG_ONCE + READ + TERMINATE + 2 * POLL + READ + REREAD
+# The least an execution must do for every ASG: a read, one batch checked twice, the decision after it.
+ONE_QUICK_BATCH = ASG_ONCE + READ + TERMINATE + 2 * POLL + DECIDE + REREAD
 
 
 def check_fits(max_events: int, asg_count: int, poll_seconds: int, replacement_timeout_seconds: int) -> int:

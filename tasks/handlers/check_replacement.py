@@ -1,4 +1,9 @@
-"""CheckReplacement: has the ASG replaced the terminated batch with instances serving the target?"""
+"""CheckReplacement: has the ASG replaced the terminated batch with instances serving the target?
+
+Its output is the ASG's state for the states after it. Once the batch is replaced, the read that saw
+it is stored in the fleet bucket and its key passed on (``fleet``, as ReadVersions passes one):
+SelectBatch decides on that read, so no Discover and ReadVersions run between a batch and the next.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from tasks.domain import alarms, notifications, replacement
 from tasks.domain import watch as watching
 from tasks.domain.fleet import Fleet, Progress
 from tasks.domain.policy import Policy
+
+CARRIED = ("asg_name", "release_id", "settings")
 
 
 def known_ids(asg_name: str, ledger: Progress) -> frozenset[str]:
@@ -63,4 +70,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         batch = ledger.pending.instance_ids if ledger.pending else ()
         replaced = notifications.batch_replaced(progress.release_id or "", fleet.asg_name, progress, batch)
         runtime.notify(settings["event_bus_name"], replaced)
-    return progress.to_record()
+        stored = runtime.fleet_records().put(event["release_id"], "CheckReplacement", fleet)
+        return {**{key: event[key] for key in CARRIED}, "progress": progress.to_record(), "fleet": stored}
+    return {**{key: event[key] for key in CARRIED}, "progress": progress.to_record()}

@@ -1,9 +1,10 @@
 """SelectBatch: decide the next batch to terminate, convergence, or waiting (or, with this
 execution's history share spent, park the ASG's lease for the chain's next execution).
 
-Its input names the fleet ReadVersions stored (a claim check); its output is the ASG's whole state
-for the states after it, the fleet's key in a terminate decision only (CheckReplacement tells the
-replacements from the instances that read knew).
+Its input names the fleet ReadVersions stored (a claim check), or the read CheckReplacement stored
+when it saw a batch replaced; its output is the ASG's whole state for the states after it, the
+fleet's key in a terminate decision only (CheckReplacement tells the replacements from the
+instances that read knew).
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ CARRIED = ("asg_name", "release_id", "settings")
 
 @contracts.step("select_batch")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    fleet = runtime.fleet_records().read(event["fleet"]).fleet
+    stored = runtime.fleet_records().read(event["fleet"])
+    fleet, read_by_check = stored.fleet, stored.written_by == "CheckReplacement"
     ledger = Progress.from_record(event["progress"])
     ledger = ledger.update(release_id=ledger.release_id or event["release_id"])
     settings = contracts.settings(event["settings"])
     settings["target_version"] = asg_target(settings, fleet.asg_name)
-    progress = decide(fleet, ledger, Policy.from_settings(settings), runtime.now(), event["fleet"]["key"])
+    policy = Policy.from_settings(settings)
+    progress = decide(fleet, ledger, policy, runtime.now(), event["fleet"]["key"], read_by_check=read_by_check)
     decision = progress.decision
     if decision is not None and decision.action == Action.CONTINUE:  # AsgContinues: the lease waits for the handover
         ownership.park(fleet.asg_name, event["release_id"])

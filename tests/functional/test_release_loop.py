@@ -50,17 +50,16 @@ def test_four_instances_on_the_old_build_end_on_the_new_one_without_breaking_the
     progress = release["asgs"][0]["progress"]  # the ledger ValidateInput starts the ASG with
     floor_seen = [serving(autoscaling, simulator, "live_asg_web")]
 
+    state = {"asg_name": "live_asg_web", "release_id": RELEASE_ID, "settings": settings}
+    fleet = None  # the read SelectBatch decides on: the last check's once a batch is replaced (as the ASL goes)
     for _ in range(20):
-        fleet = discover(
-            {"asg_name": "live_asg_web", "release_id": RELEASE_ID, "version_url": settings["version_url"]}, None
-        )
-        fleet = read_versions({"fleet": fleet, "probe_timeout_seconds": settings["probe_timeout_seconds"]}, None)
-        state = {
-            "asg_name": "live_asg_web",
-            "release_id": "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test",
-            "settings": settings,
-        }
+        if fleet is None:
+            fleet = discover(
+                {"asg_name": "live_asg_web", "release_id": RELEASE_ID, "version_url": settings["version_url"]}, None
+            )
+            fleet = read_versions({"fleet": fleet, "probe_timeout_seconds": settings["probe_timeout_seconds"]}, None)
         progress = select_batch({**state, "fleet": fleet, "progress": progress}, None)["progress"]
+        fleet = None
         action = progress["decision"]["action"]
         if action == "converged":
             break
@@ -71,9 +70,10 @@ def test_four_instances_on_the_old_build_end_on_the_new_one_without_breaking_the
             floor_seen.append(serving(autoscaling, simulator, "live_asg_web"))
             while progress["pending"] is not None:
                 time.sleep(0.1)
-                event = {"asg_name": "live_asg_web", "progress": progress, "settings": settings}
-                progress = check_replacement(event, None)
+                checked = check_replacement({**state, "progress": progress}, None)
+                progress = checked["progress"]
                 floor_seen.append(serving(autoscaling, simulator, "live_asg_web"))
+            fleet = checked["fleet"]
         else:
             time.sleep(0.1)
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from asg_terminator.simulator import WRONG_VERSION, FleetSimulator
+from tasks.domain import history_budget
 from tasks.domain.fleet import RECENT_IDS
 from tasks.errors import AsgNotFoundError, InvalidStepInputError, ReplacementTimeoutError
 from tasks.handlers.check_replacement import handler as check_replacement
@@ -126,6 +127,14 @@ def test_terminate_refuses_a_decision_that_is_not_terminate(aws: None) -> None:
         terminate({"asg_name": "web", "release_id": RELEASE_ID, "progress": progress}, None)
 
 
+def checked(release: dict[str, Any], progress: dict[str, Any]) -> dict[str, Any]:
+    """The ledger CheckReplacement's output (the ASG's state) holds, its event as the ASL builds it."""
+    state = {"asg_name": "web", "release_id": RELEASE_ID, "settings": release}
+    output = check_replacement({**state, "progress": progress}, None)
+    assert {k: output[k] for k in state} == state
+    return dict(output["progress"])
+
+
 def test_check_replacement_waits_for_a_booting_replacement_then_sees_it_serve(
     make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
 ) -> None:
@@ -136,9 +145,9 @@ def test_check_replacement_waits_for_a_booting_replacement_then_sees_it_serve(
     progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
     (replacement,) = group_ids(autoscaling, "web") - set(ids)
 
-    booting = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+    booting = checked(release, progress)
     simulator.adopt([replacement], NEW)  # its boot ends (the fixture's boots take 60 s: none ends by itself)
-    booted = check_replacement({"asg_name": "web", "progress": booting, "settings": release}, None)
+    booted = checked(release, booting)
 
     assert booting["pending"]["status"] == (
         f"web: 1 of 1 replacements not serving 1.0.274 after 0 s: {replacement} HTTP 503"
@@ -174,7 +183,7 @@ def test_a_check_watches_a_booting_replacement_and_sees_its_boot_end(
     boot_ends = threading.Timer(0.5, simulator.adopt, ([replacement], NEW))
     boot_ends.start()
     try:
-        done = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+        done = checked(release, progress)
     finally:
         boot_ends.cancel()
 
@@ -183,12 +192,46 @@ def test_a_check_watches_a_booting_replacement_and_sees_its_boot_end(
     assert 0.5 <= done["boot_seconds"] < 10  # the batch's termination to the check that saw its boot end
 
 
+def test_the_check_that_sees_its_batch_replaced_hands_its_read_to_select_batch(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    """Once the batch is replaced, the check's read (every version in it) is stored and named in its
+    output: SelectBatch decides on it, charged as a decision alone (no Discover, no ReadVersions)."""
+    from tasks import runtime
+
+    release, progress, replacement = one_replaced(make_asg, autoscaling, simulator, poll_seconds=1)
+    simulator.adopt([replacement], NEW)
+    state = {"asg_name": "web", "release_id": RELEASE_ID, "settings": release}
+
+    done = check_replacement({**state, "progress": progress}, None)
+
+    assert done["progress"]["pending"] is None
+    stored = runtime.fleet_records().read(done["fleet"])
+    assert stored.written_by == "CheckReplacement" and stored.release_id == RELEASE_ID
+    assert {i.id: i.version for i in stored.fleet.instances} == dict.fromkeys(group_ids(autoscaling, "web"), NEW)
+    decided = select_batch({**state, "progress": done["progress"], "fleet": done["fleet"]}, None)
+    assert decided["progress"]["decision"]["action"] == "converged"
+    assert decided["progress"]["events_spent"] - done["progress"]["events_spent"] == history_budget.DECIDE
+
+
+def test_a_check_still_waiting_names_no_read(
+    make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
+) -> None:
+    release, progress, _ = one_replaced(make_asg, autoscaling, simulator, poll_seconds=1)
+
+    waiting = check_replacement(
+        {"asg_name": "web", "release_id": RELEASE_ID, "settings": release, "progress": progress}, None
+    )
+
+    assert waiting["progress"]["pending"] is not None and "fleet" not in waiting
+
+
 def test_a_watch_that_sees_no_boot_end_leaves_the_next_check_to_the_rest_of_the_poll(
     make_asg: Callable[..., list[str]], autoscaling: Any, simulator: FleetSimulator
 ) -> None:
     release, progress, _ = one_replaced(make_asg, autoscaling, simulator, poll_seconds=2)
 
-    waiting = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+    waiting = checked(release, progress)
 
     assert waiting["pending"] is not None
     assert waiting["pending"]["wait_seconds"] == 0  # the watch took the whole poll
@@ -201,7 +244,7 @@ def test_no_watch_for_a_replacement_on_another_build(
     release, progress, replacement = one_replaced(make_asg, autoscaling, simulator, poll_seconds=30)
     simulator.adopt([replacement], OLD)  # booted, on the old build: no boot left to watch
 
-    waiting = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+    waiting = checked(release, progress)
 
     assert waiting["pending"]["wait_seconds"] == 30  # a full poll: the check did not watch
     assert waiting["pending"]["status"].endswith(f"{replacement} serves {OLD}")
@@ -219,7 +262,7 @@ def test_a_replacement_that_never_serves_fails_with_replacement_timeout(
     progress["pending"]["since"] = ago(1000)  # the batch was terminated 1000 s ago
 
     with pytest.raises(ReplacementTimeoutError) as raised:
-        check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+        checked(release, progress)
 
     assert re.fullmatch(
         rf"web: 1 of 1 replacements not serving 1\.0\.274 after 100\d s: {replacement} HTTP 503", str(raised.value)
@@ -239,7 +282,7 @@ def test_a_replacement_serving_the_wrong_build_is_named_with_that_build(
     progress = terminate({"asg_name": "web", "release_id": leased("web"), "progress": progress}, None)
     (replacement,) = group_ids(autoscaling, "web") - set(ids)
 
-    waiting = check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+    waiting = checked(release, progress)
 
     assert simulator.reads(replacement) == "1.0.100"
     assert waiting["pending"]["status"] == (
@@ -257,7 +300,7 @@ def test_check_replacement_of_a_deleted_asg_raises_asg_not_found(
     autoscaling.delete_auto_scaling_group(AutoScalingGroupName="web", ForceDelete=True)
 
     with pytest.raises(AsgNotFoundError):
-        check_replacement({"asg_name": "web", "progress": progress, "settings": release}, None)
+        checked(release, progress)
 
 
 def test_a_batch_is_terminated_ten_at_a_time_and_reported_in_its_order(

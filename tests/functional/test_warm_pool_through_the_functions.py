@@ -40,7 +40,7 @@ def test_a_batch_of_a_group_with_a_warm_pool_goes_through_every_function_that_re
     progress = select_batch({**state, "fleet": fleet, "progress": progress}, None)["progress"]
     assert progress["decision"]["action"] == "terminate"
     progress = terminate({"asg_name": ASG, "release_id": release_id, "progress": progress}, None)
-    progress = check_replacement({"asg_name": ASG, "progress": progress, "settings": settings}, None)
+    check_replacement({**state, "progress": progress}, None)
     unlock_asg({"asg_name": ASG, "release_id": release_id}, None)
 
     assert len(ids) - len(set(ids) & group_ids(autoscaling, ASG)) == 1  # one batch of one went

@@ -56,7 +56,7 @@ JOINS = [
     (build.READ, build.TERMINATE),
     (build.TERMINATE, build.POLL),
     (build.POLL, build.POLL),
-    (build.POLL, build.READ),
+    (build.POLL, build.DECIDE),
     (build.READ, REREAD),
     (REREAD, build.READ),
     (build.READ, build.CHECKPOINT),
@@ -67,8 +67,8 @@ JOINS = [
 
 @pytest.mark.parametrize(("before", "after"), JOINS, ids=lambda s: f"{first(s)}..{last(s)}")
 def test_the_loop_joins_its_stretches_as_the_budget_charges_them(before: build.Walk, after: build.Walk) -> None:
-    """A batch is a read, a termination, checks until done and the read after it (batch_cost): a
-    state added between two stretches breaks the join."""
+    """A batch is a read, a termination, checks until done and the decision on the last check's read
+    (batch_cost): a state added between two stretches breaks the join."""
     assert first(after) in successors(STATES[last(before)]), f"{last(before)} does not go on to {first(after)}"
 
 
@@ -92,7 +92,7 @@ def test_the_history_figures_in_the_docs_are_the_codes() -> None:
     cost, poll, timeout = figures(doc, r"may write (\d+), `batch_cost\((\d+), (\d+)\)`")
     assert cost == history_budget.batch_cost(poll, timeout)
     # 5-minute boots checked every 15 s (the default poll_seconds): 20 checks a batch
-    per_batch = history_budget.TERMINATE + math.ceil(300 / 15) * history_budget.POLL + history_budget.READ
+    per_batch = history_budget.TERMINATE + math.ceil(300 / 15) * history_budget.POLL + history_budget.DECIDE
     assert figures(doc, r"writes about (\d+) events per batch, so it would get there after about (\d+) batches") == [
         round(per_batch, -1),
         round(25000 / per_batch, -1),

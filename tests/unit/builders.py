@@ -15,6 +15,7 @@ from tasks.domain.report import asg_report, release_output
 ASG = "live_asg_web"
 TARGET = "1.0.274"
 OLD = "1.0.273"
+RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test"
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 _UNSET: Any = object()
 

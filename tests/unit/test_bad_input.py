@@ -16,10 +16,9 @@ from tasks.domain.fleet import Decision
 from tasks.domain.replacement import begin_replacement
 from tasks.errors import InvalidExecutionInputError, InvalidStepInputError
 from tasks.handlers import FUNCTIONS, module_name
-from tests.unit.builders import ASG, OLD, TARGET, at, fleet, instance, outcome_progress, settings
+from tests.unit.builders import ASG, OLD, RELEASE_ID, TARGET, at, fleet, instance, outcome_progress, settings
 
 EVENTS = Path(__file__).parent.parent / "events"
-RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test"
 HUGE = "x" * 100_000
 
 LATENCY = {"namespace": "App", "metric_name": "Latency", "fails_when": "increase"}  # a canary_analysis metric
@@ -191,7 +190,12 @@ def valid_events() -> dict[str, dict[str, Any]]:
         },
         "Drain": {"asg_name": ASG, "release_id": RELEASE_ID, "progress": chosen.to_record(), "alarm_names": []},
         "Terminate": {"asg_name": ASG, "release_id": RELEASE_ID, "progress": chosen.to_record()},
-        "CheckReplacement": {"asg_name": ASG, "progress": pending.to_record(), "settings": settings()},
+        "CheckReplacement": {
+            "asg_name": ASG,
+            "release_id": RELEASE_ID,
+            "progress": pending.to_record(),
+            "settings": settings(),
+        },
         "PassCheckpoint": {"asg_name": ASG, "progress": at_checkpoint.to_record(), "alarm_names": []},
         "AwaitApproval": {
             "task_token": "AQCEAAAAKgAAAAMAAAAA",

@@ -47,9 +47,10 @@ def test_each_asg_gets_an_equal_share_of_what_the_execution_leaves() -> None:
 
 
 def test_a_batch_may_cost_every_check_until_its_timeout() -> None:
-    # 900 s checked every 15 s: 60 checks, plus the first and the last one.
+    # 900 s checked every 15 s: 60 checks, plus the first and the last one; then the decision on the
+    # last check's read, and a wait.
     cost = history_budget.batch_cost(15, 900)
-    assert cost == history_budget.TERMINATE + 62 * history_budget.POLL + history_budget.READ + history_budget.WAIT
+    assert cost == history_budget.TERMINATE + 62 * history_budget.POLL + history_budget.DECIDE + history_budget.WAIT
 
 
 def test_a_budget_too_small_for_one_quick_batch_per_execution_is_refused_naming_the_field() -> None:

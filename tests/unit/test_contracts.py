@@ -15,7 +15,7 @@ from tasks import contracts
 from tasks.domain.execution_input import NOT_SETTINGS, settings_from_input
 from tasks.domain.fleet import Pending, Progress
 from tasks.errors import InvalidExecutionInputError, InvalidStepInputError, InvalidStepOutputError
-from tests.unit.builders import fleet, instance, settings, stamp
+from tests.unit.builders import RELEASE_ID, fleet, instance, settings, stamp
 
 SCHEMA_DIR = Path(tasks.__file__).parent / "schemas"
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*.json"))
@@ -244,9 +244,10 @@ def test_problems_are_capped_and_sorted_by_field() -> None:
 
 
 def _pending_with_bad_since() -> dict[str, Any]:
+    """CheckReplacement's output (the ASG's state) with a bad time in its pending batch."""
     record = Progress(target_version="1.0.274").to_record()
     record["pending"] = {"instance_ids": ["i-0a01"], "since": "yesterday", "status": "s", "wait_seconds": 5}
-    return record
+    return {"asg_name": "live_asg_web", "release_id": RELEASE_ID, "settings": settings(), "progress": record}
 
 
 def test_a_rule_broken_inside_a_nullable_object_is_reported() -> None:
@@ -257,7 +258,7 @@ def test_a_rule_broken_inside_a_nullable_object_is_reported() -> None:
 
 def test_a_rule_broken_inside_a_nullable_object_names_the_field_inside() -> None:
     found = contracts.problems("check_replacement.output", _pending_with_bad_since())
-    assert found[0].startswith("pending.since: ")
+    assert found[0].startswith("progress.pending.since: ")
 
 
 def test_describe_works_on_any_validation_error() -> None:
@@ -351,14 +352,16 @@ def test_step_keeps_the_handler_name() -> None:
 def test_check_replacement_input_requires_a_target_and_a_pending_batch() -> None:
     progress = Progress(target_version=None, pending=None).to_record()
     found = contracts.problems(
-        "check_replacement.input", {"asg_name": "live_asg_web", "progress": progress, "settings": settings()}
+        "check_replacement.input",
+        {"asg_name": "live_asg_web", "release_id": RELEASE_ID, "progress": progress, "settings": settings()},
     )
     assert any(f.startswith("progress.target_version: ") for f in found)
     assert any(f.startswith("progress.pending: ") for f in found)
     ok = Progress(target_version="1.0.274", pending=Pending(("i-0a01",), None, stamp(0), "s")).to_record()
     assert (
         contracts.problems(
-            "check_replacement.input", {"asg_name": "live_asg_web", "progress": ok, "settings": settings()}
+            "check_replacement.input",
+            {"asg_name": "live_asg_web", "release_id": RELEASE_ID, "progress": ok, "settings": settings()},
         )
         == []
     )

@@ -12,6 +12,7 @@ from tasks.domain.replacement import begin_replacement, check_replacement
 from tests.unit.builders import (
     ASG,
     OLD,
+    RELEASE_ID,
     TARGET,
     at,
     decision_of,
@@ -23,11 +24,13 @@ from tests.unit.builders import (
     summarize_event,
 )
 
-RELEASE_ID = "arn:aws:states:us-east-1:123456789012:execution:asg-terminator-release:test"
-
 
 def assert_valid(name: str, document: Any) -> None:
     assert contracts.problems(name, document) == [], name
+
+
+def assert_invalid(name: str, document: Any) -> None:
+    assert contracts.problems(name, document) != [], name
 
 
 KEY = f"fleets/test/{ASG}/{'0' * 32}.json"
@@ -55,7 +58,8 @@ def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
 
     before = fleet(instance("i-0a01", OLD), instance("i-0a02", OLD), instance("i-0a03", TARGET))
     carried = {"asg_name": ASG, "release_id": RELEASE_ID, "settings": chosen_settings}
-    first_read = {**carried, "fleet": {"asg_name": ASG, "key": KEY, "instances": 3}, "progress": Progress().to_record()}
+    ref = {"asg_name": ASG, "key": KEY, "instances": 3}
+    first_read = {**carried, "fleet": ref, "progress": Progress().to_record()}
     assert_valid("select_batch.input", first_read)
 
     selected = decide(before, Progress(), chosen_policy, at(0), KEY)
@@ -70,7 +74,7 @@ def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
     )
     record = terminated.to_record()
     assert_valid("terminate.output", record)
-    assert_valid("check_replacement.input", {"asg_name": ASG, "progress": record, "settings": chosen_settings})
+    assert_valid("check_replacement.input", {**carried, "progress": record})
     assert Progress.from_record(record) == terminated
 
     gone = set(decision_of(selected).batch)
@@ -80,18 +84,21 @@ def test_one_release_loop_produces_records_every_next_step_accepts() -> None:
     waiting = check_replacement(replacing, Progress.from_record(record), chosen_policy, at(20), known)
     assert waiting.pending is not None
     record = waiting.to_record()
-    assert_valid("check_replacement.output", record)
-    assert_valid("check_replacement.input", {"asg_name": ASG, "progress": record, "settings": chosen_settings})
+    assert_valid("check_replacement.output", {**carried, "progress": record})
+    assert_invalid("check_replacement.output", {**carried, "progress": record, "fleet": ref})  # no read yet
+    assert_valid("check_replacement.input", {**carried, "progress": record})
 
     served = tuple(instance(i.id, TARGET) for i in newcomers)
     replaced = fleet(*(i for i in before.instances if i.id not in gone), *served, desired=3)
     done = check_replacement(replaced, Progress.from_record(record), chosen_policy, at(60), known)
     assert done.pending is None
     record = done.to_record()
-    assert_valid("check_replacement.output", record)
+    assert_valid("check_replacement.output", {**carried, "progress": record, "fleet": ref})
+    assert_invalid("check_replacement.output", {**carried, "progress": record})  # replaced: the read that saw it
     assert_valid(
-        "select_batch.input", {**carried, "fleet": {"asg_name": ASG, "key": KEY, "instances": 3}, "progress": record}
+        "fleet_record", {"release_id": RELEASE_ID, "written_by": "CheckReplacement", "fleet": replaced.to_record()}
     )
+    assert_valid("select_batch.input", {**carried, "fleet": ref, "progress": record})
 
     finished = decide(replaced, Progress.from_record(record), chosen_policy, at(61))
     record = finished.to_record()
@@ -139,7 +146,10 @@ def test_a_batch_the_surge_paid_for_round_trips_through_the_schemas() -> None:
     record = terminated.to_record()
     assert record["pending"]["decremented"] == 1 and record["surge_paid"] == 1
     assert_valid("terminate.output", record)
-    assert_valid("check_replacement.input", {"asg_name": ASG, "progress": record, "settings": settings()})
+    assert_valid(
+        "check_replacement.input",
+        {"asg_name": ASG, "release_id": RELEASE_ID, "progress": record, "settings": settings()},
+    )
     assert Progress.from_record(record) == terminated
     assert Progress.from_record(record).carried().surge_paid == 1  # a chain's next execution keeps the count
 
