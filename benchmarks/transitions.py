@@ -39,10 +39,11 @@ POLL_SECONDS = 1
 PROBE_TIMEOUT_SECONDS = 10
 MAX_HISTORY_PAGES = 200
 CUT = ("RUNNING", "ABORTED", "KILLED")  # the release outran its budget
-# What each loop of the ASL costs, from its builder: a batch enters the reading states and the
-# terminating ones; a poll the replacement check's; a re-read WaitBeforeReread and the reading states
-# again. The rest of an execution is fixed.
-PER_BATCH = len(build.READ + build.TERMINATE)
+# What each loop of the ASL costs, from its builder: a batch enters the deciding states (on the read of
+# the check that saw the batch before it replaced: the first read of a release is among the fixed
+# states) and the terminating ones; a poll the replacement check's; a re-read WaitBeforeReread and the
+# reading states again. The rest of an execution is fixed.
+PER_BATCH = len(build.DECIDE + build.TERMINATE)
 PER_POLL = len(build.POLL)
 REREAD_STATES = [name for name, _ in (build.WAIT_BEFORE_REREAD, *build.READ)]
 PER_REREAD = len(REREAD_STATES)
