@@ -174,13 +174,14 @@ def succeed(name: str, comment: str) -> Named:
 
 
 # What an ASG's outcome leaves out of its ledger (Progress) in the Map's output, which Summarize reads:
-# the pending batch and this execution's history share (the loop's own), and what a record may leave
-# out (a Parameters path to it would fail): the launched ids (up to 100 per ASG), the surge's count and
-# the shortest replacement measured.
+# the pending batch and this execution's history share (the loop's own), and what only the chain's next
+# execution needs (CHAIN_ONLY: the launched ids, up to 100 per ASG, a canary is chosen among; the
+# surge's count; the shortest replacement measured), which a continuing ASG's outcome carries too.
 # The outcome carries the rest, the decision only in a dry run (with every instance's verdict, it is
 # what the run planned). common.json's outcome_progress is checked against it
 # (tests/unit/test_ledger_definition.py).
-NOT_IN_OUTCOME: Final = ("pending", "events_budget", "launched", "surge_paid", "boot_seconds")
+CHAIN_ONLY: Final = ("launched", "surge_paid", "boot_seconds")
+NOT_IN_OUTCOME: Final = ("pending", "events_budget", *CHAIN_ONLY)
 LEDGER: Final = tuple(field.name for field in fields(Progress) if field.name not in NOT_IN_OUTCOME)
 SMALL_OUTCOME: Final = (
     "The outcome carries the ledger without its pending batch and decision, so the Map's output stays small."
@@ -188,10 +189,18 @@ SMALL_OUTCOME: Final = (
 
 
 def outcome(
-    name: str, status: str, comment: str, *, error: bool = False, decision: bool = False, then: str | None
+    name: str,
+    status: str,
+    comment: str,
+    *,
+    error: bool = False,
+    decision: bool = False,
+    chain: bool = False,
+    then: str | None,
 ) -> Named:
-    """An ASG's outcome (its ``status``, with the error it failed with), as Summarize reads it."""
-    fields = [field for field in LEDGER if decision or field != "decision"]
+    """An ASG's outcome (its ``status``, with the error it failed with), as Summarize reads it.
+    ``chain``: the ASG goes on in the chain's next execution, which takes CHAIN_ONLY over too."""
+    fields = [field for field in LEDGER if decision or field != "decision"] + list(CHAIN_ONLY if chain else ())
     parameters: State = {"asg_name.$": "$.asg_name", "status": status}
     if error:
         parameters |= inputs(error="$.failure.Error", cause="$.failure.Cause")
@@ -502,7 +511,10 @@ OUTCOMES: Final = (
         "AsgContinues",
         "CONTINUE",
         "This execution's history share is spent: the next execution of the chain goes on with this ASG and takes "
-        f"its lock over. {SMALL_OUTCOME}",
+        f"its lock over. {SMALL_OUTCOME} It also carries what the next execution goes on from: the replacements "
+        "launched (a checkpoint's canary is chosen among them), the surge's count and the shortest replacement "
+        "measured.",
+        chain=True,
         then=END,
     ),
     outcome(

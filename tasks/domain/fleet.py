@@ -348,11 +348,9 @@ _USUAL_DECISION: dict[str, Any] = {
     "outdated_after": None,  # only a terminate decision carries it
     "watch": [],  # only a wait for booting instances
 }
-_USUAL_PROGRESS: dict[str, Any] = {
-    "launched": [],  # only a release that launched instances keeps their ids
-    "surge_paid": 0,  # only a release whose surge paid for terminations
-    "boot_seconds": None,  # only a release that has seen a batch replaced
-}
+# A ledger record leaves nothing out: a continuing ASG's outcome names every field it carries on
+# (state_machines/build.py CHAIN_ONLY), and a Parameters path to a missing one would fail.
+_USUAL_PROGRESS: dict[str, Any] = {}
 USUAL: dict[type, dict[str, Any]] = {Pending: _USUAL_PENDING, Decision: _USUAL_DECISION, Progress: _USUAL_PROGRESS}
 """Per ledger record, what its records leave out (tests/unit/test_ledger_definition.py compares each
 record's fields, these and the schemas)."""

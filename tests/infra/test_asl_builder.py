@@ -100,7 +100,7 @@ def test_the_history_figures_in_the_docs_are_the_codes() -> None:
 
 
 def test_the_transition_figures_in_the_docs_are_the_builders() -> None:
-    batch, poll, reread = len(build.READ + build.TERMINATE), len(build.POLL), len((*REREAD, *build.READ))
+    batch, poll, reread = len(build.DECIDE + build.TERMINATE), len(build.POLL), len((*REREAD, *build.READ))
     assert figures("docs/performance.md", r"\d+ fixed \+ (\d+) per batch, [^+]*\+ (\d+) per poll") == [batch, poll]
     readme = "benchmarks/README.md"
     assert figures(readme, r"counts WaitBeforeReread loops \((\d+) transitions each\)") == [reread]

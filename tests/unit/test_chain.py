@@ -3,6 +3,7 @@ next execution's input (issue #7 item 5). The workflow test runs the chain on th
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from tasks import contracts
 from tasks.domain import chain, history_budget
 from tasks.domain.decide import decide
 from tasks.domain.execution_input import settings_from_input
-from tasks.domain.fleet import Pending, Progress
+from tasks.domain.fleet import LAUNCHED_IDS, RECENT_IDS, Pending, Progress
 from tasks.domain.lease import OURS, Lease, how_to_take
 from tasks.domain.replacement import begin_replacement, check_replacement
 from tasks.errors import AsgLockedError, InvalidExecutionInputError
@@ -193,6 +194,59 @@ def test_the_first_hand_over_starts_link_two_with_the_ASGs_still_releasing() -> 
     assert {k: given[k] for k in settings()} == settings()
     assert contracts.problems("summarize.output", output) == []
     assert contracts.problems("validate_input.input", given) == []
+
+
+def test_the_next_execution_goes_on_from_the_replacements_launched_the_surge_paid_and_the_boot_measured() -> None:
+    """A continuing ASG's outcome (as the ASL's AsgContinues builds it) carries what a checkpoint's
+    canary is chosen among, the surge's count and the shortest replacement measured into the next
+    execution's input, and the next execution's branch starts from them."""
+    launched = tuple(f"i-0b{n:02d}" for n in range(LAUNCHED_IDS))
+    progress = Progress(target_version=TARGET, versions_before={OLD: 4}, batches=(("i-0a01",),), started_at=stamp(0))
+    progress = progress.update(events_budget=500, events_spent=480, launched=launched, surge_paid=2, boot_seconds=41.5)
+    outcome = {**continuing(), "progress": outcome_progress(progress.to_record(), "CONTINUE")}
+
+    output = chain.continue_as_new([outcome], [], settings(), PREVIOUS, "web-1", None)
+
+    given = output["next"]["input"]
+    assert contracts.problems("validate_input.input", given) == []
+    release = settings_from_input(given, contracts.defaults("validate_input.input"))
+    assert contracts.problems("validate_input.output", release) == []
+    (branch,) = release["asgs"]
+    carried = Progress.from_record(branch["progress"])
+    assert (carried.launched, carried.surge_paid, carried.boot_seconds) == (launched, 2, 41.5)
+
+
+def test_fifty_continuing_asgs_each_naming_its_launched_replacements_stay_under_the_payload_limit() -> None:
+    """The most a hand-over carries: 50 ASGs (the most a release names), each with its recent batch
+    ids and LAUNCHED_IDS replacements. Summarize's input (the Map's output) and the next execution's
+    input stay under Step Functions' 256 KiB (docs/performance.md gives the figure)."""
+    ids = [f"i-{0x0A000000000000000 + n:017x}" for n in range(RECENT_IDS + LAUNCHED_IDS)]  # EC2's 17 hex digits
+    progress = Progress(
+        target_version=TARGET,
+        versions_before={OLD: 9990, "1.0.272": 10},
+        batches=(tuple(ids[:RECENT_IDS]),),
+        started_at=stamp(0),
+        earlier_batches=99,
+        earlier_terminated=9980,
+        events_budget=399,
+        events_spent=380,
+        release_id=PREVIOUS,
+        launched=tuple(ids[RECENT_IDS:]),
+        surge_paid=3,
+        boot_seconds=123.4,
+    )
+    outcomes = [
+        {**continuing(), "asg_name": f"web{n:02d}", "progress": outcome_progress(progress.to_record(), "CONTINUE")}
+        for n in range(50)
+    ]
+    names = [o["asg_name"] for o in outcomes]
+    chosen = {**settings(), "asg_names": names}
+
+    output = chain.continue_as_new(outcomes, [], chosen, PREVIOUS, "web-1", None)
+
+    summarize_input = {"outcomes": outcomes, "settings": chosen, "continuation": None}
+    sizes = [len(json.dumps(d, separators=(",", ":")).encode()) for d in (summarize_input, output["next"]["input"])]
+    assert max(sizes) < 256 * 1024, sizes
 
 
 def test_an_asg_that_failed_before_its_first_read_is_carried_too() -> None:
