@@ -16,11 +16,12 @@ MARGIN_SECONDS = 10  # of the Task's timeout, kept for reading the fleet around 
 EVERY_SECONDS = 0.2  # the most often a watch probes
 
 
-def seconds(poll_seconds: int, probe_timeout_seconds: float, spent: float) -> float:
+def seconds(poll_seconds: int, probe_timeout_seconds: float, spent: float, then_read: float = 0.0) -> float:
     """How long a Task may watch: a poll at most, and only as long as its timeout leaves room for
     the watch's last probe and the read that follows it (``spent``: what the Task has taken so
-    far). 0: no watch."""
-    room = TASK_TIMEOUT_SECONDS - MARGIN_SECONDS - 2 * probe_timeout_seconds - spent
+    far; ``then_read``: how long the read it makes once the watch sees the boot end will take, as
+    long as its read before took: a CheckReplacement's). 0: no watch."""
+    room = TASK_TIMEOUT_SECONDS - MARGIN_SECONDS - 2 * probe_timeout_seconds - spent - then_read
     return max(0.0, min(float(poll_seconds), room))
 
 

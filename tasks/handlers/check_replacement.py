@@ -47,7 +47,8 @@ def _watched(
     started = runtime.epoch()
     fleet, progress = _check(asg_name, settings, ledger, policy, known)
     booting = replacement.to_watch(fleet, progress, policy, known)
-    seconds = watching.seconds(policy.poll_seconds, settings["probe_timeout_seconds"], runtime.epoch() - started)
+    spent = runtime.epoch() - started  # the read: the one after the watch takes about as long
+    seconds = watching.seconds(policy.poll_seconds, settings["probe_timeout_seconds"], spent, then_read=spent)
     if not booting or seconds <= 0:
         return fleet, progress
     since = runtime.epoch()

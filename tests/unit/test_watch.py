@@ -18,6 +18,18 @@ def test_a_watch_lasts_a_poll_within_what_the_task_timeout_leaves() -> None:
     assert watch.seconds(1, 2, spent=0.2) == 1.0
 
 
+def test_a_watch_leaves_room_for_the_read_after_it() -> None:
+    """A check whose read took 20 s reads again for about as long once it sees the boot end: its
+    watch, the read before and the read after fit in the Task's timeout, with the margin and the
+    last probe (a read of 25 s leaves no room for a watch at all)."""
+    assert watch.seconds(15, 2, spent=20.0, then_read=20.0) == 6.0  # 60 - 10 kept - 4 - 20 - 20
+    assert watch.seconds(15, 2, spent=25.0, then_read=25.0) == 0.0
+    for read in (0.5, 5.0, 12.0, 18.0, 23.0, 30.0):
+        watched = watch.seconds(15, 2, spent=read, then_read=read)
+        if watched:
+            assert read + watched + read <= watch.TASK_TIMEOUT_SECONDS - watch.MARGIN_SECONDS
+
+
 def test_after_a_watch_the_rest_of_the_poll_is_waited_rounded_down() -> None:
     assert watch.rest(15, 3.4) == 11
     assert watch.rest(1, 0.99) == 0
