@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tasks import runtime
 from tasks.adapters.fleet_reader import read_versions
 from tasks.domain import capacity, events, lease
+from tasks.domain.fleet import counted_in_capacity
 from tasks.domain.lease import Lease, LetGo, Record, Surge
 from tasks.errors import AsgLockedError, AsgNotFoundError, ContinuationTakenError, LeaseLostError
 
@@ -170,7 +171,8 @@ def terminate(
     if to_go:
         held = fence(asg_name, me, f"terminating {to_go[0]}", Record(target_version=target))
         desired, min_size = group.desired, group.min_size
-        wave = capacity.plan_wave(to_go, outdated_after, held.surge, desired, min_size)
+        counted = {i for i in to_go if counted_in_capacity(states[i])}  # never a Standby one by a decrement
+        wave = capacity.plan_wave(to_go, outdated_after, held.surge, desired, min_size, counted)
         if wave.moving is not None:
             fence(asg_name, me, wave.note, Record(surge=wave.moving))
     failed = threading.Event()
@@ -255,12 +257,19 @@ def _settled(asg_name: str, surge: Surge | None, ended_at: float | None) -> tupl
     if ended_at is not None:
         bound = max(0.0, ended_at + bound - runtime.epoch())
     group, waited = reader.discover(asg_name, None, guarded=False), 0.0
-    while surge is not None and not surge.holds(group.desired) and waited < bound:
+    # A read that lists fewer instances than desired capacity counts may lag the surge's launches too.
+    while surge is not None and waited < bound and not _agrees(surge, group):
         pause = min(CAPACITY_POLL_SECONDS, bound - waited)
         runtime.sleep(pause)
         waited += pause
         group = reader.discover(asg_name, None, guarded=False)
     return group, waited
+
+
+def _agrees(surge: Surge, group: Fleet) -> bool:
+    """The read shows the release's surge: desired capacity is the surge's, and it lists an
+    instance for each of it."""
+    return surge.holds(group.desired) and capacity.unlisted(group.desired, group.instances) == 0
 
 
 def _with_versions(held: Lease, group: Fleet) -> Fleet:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from tasks.errors import InvalidStepInputError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
     from tasks.domain.fleet import Instance
 
@@ -93,6 +93,12 @@ def plan_surge(max_surge: int | str, desired: int, max_size: int, ours: Surge | 
     return SurgePlan(None, None, "no surge")
 
 
+def unlisted(desired: int, instances: Sequence[Instance]) -> int:
+    """How much of desired capacity a read lists no instance for (Instance.in_capacity): launches a
+    read of the group does not show yet, or that Auto Scaling could not make."""
+    return max(0, desired - sum(1 for i in instances if i.in_capacity))
+
+
 def to_give_back(instances: Sequence[Instance], count: int) -> list[str]:
     """Which instances go when a surge is given back, each with a decrement: only instances desired
     capacity counts (Pending or InService, never Standby); those that serve nothing first (Pending,
@@ -131,7 +137,12 @@ class Wave:
 
 
 def plan_wave(
-    batch: Sequence[str], outdated_after: int | None, surge: Surge | None, desired: int, min_size: int = 0
+    batch: Sequence[str],
+    outdated_after: int | None,
+    surge: Surge | None,
+    desired: int,
+    min_size: int = 0,
+    counted: Collection[str] | None = None,
 ) -> Wave:
     """The surge kept after this batch is what the outdated instances left after it can still use,
     at most the surge asked for: ``min(size, outdated_after)``. Every surged instance beyond that
@@ -139,19 +150,24 @@ def plan_wave(
     capacity, and no needless launch follows; the rest keep it, so their replacements boot the next
     wave beside the surge. The floor is the batch's concern (SelectBatch): lowering desired capacity
     terminates nothing more. Nothing is decremented for a surge someone else has changed since (a
-    scaling policy, an operator: it is theirs), nor for a batch decided without ``outdated_after``."""
+    scaling policy, an operator: it is theirs), nor for a batch decided without ``outdated_after``.
+
+    ``counted``: the batch's instances desired capacity counts (fleet.counted_in_capacity; None:
+    all of them). Only those go with a decrement: a Standby instance terminated with one lowers
+    desired capacity without leaving it, and Auto Scaling scales in a serving instance instead."""
     if surge is None:
         return Wave()
     if not surge.holds(desired):
         return Wave(note=f"surge left as it is: desired {desired} is no longer the release's {surge.surged_to}")
     kept = surge.full if outdated_after is None else min(surge.full, max(outdated_after, 0))  # None: not known
     # Never below the group's min size (raised since the surge, say): Auto Scaling would refuse it.
-    paid = max(0, min(len(batch), desired - surge.original - kept, desired - min_size))
+    payable = [i for i in batch if counted is None or i in counted]
+    paid = max(0, min(len(payable), desired - surge.original - kept, desired - min_size))
     settled = _surge(surge.original, desired - paid, surge.full)
     if not paid:
         return Wave(settled=settled, note=f"surge kept at {desired - surge.original}: desired {desired}")
     return Wave(
-        decrement=tuple(batch[len(batch) - paid :]),
+        decrement=tuple(payable[len(payable) - paid :]),
         moving=_surge(surge.original, desired - paid, surge.full, was=desired),
         settled=settled,
         note=f"surge pays for {paid} of the batch: desired {desired} -> {desired - paid}",

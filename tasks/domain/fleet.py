@@ -44,6 +44,14 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def counted_in_capacity(lifecycle: str) -> bool:
+    """Counted in the group's desired capacity: Pending (any of its hooks) or InService. Not
+    Standby, EnteringStandby, Detaching or the warm pool; nor Terminating, already going. Only such
+    an instance may go with a decrement of desired capacity: any other lowers it without leaving
+    it, and Auto Scaling scales in an instance that does count, a serving one maybe."""
+    return lifecycle == IN_SERVICE or lifecycle.startswith("Pending")
+
+
 @dataclass(frozen=True)
 class Instance:
     """One instance as one read saw it. Its age is its place in the fleet: a fleet lists its
@@ -73,11 +81,7 @@ class Instance:
 
     @property
     def in_capacity(self) -> bool:
-        """Counted in the group's desired capacity: Pending (any of its hooks) or InService. Not
-        Standby, EnteringStandby, Detaching or the warm pool; nor Terminating, already going. Only
-        such an instance may go with a decrement of desired capacity: any other lowers it without
-        leaving it, and Auto Scaling scales in an instance that does count, a serving one maybe."""
-        return self.lifecycle == IN_SERVICE or self.lifecycle.startswith("Pending")
+        return counted_in_capacity(self.lifecycle)
 
     @property
     def warm(self) -> bool:

@@ -251,7 +251,10 @@ def give_back(lease: Lease, desired: int, instances: Sequence[Instance], waited:
         # An instance the release drained is out of its target groups because the release took it
         # out, and goes back in below: its load balancer state says nothing of whether it serves.
         judged = [replace(i, lb=None) if i.id in lease.drained else i for i in instances]
-        terminate = tuple(capacity.to_give_back(judged, surge.low - surge.original))
+        # Capacity the read lists no instance for goes by SetDesiredCapacity: a decrement for it
+        # would take an instance that is listed, a serving one maybe.
+        listed = desired - capacity.unlisted(desired, instances)
+        terminate = tuple(capacity.to_give_back(judged, min(surge.low, listed) - surge.original))
         set_desired = surge.original
         surges = tuple(Surge(surge.original, desired - n - 1, was=desired - n) for n in range(len(terminate)))
         before_set = Surge(surge.original, desired - len(terminate))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.domain.capacity import SurgePlan, Wave, plan_surge, plan_wave, surge_size, to_give_back
+from tasks.domain.capacity import SurgePlan, Wave, plan_surge, plan_wave, surge_size, to_give_back, unlisted
 from tasks.domain.lease import Surge
 from tasks.errors import InvalidStepInputError
 
@@ -192,3 +192,23 @@ def test_the_surge_never_pays_below_the_groups_min_size() -> None:
     # Someone raised MinSize to 6 during the release: only 2 of the batch can lower desired capacity.
     wave = plan_wave(["i-1", "i-2", "i-3", "i-4"], 0, Surge(4, 8), 8, min_size=6)
     assert wave.decrement == ("i-3", "i-4") and wave.settled == Surge(4, 6, size=4)
+
+
+def test_a_standby_instance_is_never_terminated_with_a_decrement() -> None:
+    # Found by the simulation (seed 12083): desired 1 surged to 2, the batch a Standby instance on
+    # the old build. Its termination paid for by the surge lowered desired capacity to 1 without
+    # leaving it (Standby is not counted), and Auto Scaling scaled in the one serving instance.
+    wave = plan_wave(["i-standby"], 0, Surge(1, 2), 2, counted=set())
+    assert wave.decrement == () and wave.settled == Surge(1, 2)  # the surge stays, given back later
+    # In a mixed batch only those desired capacity counts are paid for.
+    wave = plan_wave(["i-standby", "i-1", "i-2"], 0, Surge(4, 8), 8, counted={"i-1", "i-2"})
+    assert wave.decrement == ("i-1", "i-2") and wave.settled == Surge(4, 6, size=4)
+
+
+def test_unlisted_capacity_is_what_no_listed_instance_desired_capacity_counts_stands_for() -> None:
+    from tests.unit.builders import instance
+
+    listed = [instance("i-1", "1.0.1"), instance("i-2", lifecycle="Standby"), instance("i-3", lifecycle="Terminating")]
+    assert unlisted(3, listed) == 2  # only i-1 counts
+    assert unlisted(1, listed) == 0
+    assert unlisted(0, []) == 0

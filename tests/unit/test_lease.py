@@ -169,6 +169,19 @@ def test_within_a_recorded_range_only_what_is_surely_surge_goes_by_a_decrement()
     assert plan.terminate == ("i-c",) and plan.set_desired == 2
 
 
+def test_capacity_the_read_lists_no_instance_for_never_takes_a_listed_one_by_a_decrement() -> None:
+    """Found by the simulation (seed 18406): desired 1 surged to 2, the surge's launch not listed by
+    the read yet. A decrement for it took the one serving instance; the capacity a read lists no
+    instance for goes back by SetDesiredCapacity (ownership reads again first while it lags)."""
+    fleet = [instance("i-going", lifecycle="Terminating"), instance("i-serving", "1.0.273")]
+    plan = lease.give_back(held_by(ME, surge=Surge(1, 2)), 2, fleet)
+    assert plan.terminate == () and plan.set_desired == 1
+    # Listed in part: a decrement for what is listed beyond the original only.
+    fleet = [instance("i-old", "1.0.273"), instance("i-a"), instance("i-b")]
+    plan = lease.give_back(held_by(ME, surge=Surge(1, 4)), 4, fleet)
+    assert plan.terminate == ("i-b", "i-a") and plan.set_desired == 1
+
+
 def test_a_lock_suspends_what_nobody_suspended_and_surges_as_capacity_plans_it() -> None:
     plan = lease.plan_lock(held_by(ME), ["AZRebalance", "ScheduledActions"], ["ScheduledActions"], 2, 3, 6)
     assert plan.suspend == ("AZRebalance",) and plan.suspended == ("AZRebalance",)
