@@ -142,6 +142,18 @@ def test_known_findings(finding: str) -> None:
     assert not result.violations, f"{engine.FINDINGS[finding]}: {result.violations[0]}"
 
 
+# Found past the default seeds with the default faults, and not handled yet (docs/simulation.md):
+# when the code handles one this test passes, strict xfail fails, and the seed joins FIXED.
+OPEN = {"instance list lags a give-back": 20425}
+
+
+@pytest.mark.parametrize("finding", sorted(OPEN))
+@pytest.mark.xfail(strict=True, reason="found past the default seeds, not handled yet (docs/simulation.md)")
+def test_open_findings(finding: str) -> None:
+    result = engine.run(OPEN[finding])
+    assert not result.violations, f"{finding}: {result.violations[0]}"
+
+
 # Findings the code handles now, in the default cases: the seed each one broke stays a case (with
 # the findings it still needs turned on: what the lagging read broke when letting go is handled, the
 # rest of it is engine.FINDINGS["lagging capacity"]).
