@@ -467,7 +467,8 @@ class SimEc2(Ec2):
                 continue
             address = f"10.0.{int(i.id[2:6], 16) // 250}.{int(i.id[2:6], 16) % 250 + 1}"
             facts = {"InstanceId": i.id, "PrivateIpAddress": address, "AvailabilityZone": i.az}
-            found[instance_id] = InstanceFacts(facts, iso(datetime.fromtimestamp(i.launched, UTC)))
+            state = "shutting-down" if i.lifecycle == TERMINATING else "running"
+            found[instance_id] = InstanceFacts(facts, iso(datetime.fromtimestamp(i.launched, UTC)), state)
         return found
 
 

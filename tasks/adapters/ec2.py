@@ -24,10 +24,21 @@ IDS_PER_CALL = 1000
 _NOT_FOUND_ID = re.compile(r"i-[0-9a-f]+")
 
 
+# EC2 states of an instance that is going, whatever a lagging DescribeAutoScalingGroups still lists.
+GOING = frozenset({"shutting-down", "terminated"})
+
+
 @dataclass(frozen=True)
 class InstanceFacts:
     placeholders: dict[str, str]  # the URL template's attributes, and tags as ``tag:NAME``
     launched: str
+    state: str = ""  # EC2's State.Name: pending, running, shutting-down, terminated, stopping, stopped
+
+    @property
+    def going(self) -> bool:
+        """EC2 shuts the instance down or has: it leaves the group, and desired capacity no longer
+        counts it, even while the group's list, which lags, still shows it InService."""
+        return self.state in GOING
 
 
 class Ec2:
@@ -75,4 +86,5 @@ def _facts(instance: dict[str, Any]) -> InstanceFacts:
     }
     values.update({f"tag:{t['Key']}": t.get("Value", "") for t in instance.get("Tags", [])})
     launched = instance.get("LaunchTime")
-    return InstanceFacts(values, iso(launched) if isinstance(launched, datetime) else str(launched or ""))
+    state = str(instance.get("State", {}).get("Name", ""))
+    return InstanceFacts(values, iso(launched) if isinstance(launched, datetime) else str(launched or ""), state)

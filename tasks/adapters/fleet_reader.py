@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tasks.domain import guardrails, urls
-from tasks.domain.fleet import READABLE, Fleet, Instance
+from tasks.domain.fleet import READABLE, TERMINATING, Fleet, Instance
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
@@ -119,9 +119,11 @@ def _instance(member: Member, facts: InstanceFacts | None, template: str | None)
             url = urls.render(template, facts.placeholders)
         except KeyError as e:
             reason = f"no {e.args[0]} for the version URL"
+    # The group's list lags a termination; EC2 does not (an instance it shuts down is going).
+    lifecycle = TERMINATING if facts is not None and facts.going else member.lifecycle
     return Instance(
         id=member.id,
-        lifecycle=member.lifecycle,
+        lifecycle=lifecycle,
         health=member.health,
         az=member.az,
         url=url,

@@ -23,6 +23,7 @@ _Record = TypeVar("_Record", bound="DataclassInstance")
 
 IN_SERVICE = "InService"
 STANDBY = "Standby"
+TERMINATING = "Terminating"
 WARMED = "Warmed:"
 HEALTHY = "Healthy"
 LB_HEALTHY = "healthy"

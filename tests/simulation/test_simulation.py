@@ -144,7 +144,7 @@ def test_known_findings(finding: str) -> None:
 
 # Found past the default seeds with the default faults, and not handled yet (docs/simulation.md):
 # when the code handles one this test passes, strict xfail fails, and the seed joins FIXED.
-OPEN = {"instance list lags a give-back": 20425}
+OPEN = {"converged on a stale read": 33430}
 
 
 @pytest.mark.parametrize("finding", sorted(OPEN))
@@ -170,6 +170,9 @@ FIXED = {
     # lease.give_back: capacity the read lists no instance for goes by SetDesiredCapacity, and
     # ownership reads again while it lags (found past the default cases, seeds 10,000 to 29,999)
     "surge launch not listed yet": (18406, frozenset[str]()),
+    # fleet_reader: an instance EC2 shuts down is Terminating, whatever the group's lagging list says
+    # (found the same way)
+    "give-back termination still listed": (20425, frozenset[str]()),
 }
 
 
