@@ -99,19 +99,26 @@ def unlisted(desired: int, instances: Sequence[Instance]) -> int:
     return max(0, desired - sum(1 for i in instances if i.in_capacity))
 
 
-def to_give_back(instances: Sequence[Instance], count: int) -> list[str]:
+def to_give_back(instances: Sequence[Instance], count: int, unsure: int = 0) -> list[str]:
     """Which instances go when a surge is given back, each with a decrement: only instances desired
     capacity counts (Pending or InService, never Standby); those that serve nothing first (Pending,
     unhealthy, or healthy with no version read: a boot that never served), then the newest, which
     the release itself launched; so a release that failed on a broken build removes the broken
     instances rather than the old ones still serving. Versions unread (None), the ASG's health alone
-    tells which serve."""
+    tells which serve.
+
+    ``unsure``: capacity that may still be the surge's or may be gone already (a decrement recorded
+    before its answer, which never came): up to that many more go, but only instances that serve
+    nothing. Left to SetDesiredCapacity, Auto Scaling would scale in whichever its policy picks, a
+    serving one maybe; taken once too often, SetDesiredCapacity raises desired capacity back."""
     # A fleet lists the oldest first. Only what desired capacity counts goes (Instance.in_capacity):
     # a Standby instance terminated with a decrement would make Auto Scaling scale in a serving one.
     newest_first = [i for i in reversed(instances) if i.in_capacity]
     read = any(i.version is not None or i.reason is not None for i in instances)
     serving_last = sorted(newest_first, key=lambda i: (i.healthy, i.serving or not read))  # stable: newest first
-    return [i.id for i in serving_last][: max(count, 0)]
+    sure = serving_last[: max(count, 0)]
+    idle = [i for i in serving_last[len(sure) :] if not i.healthy or (read and not i.serving)]
+    return [i.id for i in sure + idle[: max(unsure, 0)]]
 
 
 @dataclass(frozen=True)

@@ -246,15 +246,18 @@ def give_back(lease: Lease, desired: int, instances: Sequence[Instance], waited:
     surge = lease.surge
     if surge is not None and surge.holds(desired):  # only what the surge has not paid for yet is left
         # Between a recorded change and its answer (``was``) desired may be anywhere in the range, and
-        # the read may lag: only what is surely surge goes by a decrement, SetDesiredCapacity the rest
-        # (it never goes below the original, whatever desired stands at).
+        # the read may lag: what is surely surge goes by a decrement, and what may be goes by one only
+        # for instances that serve nothing (capacity.to_give_back ``unsure``); SetDesiredCapacity sets
+        # the rest (it never goes below the original, whatever desired stands at, and raises it back
+        # should a decrement have been one too many).
         # An instance the release drained is out of its target groups because the release took it
         # out, and goes back in below: its load balancer state says nothing of whether it serves.
         judged = [replace(i, lb=None) if i.id in lease.drained else i for i in instances]
         # Capacity the read lists no instance for goes by SetDesiredCapacity: a decrement for it
         # would take an instance that is listed, a serving one maybe.
         listed = desired - capacity.unlisted(desired, instances)
-        terminate = tuple(capacity.to_give_back(judged, min(surge.low, listed) - surge.original))
+        sure = min(surge.low, listed)
+        terminate = tuple(capacity.to_give_back(judged, sure - surge.original, unsure=listed - sure))
         set_desired = surge.original
         surges = tuple(Surge(surge.original, desired - n - 1, was=desired - n) for n in range(len(terminate)))
         before_set = Surge(surge.original, desired - len(terminate))

@@ -169,6 +169,23 @@ def test_within_a_recorded_range_only_what_is_surely_surge_goes_by_a_decrement()
     assert plan.terminate == ("i-c",) and plan.set_desired == 2
 
 
+def test_within_a_recorded_range_an_instance_that_serves_nothing_goes_by_a_decrement_too() -> None:
+    """Found by the simulation (seed 7064 with the order of its draws changed): the give-back's first
+    attempt recorded 4 -> 3, its termination was throttled, and the retry set desired capacity to 3:
+    Auto Scaling scaled in the oldest instance, a serving one, rather than the broken boot. Within
+    the range, instances that serve nothing go by a decrement; SetDesiredCapacity the rest."""
+    fleet = [instance("i-old", "1.0.273"), instance("i-a"), instance("i-broken-1", None), instance("i-broken-2", None)]
+    plan = lease.give_back(held_by(ME, surge=Surge(3, 3, was=4)), 4, fleet)
+    assert plan.terminate == ("i-broken-2",) and plan.set_desired == 3
+    # The low end's decrement, then one more within the range, both for broken boots.
+    plan = lease.give_back(held_by(ME, surge=Surge(2, 3, was=4)), 4, fleet)
+    assert plan.terminate == ("i-broken-2", "i-broken-1") and plan.set_desired == 2
+    # None that serves nothing within the range: SetDesiredCapacity for it, as before.
+    serving = [instance("i-old", "1.0.273"), instance("i-a"), instance("i-b"), instance("i-c")]
+    plan = lease.give_back(held_by(ME, surge=Surge(3, 3, was=4)), 4, serving)
+    assert plan.terminate == () and plan.set_desired == 3
+
+
 def test_capacity_the_read_lists_no_instance_for_never_takes_a_listed_one_by_a_decrement() -> None:
     """Found by the simulation (seed 18406): desired 1 surged to 2, the surge's launch not listed by
     the read yet. A decrement for it took the one serving instance; the capacity a read lists no
