@@ -381,22 +381,25 @@ WATCH: Final = (
     task(
         "WatchBooting",
         "SelectBatch waits for instances that are booting (a surge, or any that would lift the floor): probe them "
-        "for up to poll_seconds and read again as soon as each has answered. It changes nothing; should it fail, "
-        "the wait is WaitBeforeReread's.",
+        "for up to poll_seconds and, as soon as each has answered, read the fleet again (when its timeout leaves "
+        "room for as long a read as the one the decision saw). It changes nothing; should it fail, the wait is "
+        "WaitBeforeReread's. Its output is the ASG's state.",
         parameters=inputs(
-            asg_name="$.asg_name",
-            decision="$.progress.decision",
-            poll_seconds="$.settings.poll_seconds",
-            probe_timeout_seconds="$.settings.probe_timeout_seconds",
+            asg_name="$.asg_name", release_id="$.release_id", settings="$.settings", progress="$.progress"
         ),
-        result_path="$.booting",
         timeout=WATCHING_TIMEOUT,
         catches=(catch("WaitBeforeReread", into="$.booting_failure"),),
-        then="WaitAfterWatching",
+        then="BootsEnded",
+    ),
+    choice(
+        "BootsEnded",
+        "Each answered and the watch read the fleet again: SelectBatch decides on that read ($.fleet).",
+        [when(present("$.fleet"), "SelectBatch")],
+        default="WaitAfterWatching",
     ),
     wait(
         "WaitAfterWatching",
-        "What is left of the poll when not all answered (0 when each did).",
+        "What is left of the poll when not all answered (0 when each did), then Discover reads again.",
         seconds_path="$.booting.rest_seconds",
         then="Discover",
     ),

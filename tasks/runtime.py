@@ -19,7 +19,7 @@ from tasks.adapters.cloudwatch import CloudWatch
 from tasks.adapters.ec2 import Ec2
 from tasks.adapters.elbv2 import LoadBalancing
 from tasks.adapters.events import Events
-from tasks.adapters.fleet_reader import FleetReader
+from tasks.adapters.fleet_reader import FleetReader, read_versions
 from tasks.adapters.leases import Leases, UploadClaims
 from tasks.adapters.s3 import ArtifactStore, FleetRecords
 from tasks.adapters.ssm import Parameters
@@ -38,6 +38,8 @@ from tasks.errors import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from tasks.domain.fleet import Fleet
 
 # botocore retries a little; the state machine's Retry (with backoff and jitter) does the rest,
 # visibly, in the execution history.
@@ -300,6 +302,15 @@ def prober(timeout_seconds: float) -> VersionProber:
         loopback_only=chosen.probe_loopback_only,
         allowed_hosts=chosen.allowed_version_hosts,
     )
+
+
+def read_fleet(asg_name: str, version_url: str, probe_timeout_seconds: float) -> tuple[Fleet, float]:
+    """One whole read of an ASG's fleet in one function (CheckReplacement's; WatchBooting's after a
+    watch), as Discover and ReadVersions make it in two: described, then every version probed (an
+    instance that answered none keeps its URL). With how long it took."""
+    started = epoch()
+    fleet = read_versions(fleet_reader().discover(asg_name, version_url), prober(probe_timeout_seconds))
+    return fleet, epoch() - started
 
 
 def sleep(seconds: float) -> None:

@@ -675,12 +675,12 @@ class SimFleetRecords(FleetRecords):
         self.world, self.checked = world, checked
         self._kept: dict[str, StoredFleet] = {}
 
-    def put(self, release_id: str, written_by: str, fleet: Fleet) -> dict[str, Any]:
+    def put(self, release_id: str, written_by: str, fleet: Fleet, read_seconds: float | None = None) -> dict[str, Any]:
         if self.checked:
-            return super().put(release_id, written_by, fleet)
+            return super().put(release_id, written_by, fleet, read_seconds)
         self.world.call("s3", "PutObject", fleet.asg_name)
         key = self.key(release_id, fleet.asg_name, f"{written_by}:{len(self._kept)}".encode())
-        self._kept[key] = StoredFleet(release_id, fleet, written_by)
+        self._kept[key] = StoredFleet(release_id, fleet, written_by, read_seconds)
         ref = {"asg_name": fleet.asg_name, "key": key, "instances": len(fleet.instances)}
         return ref | {"desired": fleet.desired, "census": fleet.census()}
 

@@ -55,6 +55,7 @@ class StoredFleet:
     release_id: str
     fleet: Fleet
     written_by: str
+    read_seconds: float | None = None  # how long the read took (a record from before it was kept: None)
 
 
 class FleetRecords:
@@ -76,12 +77,15 @@ class FleetRecords:
         digest = hashlib.sha256(body).hexdigest()[:32]
         return f"{FLEET_PREFIX}{quote(execution, safe='')}/{quote(asg_name, safe='')}/{digest}.json"
 
-    def put(self, release_id: str, written_by: str, fleet: Fleet) -> dict[str, Any]:
-        """Store one read; returns its ``fleet_ref``."""
+    def put(self, release_id: str, written_by: str, fleet: Fleet, read_seconds: float | None = None) -> dict[str, Any]:
+        """Store one read (``read_seconds``: how long it took, describing and probing); returns its
+        ``fleet_ref``. The key is the read's digest, its timing aside."""
         record = {"release_id": release_id, "written_by": written_by, "fleet": fleet.to_record()}
+        key = self.key(release_id, fleet.asg_name, _compact(record))
+        if read_seconds is not None:
+            record["read_seconds"] = round(read_seconds, 3)
         contracts.check("fleet_record", record, InvalidStepOutputError, f"{written_by}: fleet record")
-        body = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        key = self.key(release_id, fleet.asg_name, body)
+        body = _compact(record)
         try:
             self._client.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
         except (ClientError, BotoCoreError) as e:
@@ -120,8 +124,17 @@ class FleetRecords:
                 f"fleet record {where}: holds {len(fleet.instances)} instances of {fleet.asg_name!r}, "
                 f"not {'the' if instances is None else instances} of {asg_name!r} as its reference says"
             )
-        return StoredFleet(release_id=str(record["release_id"]), fleet=fleet, written_by=str(record["written_by"]))
+        return StoredFleet(
+            release_id=str(record["release_id"]),
+            fleet=fleet,
+            written_by=str(record["written_by"]),
+            read_seconds=record.get("read_seconds"),
+        )
 
     def read(self, ref: dict[str, Any]) -> StoredFleet:
         """The read a ``fleet_ref`` names."""
         return self.get(str(ref["asg_name"]), str(ref["key"]), int(ref["instances"]))
+
+
+def _compact(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

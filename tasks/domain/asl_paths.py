@@ -36,6 +36,7 @@ REREAD = (("WaitBeforeReread", "Wait"),)
 
 WATCH = (
     ("WatchBooting", "Task"),
+    ("BootsEnded", "Choice"),
     ("WaitAfterWatching", "Wait"),
 )
 

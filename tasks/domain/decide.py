@@ -33,10 +33,11 @@ WATCHED = 100
 _AFTER = {Action.WAIT: history_budget.REREAD, Action.CHECKPOINT: history_budget.CHECKPOINT}
 
 
-def cost(decision: Decision | None, *, read_by_check: bool = False) -> int:
-    """The history events one read spends, given what it decided. ``read_by_check``: the read is the
-    one CheckReplacement made when it saw a batch replaced, so no Discover and ReadVersions ran."""
-    read = history_budget.DECIDE if read_by_check else history_budget.READ
+def cost(decision: Decision | None, *, read_in_task: bool = False) -> int:
+    """The history events one read spends, given what it decided. ``read_in_task``: the read is one
+    a checking Task made (CheckReplacement when it saw a batch replaced, WatchBooting when each
+    instance it watched answered), so no Discover and ReadVersions ran."""
+    read = history_budget.DECIDE if read_in_task else history_budget.READ
     if decision is not None and decision.watch:
         return read + history_budget.WATCH
     return read + (0 if decision is None else _AFTER.get(decision.action, 0))
@@ -57,7 +58,7 @@ def decide(
     now: datetime,
     fleet_key: str | None = None,
     *,
-    read_by_check: bool = False,
+    read_in_task: bool = False,
 ) -> Progress:
     """Choose the next batch, declare convergence, or wait; fail when no progress is possible.
 
@@ -65,11 +66,11 @@ def decide(
     A branch that has spent its share of the execution's history hands over instead of going on
     (decision ``continue``): the next execution of the chain re-reads the fleet and decides again.
     ``fleet_key``: where this read is stored; a terminate decision names it, so the replacements can
-    be told from the instances it knew. ``read_by_check``: the read is CheckReplacement's (see ``cost``).
+    be told from the instances it knew. ``read_in_task``: the read is a checking Task's (see ``cost``).
     """
     policy = policy.during(progress)
     decided = _decide(fleet, progress, policy, now, fleet_key)
-    decided = decided.spend(cost(decided.decision, read_by_check=read_by_check))
+    decided = decided.spend(cost(decided.decision, read_in_task=read_in_task))
     if policy.dry_run:
         return with_plan(fleet, decided, policy)
     next_batch = history_budget.batch_cost(policy.poll_seconds, policy.replacement_timeout_seconds)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks import contracts, runtime
-from tasks.adapters.fleet_reader import read_versions, watch
+from tasks.adapters.fleet_reader import watch
 from tasks.domain import alarms, notifications, replacement
 from tasks.domain import watch as watching
 from tasks.domain.fleet import Fleet, Progress
@@ -30,32 +30,31 @@ def known_ids(asg_name: str, ledger: Progress) -> frozenset[str]:
 
 def _check(
     asg_name: str, settings: dict[str, Any], ledger: Progress, policy: Policy, known: frozenset[str]
-) -> tuple[Fleet, Progress]:
+) -> tuple[Fleet, float, Progress]:
     """One check of the batch's replacements: the fleet read with its versions (an instance that
-    answered none keeps its URL), and the ledger after it."""
-    fleet = runtime.fleet_reader().discover(asg_name, settings["version_url"])
-    fleet = read_versions(fleet, runtime.prober(settings["probe_timeout_seconds"]))
-    return fleet, replacement.check_replacement(fleet, ledger, policy, runtime.now(), known)
+    answered none keeps its URL), how long that read took, and the ledger after it."""
+    fleet, took = runtime.read_fleet(asg_name, settings["version_url"], settings["probe_timeout_seconds"])
+    return fleet, took, replacement.check_replacement(fleet, ledger, policy, runtime.now(), known)
 
 
 def _watched(
     asg_name: str, settings: dict[str, Any], ledger: Progress, policy: Policy, known: frozenset[str]
-) -> tuple[Fleet, Progress]:
+) -> tuple[Fleet, float, Progress]:
     """A check that, when the batch waits only for its replacements to boot, watches them for up to
     a poll and sees the boot end (read again then), rather than leaving it to the next check after
     WaitForReplacement (tasks/domain/replacement.py to_watch)."""
     started = runtime.epoch()
-    fleet, progress = _check(asg_name, settings, ledger, policy, known)
+    fleet, took, progress = _check(asg_name, settings, ledger, policy, known)
     booting = replacement.to_watch(fleet, progress, policy, known)
     spent = runtime.epoch() - started  # the read: the one after the watch takes about as long
     seconds = watching.seconds(policy.poll_seconds, settings["probe_timeout_seconds"], spent, then_read=spent)
     if not booting or seconds <= 0:
-        return fleet, progress
+        return fleet, took, progress
     since = runtime.epoch()
     prober, every = runtime.prober(settings["probe_timeout_seconds"]), watching.every(policy.poll_seconds)
     if watch(fleet, booting, prober, seconds=seconds, every=every, sleep=runtime.sleep, clock=runtime.epoch):
-        fleet, progress = _check(asg_name, settings, ledger, policy, known)
-    return fleet, replacement.after_watch(progress, runtime.epoch() - since, policy.poll_seconds)
+        fleet, took, progress = _check(asg_name, settings, ledger, policy, known)
+    return fleet, took, replacement.after_watch(progress, runtime.epoch() - since, policy.poll_seconds)
 
 
 @contracts.step("check_replacement")
@@ -64,13 +63,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     watched = alarms.watched(settings["alarm_names"], ledger)
     runtime.check_alarms(event["asg_name"], watched, "no further batch will be terminated")
     policy, known = Policy.from_settings(settings), known_ids(event["asg_name"], ledger)
-    fleet, progress = _watched(event["asg_name"], settings, ledger, policy, known)
+    fleet, took, progress = _watched(event["asg_name"], settings, ledger, policy, known)
     status = progress.pending.status if progress.pending else f"{fleet.asg_name} => batch replaced"
     runtime.logger.info(status, extra={"step": "CheckReplacement", "asg_name": fleet.asg_name})
     if progress.pending is None:
         batch = ledger.pending.instance_ids if ledger.pending else ()
         replaced = notifications.batch_replaced(progress.release_id or "", fleet.asg_name, progress, batch)
         runtime.notify(settings["event_bus_name"], replaced)
-        stored = runtime.fleet_records().put(event["release_id"], "CheckReplacement", fleet)
+        stored = runtime.fleet_records().put(event["release_id"], "CheckReplacement", fleet, took)
         return {**{key: event[key] for key in CARRIED}, "progress": progress.to_record(), "fleet": stored}
     return {**{key: event[key] for key in CARRIED}, "progress": progress.to_record()}

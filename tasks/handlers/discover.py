@@ -13,8 +13,9 @@ from tasks import contracts, runtime
 
 @contracts.step("discover")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    started = runtime.epoch()
     fleet = runtime.fleet_reader().discover(event["asg_name"], event["version_url"])
-    stored = runtime.fleet_records().put(event["release_id"], "Discover", fleet)
+    stored = runtime.fleet_records().put(event["release_id"], "Discover", fleet, runtime.epoch() - started)
     runtime.logger.info(
         "discovered",
         extra={

@@ -17,8 +17,11 @@ from tasks.adapters.fleet_reader import read_versions
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = runtime.fleet_records()
     discovered = records.read(event["fleet"])
+    started = runtime.epoch()
     fleet = read_versions(discovered.fleet, runtime.prober(event["probe_timeout_seconds"]))
-    stored = records.put(discovered.release_id, "ReadVersions", fleet)
+    # The whole read: Discover's description of the fleet, and these probes.
+    took = (discovered.read_seconds or 0.0) + runtime.epoch() - started
+    stored = records.put(discovered.release_id, "ReadVersions", fleet, took)
     runtime.logger.info(
         "versions read",
         extra={

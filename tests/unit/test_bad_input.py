@@ -171,15 +171,18 @@ def valid_events() -> dict[str, dict[str, Any]]:
         "ReadVersions": {"fleet": seen_ref, "probe_timeout_seconds": 2},
         "WatchBooting": {
             "asg_name": ASG,
-            "decision": {
-                "action": "wait",
-                "message": "waiting",
-                "batch": [],
-                "watch": ["i-0123456789abcdef0"],
-                "fleet_key": seen_ref["key"],
+            "release_id": RELEASE_ID,
+            "settings": settings(),
+            "progress": {
+                **_empty().to_record(),
+                "decision": {
+                    "action": "wait",
+                    "message": "waiting",
+                    "batch": [],
+                    "watch": ["i-0123456789abcdef0"],
+                    "fleet_key": seen_ref["key"],
+                },
             },
-            "poll_seconds": 15,
-            "probe_timeout_seconds": 2,
         },
         "SelectBatch": {
             "asg_name": ASG,
