@@ -345,6 +345,10 @@ TERMINATE: Final = (
         then="WaitForReplacement",
     ),
 )
+ASG_STATE: Final = inputs(
+    asg_name="$.asg_name", release_id="$.release_id", settings="$.settings", progress="$.progress"
+)
+"""What the checking Tasks take, the ASG's state, which they return (with the read they made, $.fleet)."""
 # ... check its replacements until they serve, then read again.
 POLL: Final = (
     wait(
@@ -361,9 +365,7 @@ POLL: Final = (
         "the batch waits only for its replacements to boot, the check watches them for up to poll_seconds and "
         "sees the boot end (the next Wait is then the rest of the poll). Its output is the ASG's state; once the "
         "batch is replaced, with the key of the read that saw it ($.fleet).",
-        parameters=inputs(
-            asg_name="$.asg_name", release_id="$.release_id", settings="$.settings", progress="$.progress"
-        ),
+        parameters=ASG_STATE,
         timeout=WATCHING_TIMEOUT,
         catches=(FAIL_THE_ASG,),
         then="ReplacementDone",
@@ -384,9 +386,7 @@ WATCH: Final = (
         "for up to poll_seconds and, as soon as each has answered, read the fleet again (when its timeout leaves "
         "room for as long a read as the one the decision saw). It changes nothing; should it fail, the wait is "
         "WaitBeforeReread's. Its output is the ASG's state.",
-        parameters=inputs(
-            asg_name="$.asg_name", release_id="$.release_id", settings="$.settings", progress="$.progress"
-        ),
+        parameters=ASG_STATE,
         timeout=WATCHING_TIMEOUT,
         catches=(catch("WaitBeforeReread", into="$.booting_failure"),),
         then="BootsEnded",
