@@ -80,7 +80,7 @@ class FleetRecords:
     def put(self, release_id: str, written_by: str, fleet: Fleet, read_seconds: float | None = None) -> dict[str, Any]:
         """Store one read (``read_seconds``: how long it took, describing and probing); returns its
         ``fleet_ref``. The key is the read's digest, its timing aside."""
-        record = {"release_id": release_id, "written_by": written_by, "fleet": fleet.to_record()}
+        record: dict[str, Any] = {"release_id": release_id, "written_by": written_by, "fleet": fleet.to_record()}
         key = self.key(release_id, fleet.asg_name, _compact(record))
         if read_seconds is not None:
             record["read_seconds"] = round(read_seconds, 3)
